@@ -1,0 +1,106 @@
+// The cluster as read from etcd at one revision. Domain spelling (camelCase); the dcs codecs
+// translate to and from Patroni's JSON.
+import type { DynamicConfig, Tags } from '../config/types.js';
+
+/** A WAL position as a plain number of bytes (Patroni stores it as an integer). */
+export type Lsn = number;
+
+export type MemberRole =
+  | 'primary'
+  | 'replica'
+  | 'standby_leader'
+  | 'uninitialized'
+  | 'demoted';
+
+export interface MemberStatus {
+  readonly name: string;
+  /** postgres://host:port/postgres */
+  readonly connUrl: string;
+  /** http://host:port/patroni */
+  readonly apiUrl: string;
+  /** Patroni's PostgreSQL state words: running, stopped, starting, crashed, creating replica, ... */
+  readonly state: string;
+  readonly role: MemberRole;
+  readonly version?: string;
+  readonly xlogLocation?: Lsn;
+  readonly receiveLsn?: Lsn;
+  readonly replayLsn?: Lsn;
+  readonly timeline?: number;
+  readonly replicationState?: string;
+  readonly tags: Tags;
+  readonly pendingRestart?: boolean;
+  /** Set by pg-ha-agent ("pg-ha-agent/<version>"); Patroni members lack it (SPEC 2). */
+  readonly agent?: string;
+  /** pg-ha-agent extension: the reason for the member's last decision. */
+  readonly reason?: string;
+}
+
+export interface MemberView extends MemberStatus {
+  readonly modRevision: number;
+  /** Lease id (decimal string) the member key is attached to; '0' when none. */
+  readonly leaseId: string;
+}
+
+export interface LeaderView {
+  readonly name: string;
+  /** The term / fencing token. */
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly leaseId: string;
+}
+
+export interface FailoverRequest {
+  /** The current leader that must hand over (switchover); absent for a failover. */
+  readonly leader?: string;
+  /** The candidate; absent means "the best one". */
+  readonly member?: string;
+  /** ISO 8601; absent means now. */
+  readonly scheduledAt?: string;
+}
+
+export interface SyncState {
+  readonly leader: string | null;
+  readonly syncStandby: readonly string[];
+  readonly quorum?: number;
+}
+
+/** [timeline, switch_lsn, reason, timestamp, new_leader] in Patroni's JSON. */
+export interface HistoryEntry {
+  readonly timeline: number;
+  readonly switchLsn: Lsn;
+  readonly reason: string;
+  readonly timestamp?: string;
+  readonly newLeader?: string;
+}
+
+export interface LeaderStatus {
+  readonly optime: Lsn | null;
+  readonly slots?: Readonly<Record<string, Lsn>>;
+  readonly retainSlots?: readonly string[];
+}
+
+export interface Versioned<T> {
+  readonly value: T;
+  readonly modRevision: number;
+}
+
+export interface InvalidKey {
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface ClusterView {
+  /** The etcd revision this view was read at. */
+  readonly revision: number;
+  /** The database system identifier, as a decimal string. */
+  readonly initialize: string | null;
+  readonly config: Versioned<DynamicConfig> | null;
+  readonly leader: LeaderView | null;
+  readonly members: readonly MemberView[];
+  readonly failover: Versioned<FailoverRequest> | null;
+  readonly sync: Versioned<SyncState> | null;
+  readonly history: Versioned<readonly HistoryEntry[]> | null;
+  readonly status: LeaderStatus | null;
+  /** Keys whose value could not be parsed; they are treated as absent and logged. */
+  readonly invalid: readonly InvalidKey[];
+}

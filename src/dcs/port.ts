@@ -1,0 +1,88 @@
+// The Dcs port: everything the agent asks of etcd. Expected outcomes (a lost compare, an absent
+// key) are values; only real failures (etcd unreachable, deadline exceeded) throw DcsError.
+import type { DynamicConfig } from '../config/types.js';
+import type {
+  ClusterView,
+  FailoverRequest,
+  HistoryEntry,
+  LeaderStatus,
+  MemberStatus,
+  SyncState,
+} from '../core/cluster.js';
+
+export interface LeaseState {
+  /** Lease id (decimal string) or null before the first grant / after it was lost. */
+  readonly leaseId: string | null;
+  /** TTL etcd granted, seconds. */
+  readonly grantedTtlSec: number;
+  /**
+   * Monotonic ms (Clock.monoMs) until which this agent can prove its lease is alive:
+   * send time of the last keepalive etcd acknowledged + granted TTL - margin. -Infinity when
+   * there is no lease. Never moved by a failed or timed-out keepalive.
+   */
+  readonly validUntilMs: number;
+}
+
+export interface SnapshotOptions {
+  /** Reads are linearizable (quorum) unless `stale` asks for a serializable read of the local member. */
+  readonly stale?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface Dcs {
+  /** One read of the whole cluster prefix at one revision. */
+  snapshot(opts?: SnapshotOptions): Promise<ClusterView>;
+
+  /** Keep the agent's lease alive (grant one if there is none) and put members/<name> under it. */
+  touchMember(status: MemberStatus, signal?: AbortSignal): Promise<void>;
+  deleteMember(signal?: AbortSignal): Promise<void>;
+
+  /** compare create_revision(leader) == 0 -> put name with our lease. */
+  acquireLeader(signal?: AbortSignal): Promise<boolean>;
+  /** keepalive + verify the key names us under our lease (re-attach on a re-granted lease). */
+  renewLeader(signal?: AbortSignal): Promise<boolean>;
+  /** compare value == our name -> delete. */
+  releaseLeader(signal?: AbortSignal): Promise<boolean>;
+
+  /** Local knowledge of the lease; never touches the network. */
+  lease(): LeaseState;
+  /** Called whenever validUntilMs changes (the fence timer listens here). */
+  onLeaseDeadline(listener: (state: LeaseState) => void): () => void;
+
+  /** create-if-absent; returns true when this call created it. */
+  initialize(systemId: string, signal?: AbortSignal): Promise<boolean>;
+  deleteInitialize(signal?: AbortSignal): Promise<void>;
+
+  /** expectedModRevision: 0 means "must not exist". Returns false when the compare failed. */
+  setConfig(config: DynamicConfig, expectedModRevision: number | null, signal?: AbortSignal): Promise<boolean>;
+  setFailover(req: FailoverRequest, expectedModRevision: number | null, signal?: AbortSignal): Promise<boolean>;
+  deleteFailover(expectedModRevision: number | null, signal?: AbortSignal): Promise<boolean>;
+  setSync(sync: SyncState, expectedModRevision: number | null, signal?: AbortSignal): Promise<boolean>;
+  deleteSync(expectedModRevision: number | null, signal?: AbortSignal): Promise<boolean>;
+  appendHistory(entry: HistoryEntry, signal?: AbortSignal): Promise<void>;
+  setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void>;
+
+  /** Delete every key of the cluster (agentctl remove). */
+  removeCluster(signal?: AbortSignal): Promise<void>;
+
+  /**
+   * Wake-up hints: yields after any change under the cluster prefix (coalesced). Survives
+   * reconnects and compaction; ends when the signal aborts.
+   */
+  changes(signal: AbortSignal): AsyncIterable<{ readonly revision: number }>;
+
+  close(): Promise<void>;
+}
+
+export type DcsErrorCode = 'unavailable' | 'deadline' | 'auth' | 'invalid' | 'closed';
+
+export class DcsError extends Error {
+  readonly code: DcsErrorCode;
+  readonly retryable: boolean;
+  constructor(code: DcsErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DcsError';
+    this.code = code;
+    this.retryable = options?.retryable ?? (code === 'unavailable' || code === 'deadline');
+  }
+}
