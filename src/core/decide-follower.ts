@@ -1,0 +1,64 @@
+// Another member holds the leader key: be its streaming replica (SPEC 5.2, 5.3, 5.7).
+import type { DecideInput, Decision, MemberRef } from './decide-types.js';
+import { decision, isPaused, stoppedAsPrimary } from './decision.js';
+import { memberRef } from './member-ref.js';
+
+/** How long a replica may fail to stream from a newer-timeline leader before it rejoins through rewind. */
+export const FOLLOW_GRACE_MS = 5_000;
+
+export function whenFollower(input: DecideInput, leaderName: string): Decision {
+  const leaderMember = input.cluster?.members.find((m) => m.name === leaderName);
+  const leader = leaderMember ? memberRef(leaderMember) : null;
+  if (!leader) return decision(input, [], `waiting for leader ${leaderName} to publish its member key`);
+  const local = input.local;
+  const memory = { lastLeader: leaderName, primaryDownSinceMs: null };
+  if (local.kind === 'unresponsive') return decision(input, [], `postgresql is unresponsive (${local.detail}); waiting`, memory);
+  if (local.kind === 'down') return followerDown(input, leader, memory);
+  if (!local.inRecovery) {
+    // Only reachable in pause: enforceLease demotes otherwise.
+    return decision(input, [], `paused: postgresql runs as primary while ${leaderName} holds the leader key`, memory);
+  }
+  if (followsLeader(input, leader)) {
+    const streaming = local.walReceiver?.status === 'streaming';
+    if (streaming) return decision(input, [], `replica streaming from ${leaderName}`, { ...memory, followSinceMs: null, followLeader: leaderName });
+    const since = input.memory.followLeader === leaderName ? input.memory.followSinceMs ?? input.nowMs : input.nowMs;
+    const leaderTimeline = leaderMember?.timeline ?? 0;
+    if (!isPaused(input) && leaderTimeline > local.timeline && input.nowMs - since > FOLLOW_GRACE_MS) {
+      return decision(input, [{ kind: 'startJob', job: { kind: 'rejoin', leader } }],
+        `rejoining ${leaderName} through the fork check: not streaming for ${input.nowMs - since} ms and its timeline ${leaderTimeline} is newer than ours ${local.timeline}`,
+        { ...memory, followSinceMs: null });
+    }
+    return decision(input, [], `replica of ${leaderName}, not streaming yet (wal receiver ${local.walReceiver?.status ?? 'absent'})`,
+      { ...memory, followSinceMs: since, followLeader: leaderName });
+  }
+  return decision(input, [{ kind: 'follow', leader }], `following the new leader ${leaderName} (reload, no restart)`,
+    { ...memory, followSinceMs: input.nowMs, followLeader: leaderName });
+}
+
+function followsLeader(input: DecideInput, leader: MemberRef): boolean {
+  const local = input.local;
+  if (local.kind !== 'running') return false;
+  const info = local.primaryConninfo ?? '';
+  const byConninfo = new RegExp(`(^|\\s)host=${escapeRe(leader.host)}(\\s|$)`).test(info) && new RegExp(`(^|\\s)port=${leader.port}(\\s|$)`).test(info);
+  if (byConninfo) return true;
+  const wr = local.walReceiver;
+  return wr !== null && wr.senderHost === leader.host && wr.senderPort === leader.port;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function followerDown(input: DecideInput, leader: MemberRef, memory: object): Decision {
+  if (isPaused(input)) return decision(input, [], `paused: postgresql is stopped; not starting it`, memory);
+  const failed = input.memory.rejoinFailed;
+  if (failed && failed.leader === leader.name) {
+    return decision(input, [], `staying stopped: rejoining ${leader.name} failed (${failed.error}); needs reinit or operator action`, memory);
+  }
+  if (input.fenced || stoppedAsPrimary(input)) {
+    const clear = input.fenced ? [{ kind: 'clearFence' } as const] : [];
+    return decision(input, [...clear, { kind: 'startJob', job: { kind: 'rejoin', leader } }],
+      `rejoining ${leader.name} as a replica: this node was a primary, checking the fork point first (S4)`, memory);
+  }
+  return decision(input, [{ kind: 'startJob', job: { kind: 'startReplica', leader } }], `starting postgresql as a replica of ${leader.name}`, memory);
+}

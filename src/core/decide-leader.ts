@@ -1,0 +1,93 @@
+// This node holds the leader key.
+import type { Action, DecideInput, Decision } from './decide-types.js';
+import { decision, isPaused, slotMembers } from './decision.js';
+import { bestCandidate, candidateHealthy } from './eligibility.js';
+import { memberRef } from './member-ref.js';
+
+export function whenLeader(input: DecideInput): Decision {
+  const local = input.local;
+  if (local.kind === 'running' && !local.inRecovery) return leaderRunning(input);
+  if (local.kind === 'running') {
+    if (isPaused(input)) return decision(input, [{ kind: 'renewLeader' }], 'paused: holding the leader key while postgresql is in recovery');
+    return decision(input, [
+      { kind: 'renewLeader' },
+      { kind: 'promote', oldTimeline: local.timeline, switchLsn: Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0), reason: 'leader key held by a replica' },
+      { kind: 'createSlots', members: slotMembers(input) },
+      { kind: 'publishLeaderStatus' },
+    ], 'promoting: this node holds the leader key and postgresql is still in recovery');
+  }
+  return leaderPgNotRunning(input);
+}
+
+function leaderRunning(input: DecideInput): Decision {
+  const actions: Action[] = [{ kind: 'renewLeader' }, { kind: 'publishLeaderStatus' }];
+  const cluster = input.cluster;
+  const local = input.local;
+  const notes: string[] = [];
+  if (cluster && local.kind === 'running') {
+    if (cluster.initialize === '' || cluster.initialize === null) {
+      actions.push({ kind: 'setInitialize', systemId: local.systemIdentifier });
+      notes.push('recording the system identifier');
+    }
+    if (cluster.config === null) {
+      actions.push({ kind: 'seedConfig' });
+      notes.push('seeding the dynamic configuration');
+    }
+    actions.push({ kind: 'createSlots', members: slotMembers(input) });
+  }
+  const memory = { primaryDownSinceMs: null, lastLeader: input.self.name };
+  const handover = switchoverAsLeader(input);
+  if (handover) {
+    return decision(input, [...actions, ...handover.actions], handover.reason, memory);
+  }
+  const base = notes.length > 0 ? `leader: ${notes.join(', ')}` : 'leader: renewing the lease';
+  return decision(input, actions, isPaused(input) ? `paused; ${base}` : base, memory);
+}
+
+/** The failover key, seen by the leader: run a due switchover, or clear a request that cannot run. */
+function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: string } | null {
+  const fo = input.cluster?.failover;
+  if (!fo) return null;
+  const req = fo.value;
+  const drop = (why: string) => ({ actions: [{ kind: 'deleteFailover', modRevision: fo.modRevision } as Action], reason: `clearing the switchover request: ${why}` });
+  if (req.member === input.self.name) return drop('this node is already the leader');
+  if (req.leader !== undefined && req.leader !== input.self.name) return drop(`it names ${req.leader} as leader but this node holds the key`);
+  if (req.scheduledAt !== undefined) {
+    const at = Date.parse(req.scheduledAt);
+    if (Number.isNaN(at)) return drop(`scheduled_at ${req.scheduledAt} is not a valid time`);
+    if (at > input.wallNowMs) return { actions: [], reason: `switchover scheduled at ${req.scheduledAt}` };
+  }
+  const candidate = req.member ?? bestCandidate(input);
+  if (candidate === null) return drop('no healthy candidate');
+  const health = candidateHealthy(input, candidate);
+  if (!health.ok) return drop(health.reason);
+  const member = input.cluster?.members.find((m) => m.name === candidate);
+  const ref = member ? memberRef(member) : null;
+  if (!ref) return drop(`member ${candidate} is unknown`);
+  return {
+    actions: [{ kind: 'startJob', job: { kind: 'switchover', candidate: ref, failoverModRevision: fo.modRevision } }],
+    reason: `switchover to ${candidate}: ${health.detail}`,
+  };
+}
+
+function leaderPgNotRunning(input: DecideInput): Decision {
+  const local = input.local;
+  if (isPaused(input)) return decision(input, [{ kind: 'renewLeader' }], `paused: postgresql is ${local.kind}, leaving it`);
+  if (local.kind === 'unresponsive') {
+    return decision(input, [{ kind: 'renewLeader' }], `leader: postgresql is unresponsive (${local.detail}); waiting`);
+  }
+  const since = input.memory.primaryDownSinceMs ?? input.nowMs;
+  const limitMs = input.config.primary_start_timeout * 1000;
+  if (input.nowMs - since > limitMs) {
+    return decision(input, [{ kind: 'releaseLeader' }],
+      `releasing the leader key: postgresql could not be started within primary_start_timeout (${input.config.primary_start_timeout} s)`,
+      { primaryDownSinceMs: null });
+  }
+  const actions: Action[] = [{ kind: 'renewLeader' }];
+  if (input.fenced) actions.push({ kind: 'clearFence' });
+  const state = local.control?.state;
+  const wasReplica = state === 'shut down in recovery' || state === 'in archive recovery';
+  actions.push({ kind: 'startJob', job: wasReplica ? { kind: 'startReplica', leader: null } : { kind: 'startPrimary' } });
+  const why = input.fenced ? 'after a fence, with the lease proven again' : 'crash recovery in place, same timeline';
+  return decision(input, actions, `leader: starting postgresql (${why})`, { primaryDownSinceMs: since });
+}

@@ -1,0 +1,136 @@
+// The decision core's vocabulary: what it sees (DecideInput) and what it asks for (Action).
+import type { DynamicConfig, Tags } from '../config/types.js';
+import type { ClusterView, Lsn } from './cluster.js';
+import type { LocalPg } from './local-pg.js';
+
+/** Where to reach a member, parsed from its member key. */
+export interface MemberRef {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly apiUrl: string;
+}
+
+export interface SelfInfo {
+  readonly name: string;
+  /** Our own conn_url, to tell a previous incarnation of this node from a duplicate name. */
+  readonly connUrl: string;
+  readonly tags: Tags;
+  /** The agent version string written into member keys ("pg-ha-agent/x.y.z"). */
+  readonly agent: string;
+}
+
+/** A peer's answer to GET /patroni, fetched by the loop when a leader race or a switchover needs it. */
+export type PeerProbe =
+  | {
+      readonly name: string;
+      readonly reachable: true;
+      readonly role: 'primary' | 'replica' | 'other';
+      readonly running: boolean;
+      readonly walPosition: Lsn | null;
+      readonly timeline: number | null;
+      readonly nofailover: boolean;
+      readonly failoverPriority: number;
+      readonly streaming: boolean;
+    }
+  | { readonly name: string; readonly reachable: false; readonly error: string };
+
+export type JobSpec =
+  | { readonly kind: 'bootstrap' }
+  | { readonly kind: 'clone'; readonly source: MemberRef }
+  | { readonly kind: 'startPrimary' }
+  | { readonly kind: 'startReplica'; readonly leader: MemberRef | null }
+  /** Stop if needed, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
+  | { readonly kind: 'rejoin'; readonly leader: MemberRef }
+  | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number };
+
+export type JobKind = JobSpec['kind'];
+
+export interface RunningJob {
+  readonly spec: JobSpec;
+  readonly startedMs: number;
+}
+
+export interface FinishedJob {
+  readonly spec: JobSpec;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly finishedMs: number;
+}
+
+export type Action =
+  /** Guard: on a lost compare the rest of the list is skipped and a new tick runs at once. */
+  | { readonly kind: 'acquireLeader' }
+  /** Guard, as above. */
+  | { readonly kind: 'renewLeader' }
+  | { readonly kind: 'releaseLeader' }
+  /** Guard: create-if-absent `initialize` ('' claims the bootstrap race; a sysid adopts existing data). */
+  | { readonly kind: 'claimInitialize'; readonly systemId: string }
+  | { readonly kind: 'setInitialize'; readonly systemId: string }
+  | { readonly kind: 'deleteInitialize' }
+  | { readonly kind: 'seedConfig' }
+  | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string }
+  | { readonly kind: 'createSlots'; readonly members: readonly string[] }
+  | { readonly kind: 'follow'; readonly leader: MemberRef }
+  | { readonly kind: 'fence'; readonly reason: string }
+  | { readonly kind: 'clearFence' }
+  | { readonly kind: 'stop'; readonly mode: 'fast' | 'immediate' }
+  | { readonly kind: 'startJob'; readonly job: JobSpec }
+  | { readonly kind: 'deleteFailover'; readonly modRevision: number }
+  | { readonly kind: 'publishLeaderStatus' }
+  | { readonly kind: 'halt'; readonly exitCode: number };
+
+export type ActionKind = Action['kind'];
+
+/** What Patroni keeps in object fields, passed explicitly from tick to tick. */
+export interface Memory {
+  /** Monotonic ms when the leader first saw its PostgreSQL down (crash restart window, SPEC 5.5). */
+  readonly primaryDownSinceMs: number | null;
+  /** Monotonic ms when this replica was told to follow the current leader. */
+  readonly followSinceMs: number | null;
+  readonly followLeader: string | null;
+  /** The last rejoin / rewind failed: stay down and report (policy: no re-clone). */
+  readonly rejoinFailed: { readonly leader: string; readonly error: string } | null;
+  readonly lastJob: FinishedJob | null;
+  /** The last leader this node saw (for logs and "former leader" reasoning). */
+  readonly lastLeader: string | null;
+}
+
+export const EMPTY_MEMORY: Memory = {
+  primaryDownSinceMs: null,
+  followSinceMs: null,
+  followLeader: null,
+  rejoinFailed: null,
+  lastJob: null,
+  lastLeader: null,
+};
+
+export interface LeaseInfo {
+  readonly leaseId: string | null;
+  /** Monotonic ms until which this agent can prove its lease (see Dcs.lease()). */
+  readonly validUntilMs: number;
+}
+
+export interface DecideInput {
+  readonly self: SelfInfo;
+  /** The effective dynamic config (the `config` key, or bootstrap.dcs before it exists). */
+  readonly config: DynamicConfig;
+  /** null when etcd could not be read this tick. */
+  readonly cluster: ClusterView | null;
+  readonly dcsError: string | null;
+  readonly lease: LeaseInfo;
+  readonly local: LocalPg;
+  /** The supervisor refuses to start PostgreSQL until the fence is cleared. */
+  readonly fenced: boolean;
+  readonly peers: ReadonlyMap<string, PeerProbe>;
+  readonly job: RunningJob | null;
+  readonly memory: Memory;
+  readonly nowMs: number;
+  readonly wallNowMs: number;
+}
+
+export interface Decision {
+  readonly actions: readonly Action[];
+  readonly reason: string;
+  readonly memory: Memory;
+}

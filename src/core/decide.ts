@@ -1,0 +1,185 @@
+// decide(): observed state in, actions + one reason sentence + memory out. Pure and synchronous.
+// Branches: safety first (S1), then whatever the data dir and the leader key call for.
+import type { Action, DecideInput, Decision } from './decide-types.js';
+import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers, stoppedAsPrimary } from './decision.js';
+import { bestAmongPeers, selfEligibility } from './eligibility.js';
+import { whenLeader } from './decide-leader.js';
+import { whenFollower } from './decide-follower.js';
+import { memberRef } from './member-ref.js';
+
+export function decide(input: DecideInput): Decision {
+  const afterJob = absorbFinishedJob(input);
+  if (afterJob !== input) return decideNow(afterJob);
+  return decideNow(input);
+}
+
+function decideNow(input: DecideInput): Decision {
+  if (input.cluster === null) return whenDcsUnreachable(input);
+  const refusal = refuseToJoin(input);
+  if (refusal) return refusal;
+  const unsafe = enforceLease(input);
+  if (unsafe) return unsafe;
+  if (input.job) return whileJobRuns(input);
+  if (input.local.dataDir === 'empty' && input.local.kind === 'down') return whenEmpty(input);
+  const leader = input.cluster.leader;
+  if (!leader) return whenUnlocked(input);
+  if (leader.name === input.self.name) return whenLeader(input);
+  return whenFollower(input, leader.name);
+}
+
+/** A finished job's outcome feeds memory once; failures that need an answer get one. */
+function absorbFinishedJob(input: DecideInput): DecideInput {
+  const last = input.memory.lastJob;
+  if (!last) return input;
+  const memory = { ...input.memory, lastJob: null };
+  if (!last.ok && last.spec.kind === 'rejoin') {
+    return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error' } } };
+  }
+  if (last.ok && last.spec.kind === 'rejoin') return { ...input, memory: { ...memory, rejoinFailed: null } };
+  return { ...input, memory };
+}
+
+function whenDcsUnreachable(input: DecideInput): Decision {
+  const why = input.dcsError ?? 'unknown error';
+  if (isWritablePrimary(input) && !isPaused(input)) {
+    if (!leaseValid(input)) {
+      return decision(input, [{ kind: 'fence', reason: 'lease deadline passed while etcd is unreachable' }],
+        `fencing: etcd unreachable (${why}) and the lease deadline has passed`);
+    }
+    return decision(input, [], `etcd unreachable (${why}); primary keeps running until its lease deadline in ${msLeft(input)} ms`);
+  }
+  return decision(input, [], `etcd unreachable (${why}); no change`);
+}
+
+/** Never join a cluster we do not belong to: foreign data, a duplicate name, or Patroni members. */
+function refuseToJoin(input: DecideInput): Decision | null {
+  const cluster = input.cluster;
+  if (!cluster) return null;
+  const init = cluster.initialize;
+  const local = input.local;
+  const sysid = local.kind === 'running' ? local.systemIdentifier : local.control?.systemIdentifier ?? null;
+  if (init && sysid && local.dataDir === 'initialized' && init !== sysid) {
+    return decision(input, [{ kind: 'halt', exitCode: 3 }],
+      `refusing to start: data directory has system identifier ${sysid} but cluster ${'initialize'} key holds ${init} (data from another cluster)`);
+  }
+  const patroni = cluster.members.find((m) => m.name !== input.self.name && m.agent === undefined);
+  if (patroni) {
+    return decision(input, [{ kind: 'halt', exitCode: 2 }],
+      `refusing to join: member ${patroni.name} is not a pg-ha-agent (Patroni?) and mixing agents in one cluster is not supported`);
+  }
+  const twin = cluster.members.find((m) => m.name === input.self.name);
+  if (twin && twin.connUrl !== input.self.connUrl && twin.leaseId !== input.lease.leaseId) {
+    return decision(input, [{ kind: 'halt', exitCode: 2 }],
+      `refusing to start: another live member already uses the name ${input.self.name} (${twin.connUrl})`);
+  }
+  return null;
+}
+
+/** S1: a writable primary runs only under this node's proven lease. Not acted on in pause (5.8). */
+function enforceLease(input: DecideInput): Decision | null {
+  if (!isWritablePrimary(input) || isPaused(input)) return null;
+  const leader = input.cluster?.leader ?? null;
+  if (leader?.name === input.self.name) {
+    if (leaseValid(input)) return null;
+    return decision(input, [{ kind: 'fence', reason: 'lease deadline passed' }, { kind: 'renewLeader' }],
+      'fencing: this node holds the leader key but can no longer prove its lease');
+  }
+  if (leader) {
+    return decision(input, [{ kind: 'fence', reason: `demote: ${leader.name} holds the leader key` }],
+      `demoting: postgresql runs as primary but ${leader.name} holds the leader key`);
+  }
+  if (input.job) {
+    return decision(input, [{ kind: 'fence', reason: 'primary without the leader key while a job runs' }],
+      'fencing: postgresql runs as primary without the leader key');
+  }
+  const self = selfEligibility(input);
+  const best = self.ok ? bestAmongPeers(input) : self;
+  if (self.ok && best.ok) return null; // whenUnlocked takes the key
+  return decision(input, [{ kind: 'fence', reason: 'primary without the leader key and not the best candidate' }],
+    `fencing: postgresql runs as primary without the leader key and may not take it (${best.ok ? '' : best.reason})`);
+}
+
+function whileJobRuns(input: DecideInput): Decision {
+  const job = input.job;
+  const kind = job ? job.spec.kind : 'none';
+  const leader = input.cluster?.leader;
+  if (leader?.name === input.self.name) {
+    const actions: Action[] = [{ kind: 'renewLeader' }];
+    if (isWritablePrimary(input)) actions.push({ kind: 'publishLeaderStatus' });
+    return decision(input, actions, `job ${kind} running; renewing the leader lease`);
+  }
+  return decision(input, [], `job ${kind} running`);
+}
+
+function whenEmpty(input: DecideInput): Decision {
+  const cluster = input.cluster;
+  if (!cluster) return decision(input, [], 'no cluster view');
+  if (isPaused(input)) return decision(input, [], 'paused: data directory empty, not bootstrapping or cloning');
+  const leaderName = cluster.leader?.name ?? null;
+  if (cluster.initialize === null && leaderName === null) {
+    return decision(input, [{ kind: 'claimInitialize', systemId: '' }, { kind: 'startJob', job: { kind: 'bootstrap' } }],
+      'bootstrapping a new cluster: no initialize key and no leader');
+  }
+  if (leaderName === null) return decision(input, [], 'waiting for the leader to bootstrap the cluster');
+  const source = pickCloneSource(input, leaderName);
+  if (!source) return decision(input, [], `waiting for member ${leaderName} to publish its address before cloning`);
+  return decision(input, [{ kind: 'startJob', job: { kind: 'clone', source } }],
+    `cloning from ${source.name}: data directory is empty`);
+}
+
+function pickCloneSource(input: DecideInput, leaderName: string) {
+  const members = input.cluster?.members ?? [];
+  const tagged = members.find((m) => m.name !== input.self.name && m.tags.clonefrom === true && m.state === 'running');
+  const leader = members.find((m) => m.name === leaderName);
+  const chosen = tagged ?? leader;
+  return chosen ? memberRef(chosen) : null;
+}
+
+function whenUnlocked(input: DecideInput): Decision {
+  const local = input.local;
+  if (isPaused(input)) {
+    if (isWritablePrimary(input)) {
+      return decision(input, [{ kind: 'acquireLeader' }, { kind: 'publishLeaderStatus' }],
+        'paused: no leader key; taking it for the running primary without any other action');
+    }
+    return decision(input, [], 'paused: no leader key; no automatic failover');
+  }
+  if (local.kind === 'down' && !input.job) {
+    if (input.fenced) {
+      return decision(input, [{ kind: 'clearFence' }, { kind: 'startJob', job: { kind: 'startReplica', leader: null } }],
+        'no leader: starting the fenced former primary read-only so its wal position can compete');
+    }
+    const was = stoppedAsPrimary(input) ? 'former primary' : 'replica';
+    return decision(input, [{ kind: 'startJob', job: { kind: 'startReplica', leader: null } }],
+      `no leader: starting postgresql (${was}) read-only so it can take part in the leader race`);
+  }
+  if (local.kind !== 'running') return decision(input, [], `no leader; postgresql is ${local.kind}, cannot race`);
+  return raceForLeader(input);
+}
+
+function raceForLeader(input: DecideInput): Decision {
+  const local = input.local;
+  if (local.kind !== 'running') return decision(input, [], 'postgresql not running');
+  const failover = input.cluster?.failover?.value ?? null;
+  const requested = failover?.member ?? null;
+  const self = selfEligibility(input);
+  if (!self.ok) return decision(input, [], `not promoting: ${self.reason}`);
+  if (requested !== null && requested !== input.self.name) {
+    const cand = input.peers.get(requested);
+    if (cand && cand.reachable && cand.running) {
+      return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
+    }
+  }
+  if (requested !== input.self.name) {
+    const best = bestAmongPeers(input);
+    if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
+  }
+  const actions: Action[] = [{ kind: 'acquireLeader' }];
+  if (local.inRecovery) {
+    const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
+    const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
+    actions.push({ kind: 'promote', oldTimeline: local.timeline, switchLsn: pos, reason: why });
+  }
+  actions.push({ kind: 'createSlots', members: slotMembers(input) }, { kind: 'publishLeaderStatus' });
+  return decision(input, actions, `taking the leader key: ${self.detail}; ${requested === input.self.name ? 'requested candidate' : 'best candidate'}`);
+}
