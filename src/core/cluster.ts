@@ -87,6 +87,8 @@ export interface Versioned<T> {
 export interface InvalidKey {
   readonly key: string;
   readonly reason: string;
+  /** mod_revision of the bad value, so a compare-and-set can overwrite it. */
+  readonly modRevision?: number;
 }
 
 export interface ClusterView {

@@ -11,8 +11,8 @@ export function whenLeader(input: DecideInput): Decision {
     if (isPaused(input)) return decision(input, [{ kind: 'renewLeader' }], 'paused: holding the leader key while postgresql is in recovery');
     return decision(input, [
       { kind: 'renewLeader' },
-      { kind: 'promote', oldTimeline: local.timeline, switchLsn: Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0), reason: 'leader key held by a replica' },
       { kind: 'createSlots', members: slotMembers(input) },
+      { kind: 'promote', oldTimeline: local.timeline, switchLsn: Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0), reason: 'leader key held by a replica' },
       { kind: 'publishLeaderStatus' },
     ], 'promoting: this node holds the leader key and postgresql is still in recovery');
   }

@@ -174,12 +174,13 @@ function raceForLeader(input: DecideInput): Decision {
     const best = bestAmongPeers(input);
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
   }
-  const actions: Action[] = [{ kind: 'acquireLeader' }];
+  // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
+  const actions: Action[] = [{ kind: 'acquireLeader' }, { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
     const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
     actions.push({ kind: 'promote', oldTimeline: local.timeline, switchLsn: pos, reason: why });
   }
-  actions.push({ kind: 'createSlots', members: slotMembers(input) }, { kind: 'publishLeaderStatus' });
+  actions.push({ kind: 'publishLeaderStatus' });
   return decision(input, actions, `taking the leader key: ${self.detail}; ${requested === input.self.name ? 'requested candidate' : 'best candidate'}`);
 }

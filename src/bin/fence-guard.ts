@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The fence guard (S1): a tiny process that holds the agent's lease deadline and stops PostgreSQL
+// when it passes without a newer one, so a frozen or killed agent never leaves a writable primary
+// behind. Usage: fence-guard <data_dir>. Messages arrive as JSON lines on stdin.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseGuardMessage } from '../core/fence-guard-protocol.js';
+import { systemClock } from '../loop/clock.js';
+
+const dataDir = process.argv[2];
+if (!dataDir) {
+  process.stderr.write('usage: fence-guard <data_dir>\n');
+  process.exit(2);
+}
+
+let armed = false;
+let deadline = -Infinity;
+let agentGone = false;
+
+const log = (msg: string, fields: Record<string, unknown> = {}) =>
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'fence-guard', msg, ...fields })}\n`);
+
+function postmasterPid(): number | null {
+  try {
+    const first = readFileSync(join(dataDir as string, 'postmaster.pid'), 'utf8').split('\n')[0];
+    const pid = Number(first);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function primaryMayRun(): boolean {
+  const pid = postmasterPid();
+  return pid !== null && alive(pid) && !existsSync(join(dataDir as string, 'standby.signal'));
+}
+
+async function fence(): Promise<void> {
+  const pid = postmasterPid();
+  log('lease deadline passed without a newer one: fencing postgresql', { pid, lateMs: Math.round(systemClock.monoMs() - deadline) });
+  if (pid === null || !alive(pid)) return;
+  process.kill(pid, 'SIGQUIT'); // immediate shutdown, as pg_ctl stop -m immediate
+  const until = systemClock.monoMs() + 2_000;
+  while (alive(pid) && systemClock.monoMs() < until) await new Promise((r) => setTimeout(r, 20));
+  if (alive(pid)) {
+    log('immediate shutdown did not finish in time: SIGKILL', { pid });
+    process.kill(pid, 'SIGKILL');
+  }
+}
+
+const tick = setInterval(() => {
+  const now = systemClock.monoMs();
+  if (armed && now >= deadline) {
+    armed = false;
+    void fence().finally(() => {
+      if (agentGone) process.exit(0);
+    });
+    return;
+  }
+  if (agentGone && (!armed || !primaryMayRun())) {
+    log('agent gone and no writable primary to guard: exiting');
+    process.exit(0);
+  }
+}, 50);
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const msg = parseGuardMessage(line);
+  if (!msg) return log('ignoring malformed message', { line: line.slice(0, 200) });
+  if (msg.type === 'arm') {
+    armed = true;
+    deadline = msg.deadlineMonoMs;
+  } else if (msg.type === 'disarm') {
+    armed = false;
+  } else {
+    clearInterval(tick);
+    process.exit(0);
+  }
+}).on('close', () => {
+  agentGone = true;
+  log('agent closed the channel; guarding until the last deadline', { armed, msLeft: Math.round(deadline - systemClock.monoMs()) });
+});

@@ -1,0 +1,211 @@
+// The loop: observe -> decide -> act -> publish, every loop_wait seconds or at once when etcd
+// changes, a job ends or a guard lost its compare. Nothing else in the process decides anything.
+import type { Logger } from 'pino';
+import type { Config, DynamicConfig } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type { ClusterView } from '../core/cluster.js';
+import { decide } from '../core/decide.js';
+import { EMPTY_MEMORY, type DecideInput, type Decision, type Memory, type PeerProbe } from '../core/decide-types.js';
+import type { LocalPg } from '../core/local-pg.js';
+import type { Dcs } from '../dcs/port.js';
+import { emptyCounters, recordTick, type AgentCounters } from '../obs/metrics.js';
+import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
+import { Executor } from './executor.js';
+import type { FenceTimer } from './fence-timer.js';
+import type { JobRunner } from './jobs.js';
+import { connUrl, memberStatus } from './member-status.js';
+import { probePeers } from './peers.js';
+import type { PgPort } from './pg-port.js';
+import { effectiveDynamicConfig } from './dynamic-config.js';
+
+export interface LoopDeps {
+  readonly config: () => Config;
+  readonly dcs: Dcs;
+  readonly pg: PgPort;
+  readonly jobs: JobRunner;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly agentVersion: string;
+  readonly fenceTimer: FenceTimer;
+  /** Feeds the fence guard process (S1 for a frozen agent). */
+  readonly guard: { update(armed: boolean, deadlineMonoMs: number): void };
+  readonly publish: (snap: StatusSnapshot) => void;
+  readonly probeHeaders?: Record<string, string>;
+}
+
+export class AgentLoop {
+  private memory: Memory = EMPTY_MEMORY;
+  private lastCluster: ClusterView | null = null;
+  private dcsLastSeenWallMs: number | null = null;
+  private counters: AgentCounters = emptyCounters();
+  private fenceEvents = 0;
+  private wakeResolve: (() => void) | null = null;
+  private wakePending = false;
+  private lastReason = '';
+  private readonly executor: Executor;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: LoopDeps) {
+    this.log = deps.logger;
+    this.executor = new Executor({
+      dcs: deps.dcs, pg: deps.pg, jobs: deps.jobs, clock: deps.clock, logger: deps.logger.child({ component: 'executor' }),
+      selfName: deps.config().name,
+      bootstrapDcs: () => deps.config().bootstrap.dcs,
+      dynamicConfig: () => this.dynamic(),
+      onFence: () => { this.fenceEvents++; },
+    });
+  }
+
+  dynamic(): DynamicConfig {
+    return effectiveDynamicConfig(this.deps.config(), this.lastCluster);
+  }
+
+  countFence(): void {
+    this.fenceEvents++;
+  }
+
+  /** Wake the loop now (etcd change, job finished, postmaster gone). */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeResolve?.();
+  }
+
+  /** Runs until the signal aborts or a decision halts; returns the exit code. */
+  async run(signal: AbortSignal): Promise<number> {
+    while (!signal.aborted) {
+      const t0 = this.deps.clock.monoMs();
+      let outcome: { halt: number | null; retickNow: boolean };
+      try {
+        outcome = await this.tick(signal);
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'tick failed');
+        outcome = { halt: null, retickNow: false };
+      }
+      if (outcome.halt !== null) return outcome.halt;
+      if (outcome.retickNow) continue;
+      const waitMs = Math.max(0, this.nextWaitMs() - (this.deps.clock.monoMs() - t0));
+      await this.sleep(waitMs, signal);
+    }
+    return 0;
+  }
+
+  private nextWaitMs(): number {
+    let ms = this.dynamic().loop_wait * 1000;
+    const at = this.lastCluster?.failover?.value.scheduledAt;
+    if (at !== undefined) {
+      const dueIn = Date.parse(at) - this.deps.clock.wallNowMs();
+      if (Number.isFinite(dueIn) && dueIn >= 0) ms = Math.min(ms, dueIn + 5);
+    }
+    return ms;
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wakeResolve = null;
+        this.wakePending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeResolve = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async tick(signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean }> {
+    const { clock, dcs, pg } = this.deps;
+    const config = this.deps.config();
+    const t0 = clock.monoMs();
+    // A resumed (SIGCONT) or starved process checks its deadline before anything else.
+    this.deps.fenceTimer.checkNow();
+    const [cluster, dcsError] = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
+      (c) => [c, null] as const,
+      (err: unknown) => [null, err instanceof Error ? err.message : String(err)] as const,
+    );
+    if (cluster) {
+      this.lastCluster = cluster;
+      this.dcsLastSeenWallMs = clock.wallNowMs();
+    }
+    const local = await pg.observe(signal);
+    const dynamic = this.dynamic();
+    const peers = await this.maybeProbe(cluster, local, config.name);
+    const finished = this.deps.jobs.takeFinished();
+    if (finished) this.memory = { ...this.memory, lastJob: finished };
+    const lease = dcs.lease();
+    const input: DecideInput = {
+      self: { name: config.name, tags: config.tags, agent: this.deps.agentVersion, connUrl: connUrl(config) },
+      config: dynamic, cluster, dcsError, lease: { validUntilMs: lease.validUntilMs, leaseId: lease.leaseId },
+      local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
+      nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(),
+    };
+    const decision = decide(input);
+    this.memory = decision.memory;
+    this.logDecision(decision, local, cluster, clock.monoMs() - t0);
+    const result = await this.executor.run(decision.actions, local, signal);
+    const holds = await this.afterActions(config, local, decision, cluster);
+    const durationMs = clock.monoMs() - t0;
+    this.counters = recordTick(this.counters, { durationMs, actionKinds: decision.actions.map((a) => a.kind) });
+    this.publish(config, local, cluster, holds, decision, dynamic);
+    return { halt: result.halt, retickNow: result.retickNow };
+  }
+
+  private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {
+    if (!cluster || local.kind !== 'running') return new Map();
+    const race = cluster.leader === null;
+    const switchover = cluster.leader?.name === self && cluster.failover !== null;
+    if (!race && !switchover) return new Map();
+    return probePeers(cluster.members, self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });
+  }
+
+  /** Member key, fence timer and guard, after the tick's actions. Returns whether we hold the key. */
+  private async afterActions(config: Config, local: LocalPg, decision: Decision, cluster: ClusterView | null): Promise<boolean> {
+    const { dcs } = this.deps;
+    const lease = dcs.lease();
+    const tookKey = decision.actions.some((a) => a.kind === 'acquireLeader');
+    const holds = (cluster?.leader?.name === config.name || tookKey) && this.deps.clock.monoMs() < lease.validUntilMs;
+    const writable = local.kind === 'running' && !local.inRecovery;
+    const promoting = decision.actions.some((a) => a.kind === 'promote');
+    const armed = !this.dynamic().pause && (writable || promoting || holds);
+    this.deps.fenceTimer.update(armed, lease.validUntilMs);
+    this.deps.guard.update(armed, lease.validUntilMs);
+    const job = this.deps.jobs.running();
+    try {
+      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason }));
+    } catch (err) {
+      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
+    }
+    return holds;
+  }
+
+  private publish(config: Config, local: LocalPg, cluster: ClusterView | null, holds: boolean, decision: Decision, dynamic: DynamicConfig): void {
+    this.counters = { ...this.counters, fenceEventsTotal: this.fenceEvents };
+    this.deps.publish(buildStatusSnapshot({
+      name: config.name, scope: config.scope, agentVersion: this.deps.agentVersion, local,
+      cluster: cluster ?? this.lastCluster, dcsOk: cluster !== null, dcsLastSeenWallMs: this.dcsLastSeenWallMs,
+      holdsLeader: holds, leaseValidUntilMs: this.deps.dcs.lease().validUntilMs, dynamic, tags: config.tags,
+      lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },
+      tickMonoMs: this.deps.clock.monoMs(), counters: this.counters,
+    }));
+  }
+
+  private logDecision(d: Decision, local: LocalPg, cluster: ClusterView | null, observeMs: number): void {
+    const changed = d.actions.length > 0 || d.reason !== this.lastReason;
+    this.lastReason = d.reason;
+    const fields = {
+      role: local.kind === 'running' ? (local.inRecovery ? 'replica' : 'primary') : local.kind,
+      leader: cluster?.leader?.name ?? null,
+      timeline: local.kind === 'running' ? local.timeline : null,
+      actions: d.actions.map((a) => a.kind),
+      reason: d.reason,
+      observeMs: Math.round(observeMs),
+    };
+    if (changed) this.log.info(fields, 'tick');
+    else this.log.debug(fields, 'tick');
+  }
+}

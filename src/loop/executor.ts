@@ -1,0 +1,122 @@
+// Runs one decision's actions in order. Guards (acquire, renew, claimInitialize) that lose their
+// compare stop the list; the loop then ticks again at once.
+import type { Logger } from 'pino';
+import type { DynamicConfig } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Action } from '../core/decide-types.js';
+import type { LocalPg } from '../core/local-pg.js';
+import { formatLsn } from '../core/lsn.js';
+import type { Dcs } from '../dcs/port.js';
+import type { JobRunner } from './jobs.js';
+import type { PgPort } from './pg-port.js';
+
+export interface ExecutorDeps {
+  readonly dcs: Dcs;
+  readonly pg: PgPort;
+  readonly jobs: JobRunner;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly selfName: string;
+  readonly bootstrapDcs: () => DynamicConfig;
+  readonly dynamicConfig: () => DynamicConfig;
+  readonly onFence: (reason: string) => void;
+}
+
+export interface ExecutionResult {
+  /** A guard lost its compare or an action failed: tick again soon. */
+  readonly retickNow: boolean;
+  readonly halt: number | null;
+  readonly failures: readonly { readonly action: string; readonly error: string }[];
+}
+
+export class Executor {
+  private slotsFor = '';
+
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  async run(actions: readonly Action[], local: LocalPg, signal?: AbortSignal): Promise<ExecutionResult> {
+    const failures: { action: string; error: string }[] = [];
+    for (const action of actions) {
+      if (action.kind === 'halt') return { retickNow: false, halt: action.exitCode, failures };
+      try {
+        const ok = await this.one(action, local, signal);
+        if (!ok) {
+          this.deps.logger.info({ action: action.kind }, 'guard lost; skipping the rest of the actions');
+          return { retickNow: true, halt: null, failures };
+        }
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failures.push({ action: action.kind, error });
+        this.deps.logger.warn({ action: action.kind, err: error }, 'action failed');
+        if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote') {
+          return { retickNow: true, halt: null, failures };
+        }
+      }
+    }
+    return { retickNow: failures.length > 0, halt: null, failures };
+  }
+
+  /** Returns false when a guard lost its compare. */
+  private async one(action: Exclude<Action, { kind: 'halt' }>, local: LocalPg, signal?: AbortSignal): Promise<boolean> {
+    const { dcs, pg, logger } = this.deps;
+    switch (action.kind) {
+      case 'acquireLeader': return dcs.acquireLeader(signal);
+      case 'renewLeader': return dcs.renewLeader(signal);
+      case 'releaseLeader': await dcs.releaseLeader(signal); return true;
+      case 'claimInitialize': return dcs.initialize(action.systemId, signal);
+      case 'setInitialize':
+        // initialize holds '' while the bootstrap runs; the leader replaces it with the sysid.
+        await dcs.deleteInitialize(signal);
+        await dcs.initialize(action.systemId, signal);
+        return true;
+      case 'deleteInitialize': await dcs.deleteInitialize(signal); return true;
+      case 'seedConfig': await dcs.setConfig(this.deps.bootstrapDcs(), 0, signal); return true;
+      case 'promote': return this.promote(action, signal);
+      case 'createSlots': {
+        const key = [...action.members].sort().join(',');
+        if (key === this.slotsFor) return true;
+        await pg.syncSlots(action.members, signal);
+        this.slotsFor = key;
+        return true;
+      }
+      case 'follow': await pg.follow(action.leader, signal); return true;
+      case 'fence':
+        this.deps.onFence(action.reason);
+        await pg.fence(action.reason);
+        return true;
+      case 'clearFence': pg.clearFence(); return true;
+      case 'stop': await pg.stop(action.mode, this.deps.dynamicConfig().primary_stop_timeout * 1000 || 60_000); return true;
+      case 'startJob': this.deps.jobs.start(action.job); return true;
+      case 'deleteFailover': await dcs.deleteFailover(action.modRevision, signal); return true;
+      case 'publishLeaderStatus': {
+        const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;
+        if (optime !== null) await dcs.setStatus({ optime }, signal);
+        return true;
+      }
+      default: {
+        const never: never = action;
+        logger.error({ action: never }, 'unknown action');
+        return true;
+      }
+    }
+  }
+
+  private async promote(action: Extract<Action, { kind: 'promote' }>, signal?: AbortSignal): Promise<boolean> {
+    const { pg, dcs, clock, logger } = this.deps;
+    const t0 = clock.monoMs();
+    this.slotsFor = '';
+    const timeline = await pg.promote(60_000, signal);
+    logger.info({
+      oldTimeline: action.oldTimeline, newTimeline: timeline, switchLsn: formatLsn(action.switchLsn),
+      reason: action.reason, durationMs: Math.round(clock.monoMs() - t0),
+    }, 'promoted');
+    await dcs.appendHistory({
+      timeline: action.oldTimeline,
+      switchLsn: action.switchLsn,
+      reason: action.reason,
+      timestamp: new Date(clock.wallNowMs()).toISOString(),
+      newLeader: this.deps.selfName,
+    }, signal).catch((err: unknown) => logger.warn({ err: String(err) }, 'history append failed'));
+    return true;
+  }
+}

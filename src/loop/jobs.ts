@@ -1,0 +1,90 @@
+// Long actions (bootstrap, clone, start, rejoin, switchover) run one at a time in the background;
+// ticks keep running and see the job in DecideInput.job.
+import type { Logger } from 'pino';
+import type { DynamicConfig } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type { FinishedJob, JobSpec, RunningJob } from '../core/decide-types.js';
+import type { Dcs } from '../dcs/port.js';
+import type { PgPort } from './pg-port.js';
+import { runSwitchover } from './switchover.js';
+
+export interface JobDeps {
+  readonly pg: PgPort;
+  readonly dcs: Dcs;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly dynamicConfig: () => DynamicConfig;
+  readonly onFinished: (job: FinishedJob) => void;
+  readonly probeHeaders?: Record<string, string>;
+}
+
+export interface JobRunner {
+  running(): RunningJob | null;
+  start(spec: JobSpec): void;
+  /** The last finished job, handed to decide() once. */
+  takeFinished(): FinishedJob | null;
+  abort(): Promise<void>;
+}
+
+export function createJobRunner(deps: JobDeps): JobRunner {
+  let current: { job: RunningJob; controller: AbortController; done: Promise<void> } | null = null;
+  let finished: FinishedJob | null = null;
+  const log = deps.logger;
+
+  async function execute(spec: JobSpec, signal: AbortSignal): Promise<void> {
+    const { pg } = deps;
+    switch (spec.kind) {
+      case 'bootstrap': await pg.bootstrap(deps.dynamicConfig(), signal); return;
+      case 'clone':
+        await pg.clone(spec.source, signal);
+        await pg.startReplica(spec.source, signal);
+        return;
+      case 'startPrimary': await pg.startPrimary(signal); return;
+      case 'startReplica': await pg.startReplica(spec.leader, signal); return;
+      case 'rejoin': {
+        const { rewound } = await pg.rejoin(spec.leader, signal);
+        log.info({ leader: spec.leader.name, rewound }, 'rejoined as replica');
+        return;
+      }
+      case 'switchover':
+        await runSwitchover({ ...deps, spec, signal });
+        return;
+      default: {
+        const never: never = spec;
+        throw new Error(`unknown job ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  return {
+    running: () => current?.job ?? null,
+    start(spec) {
+      if (current) throw new Error(`job ${current.job.spec.kind} is already running`);
+      const controller = new AbortController();
+      const job: RunningJob = { spec, startedMs: deps.clock.monoMs() };
+      log.info({ job: spec.kind }, 'job started');
+      const done = execute(spec, controller.signal).then(
+        () => ({ ok: true as const }),
+        (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
+      ).then((r) => {
+        const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
+        finished = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error }) };
+        if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
+        else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');
+        current = null;
+        deps.onFinished(finished);
+      });
+      current = { job, controller, done };
+    },
+    takeFinished() {
+      const f = finished;
+      finished = null;
+      return f;
+    },
+    async abort() {
+      if (!current) return;
+      current.controller.abort();
+      await current.done;
+    },
+  };
+}

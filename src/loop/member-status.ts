@@ -1,0 +1,59 @@
+// The member key this node publishes every tick (Patroni's member JSON, via the dcs codecs).
+import type { Config } from '../config/types.js';
+import type { MemberRole, MemberStatus } from '../core/cluster.js';
+import type { LocalPg } from '../core/local-pg.js';
+
+export function connUrl(config: Config): string {
+  const { host, port } = config.postgresql.connect_address;
+  return `postgres://${host.includes(':') ? `[${host}]` : host}:${port}/postgres`;
+}
+
+export function apiUrl(config: Config): string {
+  const { host, port } = config.restapi.connect_address;
+  const scheme = config.restapi.certfile ? 'https' : 'http';
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
+}
+
+export function pgStateWord(local: LocalPg, jobKind: string | null): string {
+  if (jobKind === 'clone') return 'creating replica';
+  if (jobKind === 'bootstrap') return 'initializing new cluster';
+  if (local.kind === 'running') return 'running';
+  if (local.kind === 'unresponsive') return 'starting';
+  if (jobKind) return 'starting';
+  return 'stopped';
+}
+
+export function memberStatus(args: {
+  config: Config; agent: string; local: LocalPg; holdsLeader: boolean; jobKind: string | null; reason: string;
+}): MemberStatus {
+  const { config, local } = args;
+  let role: MemberRole = 'uninitialized';
+  if (local.kind === 'running') role = local.inRecovery ? 'replica' : 'primary';
+  else if (local.dataDir === 'initialized') role = args.holdsLeader ? 'primary' : 'replica';
+  const base = {
+    name: config.name,
+    connUrl: connUrl(config),
+    apiUrl: apiUrl(config),
+    state: pgStateWord(local, args.jobKind),
+    role,
+    tags: config.tags,
+    agent: args.agent,
+    reason: args.reason,
+  };
+  if (local.kind !== 'running') return base;
+  const extra = {
+    version: String(local.serverVersion),
+    timeline: local.timeline,
+    pendingRestart: local.pendingRestart,
+  };
+  if (!local.inRecovery) return { ...base, ...extra, ...(local.currentLsn !== null ? { xlogLocation: local.currentLsn } : {}) };
+  const wal = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
+  return {
+    ...base,
+    ...extra,
+    xlogLocation: wal,
+    ...(local.receiveLsn !== null ? { receiveLsn: local.receiveLsn } : {}),
+    ...(local.replayLsn !== null ? { replayLsn: local.replayLsn } : {}),
+    ...(local.walReceiver?.status === 'streaming' ? { replicationState: 'streaming' } : { replicationState: 'in archive recovery' }),
+  };
+}

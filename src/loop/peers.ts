@@ -1,0 +1,51 @@
+// Fresh WAL positions of the other members, from their GET /patroni (S2 d). Unreachable is data.
+import type { MemberView } from '../core/cluster.js';
+import type { PeerProbe } from '../core/decide-types.js';
+
+export interface ProbeOptions {
+  readonly timeoutMs: number;
+  readonly headers?: Record<string, string>;
+}
+
+export async function probePeers(members: readonly MemberView[], self: string, opts: ProbeOptions): Promise<Map<string, PeerProbe>> {
+  const others = members.filter((m) => m.name !== self);
+  const results = await Promise.all(others.map((m) => probePeer(m, opts)));
+  return new Map(results.map((p) => [p.name, p]));
+}
+
+export async function probePeer(m: MemberView, opts: ProbeOptions): Promise<PeerProbe> {
+  try {
+    const res = await fetch(m.apiUrl, { signal: AbortSignal.timeout(opts.timeoutMs), headers: opts.headers ?? {} });
+    const body: unknown = await res.json();
+    return parsePatroniStatus(m.name, body);
+  } catch (err) {
+    return { name: m.name, reachable: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** Read Patroni's /patroni JSON (ours or Patroni's) into a PeerProbe. */
+export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
+  if (!isObj(body)) return { name, reachable: false, error: 'status is not a JSON object' };
+  const role = body['role'];
+  const xlog = isObj(body['xlog']) ? body['xlog'] : {};
+  const tags = isObj(body['tags']) ? body['tags'] : {};
+  const isPrimary = role === 'primary' || role === 'master';
+  const received = num(xlog['received_location']);
+  const replayed = num(xlog['replayed_location']);
+  const wal = isPrimary ? num(xlog['location']) : received === null && replayed === null ? null : Math.max(received ?? 0, replayed ?? 0);
+  return {
+    name,
+    reachable: true,
+    role: isPrimary ? 'primary' : role === 'replica' ? 'replica' : 'other',
+    running: body['state'] === 'running',
+    walPosition: wal,
+    timeline: num(body['timeline']),
+    nofailover: tags['nofailover'] === true,
+    failoverPriority: num(tags['failover_priority']) ?? 1,
+    streaming: body['replication_state'] === 'streaming',
+  };
+}

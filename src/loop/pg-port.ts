@@ -1,0 +1,36 @@
+// What the loop asks of the local PostgreSQL: one interface over the observer, the supervisor and
+// the long jobs (bootstrap, clone, rejoin). The daemon adapts src/postgres to it; the simulator
+// and unit tests use fakes.
+import type { DynamicConfig } from '../config/types.js';
+import type { Lsn } from '../core/cluster.js';
+import type { MemberRef } from '../core/decide-types.js';
+import type { ControlData, LocalPg } from '../core/local-pg.js';
+
+export interface PgPort {
+  observe(signal?: AbortSignal): Promise<LocalPg>;
+  isFenced(): boolean;
+  /** Immediate stop (SIGKILL of the postmaster after a bound); sticky until clearFence(). Never uses SQL. */
+  fence(reason: string): Promise<void>;
+  clearFence(): void;
+  /** pg_promote(true, timeout), then verify it left recovery. Returns the new timeline. */
+  promote(timeoutMs: number, signal?: AbortSignal): Promise<number>;
+  /** Point a running replica at a new leader with a reload (no restart). */
+  follow(leader: MemberRef, signal?: AbortSignal): Promise<void>;
+  stop(mode: 'fast' | 'immediate', timeoutMs: number): Promise<void>;
+  checkpoint(signal?: AbortSignal): Promise<void>;
+  controlData(): Promise<ControlData | null>;
+  /** Keep one physical slot per other member on the primary. */
+  syncSlots(members: readonly string[], signal?: AbortSignal): Promise<void>;
+  /** A peer replica's pg_last_wal_receive_lsn(), asked of its PostgreSQL directly (switchover catch-up). */
+  peerReceiveLsn(peer: MemberRef, signal?: AbortSignal): Promise<Lsn | null>;
+  /** Current WAL position of a running primary (for status optime). */
+  currentLsn(signal?: AbortSignal): Promise<Lsn | null>;
+
+  bootstrap(dynamic: DynamicConfig, signal?: AbortSignal): Promise<{ systemId: string }>;
+  clone(source: MemberRef, signal?: AbortSignal): Promise<void>;
+  startPrimary(signal?: AbortSignal): Promise<void>;
+  startReplica(leader: MemberRef | null, signal?: AbortSignal): Promise<void>;
+  /** Stop if running, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
+  rejoin(leader: MemberRef, signal?: AbortSignal): Promise<{ rewound: boolean }>;
+  close(): Promise<void>;
+}
