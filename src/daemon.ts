@@ -1,6 +1,21 @@
-// Composition root (placeholder until the agent loop lands): the only place that starts things.
+// Composition root: the only place that starts things and handles signals.
 import type { Logger } from 'pino';
+import { createPgAdapter } from './agent/pg-adapter.js';
+import { watchPostmaster } from './agent/postmaster-watch.js';
+import { buildServer } from './api/server.js';
+import { loadConfig } from './config/load.js';
+import { packageVersion } from './config/version.js';
 import type { Config } from './config/types.js';
+import { createEtcdDcs } from './dcs/etcd-dcs.js';
+import { createExecaRunner } from './exec/runner.js';
+import { AgentLoop } from './loop/agent-loop.js';
+import { systemClock } from './loop/clock.js';
+import { effectiveDynamicConfig } from './loop/dynamic-config.js';
+import { createFenceTimer } from './loop/fence-timer.js';
+import { startFenceGuard } from './loop/fence-guard-client.js';
+import { createJobRunner } from './loop/jobs.js';
+import { componentLogger } from './obs/logger.js';
+import { startingSnapshot, type StatusSnapshot } from './obs/status.js';
 
 export interface RunAgentOptions {
   readonly config: Config;
@@ -9,6 +24,102 @@ export interface RunAgentOptions {
 }
 
 export async function runAgent(opts: RunAgentOptions): Promise<number> {
-  opts.logger.fatal('the agent loop is not built yet');
-  return 1;
+  let config = opts.config;
+  const root = opts.logger;
+  const log = componentLogger(root, 'daemon');
+  const clock = systemClock;
+  const agentVersion = `pg-ha-agent/${packageVersion()}`;
+  const boot = config.bootstrap.dcs;
+  log.info({ version: agentVersion, pid: process.pid, dataDir: config.postgresql.data_dir }, 'agent starting');
+
+  const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root });
+  const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
+  let loop: AgentLoop | null = null;
+  const dynamic = () => loop?.dynamic() ?? effectiveDynamicConfig(config, null);
+  const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
+  const fenceLog = componentLogger(root, 'fence');
+  const fenceTimer = createFenceTimer({
+    clock, logger: fenceLog,
+    fence: (reason) => {
+      loop?.countFence();
+      void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
+    },
+  });
+  const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog });
+  let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
+  const jobs = createJobRunner({ pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, onFinished: () => loop?.wake() });
+  loop = new AgentLoop({
+    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fenceTimer, guard,
+    publish: (snap) => { status = snap; },
+  });
+
+  const stop = new AbortController();
+  const api = buildServer({
+    config, getStatus: () => status, clock, dcs, logger: componentLogger(root, 'api'),
+    wakeLoop: () => loop?.wake(),
+    requestReload: async () => reload(),
+  });
+  const reload = async (): Promise<void> => {
+    try {
+      const next = await loadConfig(opts.configFile, process.env);
+      config = next;
+      log.info('configuration reloaded');
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'configuration reload failed; keeping the previous one');
+    }
+  };
+  try {
+    await api.listen({ host: config.restapi.listen.host, port: config.restapi.listen.port });
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err), listen: config.restapi.listen }, 'rest api could not listen');
+    await guard.close();
+    await dcs.close();
+    return 1;
+  }
+
+  void (async () => {
+    try {
+      for await (const _hint of dcs.changes(stop.signal)) loop?.wake();
+    } catch (err) {
+      if (!stop.signal.aborted) log.warn({ err: String(err) }, 'etcd watch ended');
+    }
+  })();
+  const pmWatch = watchPostmaster({ dataDir: config.postgresql.data_dir, onGone: () => loop?.wake() });
+
+  let termination: 'term' | null = null;
+  process.on('SIGTERM', () => { termination = 'term'; stop.abort(); });
+  process.on('SIGINT', () => { termination = 'term'; stop.abort(); });
+  process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
+
+  const code = await loop.run(stop.signal);
+  pmWatch.close();
+  fenceTimer.close();
+  if (termination === 'term') await shutdown({ status, pg, dcs, log, paused: dynamic().pause });
+  await guard.close();
+  await api.close().catch(() => undefined);
+  await pg.close();
+  await dcs.close().catch(() => undefined);
+  log.info({ exitCode: code }, 'agent stopped');
+  return code;
+}
+
+/** SIGTERM: a leader stops PostgreSQL cleanly, then releases the key so a replica takes over at once. */
+async function shutdown(args: { status: StatusSnapshot; pg: ReturnType<typeof createPgAdapter>; dcs: ReturnType<typeof createEtcdDcs>; log: Logger; paused: boolean }): Promise<void> {
+  const { status, pg, dcs, log } = args;
+  if (args.paused) {
+    log.info('paused: leaving postgresql running on shutdown');
+    return;
+  }
+  if (status.holdsLeader) {
+    log.info('shutting down as leader: stopping postgresql, then releasing the leader key');
+    try {
+      await pg.stop('fast', 60_000);
+    } catch (err) {
+      log.error({ err: String(err) }, 'clean stop failed; fencing');
+      await pg.fence('shutdown');
+    }
+    const released = await dcs.releaseLeader().catch(() => false);
+    log.info({ released }, 'leader key released');
+  }
+  await dcs.deleteMember().catch(() => undefined);
 }

@@ -74,16 +74,17 @@ export class AgentLoop {
   async run(signal: AbortSignal): Promise<number> {
     while (!signal.aborted) {
       const t0 = this.deps.clock.monoMs();
-      let outcome: { halt: number | null; retickNow: boolean };
+      let outcome: { halt: number | null; retickNow: boolean; retickSoon: boolean };
       try {
         outcome = await this.tick(signal);
       } catch (err) {
         this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'tick failed');
-        outcome = { halt: null, retickNow: false };
+        outcome = { halt: null, retickNow: false, retickSoon: true };
       }
       if (outcome.halt !== null) return outcome.halt;
-      if (outcome.retickNow) continue;
-      const waitMs = Math.max(0, this.nextWaitMs() - (this.deps.clock.monoMs() - t0));
+      if (outcome.retickNow && this.deps.clock.monoMs() - t0 > 20) continue;
+      const full = outcome.retickNow ? 20 : outcome.retickSoon ? Math.min(500, this.nextWaitMs()) : this.nextWaitMs();
+      const waitMs = Math.max(0, full - (this.deps.clock.monoMs() - t0));
       await this.sleep(waitMs, signal);
     }
     return 0;
@@ -118,7 +119,7 @@ export class AgentLoop {
     });
   }
 
-  async tick(signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean }> {
+  async tick(signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean; retickSoon: boolean }> {
     const { clock, dcs, pg } = this.deps;
     const config = this.deps.config();
     const t0 = clock.monoMs();
@@ -152,7 +153,7 @@ export class AgentLoop {
     const durationMs = clock.monoMs() - t0;
     this.counters = recordTick(this.counters, { durationMs, actionKinds: decision.actions.map((a) => a.kind) });
     this.publish(config, local, cluster, holds, decision, dynamic);
-    return { halt: result.halt, retickNow: result.retickNow };
+    return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon };
   }
 
   private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {

@@ -23,8 +23,10 @@ export interface ExecutorDeps {
 }
 
 export interface ExecutionResult {
-  /** A guard lost its compare or an action failed: tick again soon. */
+  /** A guard lost its compare: tick again at once. */
   readonly retickNow: boolean;
+  /** An action failed: tick again after a short pause, not a whole loop_wait. */
+  readonly retickSoon: boolean;
   readonly halt: number | null;
   readonly failures: readonly { readonly action: string; readonly error: string }[];
 }
@@ -37,23 +39,23 @@ export class Executor {
   async run(actions: readonly Action[], local: LocalPg, signal?: AbortSignal): Promise<ExecutionResult> {
     const failures: { action: string; error: string }[] = [];
     for (const action of actions) {
-      if (action.kind === 'halt') return { retickNow: false, halt: action.exitCode, failures };
+      if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures };
       try {
         const ok = await this.one(action, local, signal);
         if (!ok) {
           this.deps.logger.info({ action: action.kind }, 'guard lost; skipping the rest of the actions');
-          return { retickNow: true, halt: null, failures };
+          return { retickNow: true, retickSoon: false, halt: null, failures };
         }
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
         failures.push({ action: action.kind, error });
         this.deps.logger.warn({ action: action.kind, err: error }, 'action failed');
         if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote') {
-          return { retickNow: true, halt: null, failures };
+          return { retickNow: false, retickSoon: true, halt: null, failures };
         }
       }
     }
-    return { retickNow: failures.length > 0, halt: null, failures };
+    return { retickNow: false, retickSoon: failures.length > 0, halt: null, failures };
   }
 
   /** Returns false when a guard lost its compare. */

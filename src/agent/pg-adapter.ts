@@ -1,0 +1,96 @@
+// Adapts the PostgreSQL controller (src/postgres) to the loop's PgPort.
+import type { Logger } from 'pino';
+import type { Config, DynamicConfig } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Lsn } from '../core/cluster.js';
+import type { MemberRef } from '../core/decide-types.js';
+import { parseLsn } from '../core/lsn.js';
+import type { Runner } from '../exec/runner.js';
+import type { PgPort } from '../loop/pg-port.js';
+import { bootstrapPrimary } from '../postgres/bootstrap.js';
+import { cloneFrom } from '../postgres/clone.js';
+import type { UpstreamNode } from '../postgres/conf.js';
+import { createControlDataReader, createPgObserver } from '../postgres/observer.js';
+import { rejoinAsReplica } from '../postgres/rejoin.js';
+import { createSlotManager } from '../postgres/slots.js';
+import { createSqlConnection, localTarget } from '../postgres/sql.js';
+import { createPgSupervisor } from '../postgres/supervisor.js';
+
+const upstream = (m: MemberRef): UpstreamNode => ({ host: m.host, port: m.port, name: m.name });
+
+export function createPgAdapter(deps: {
+  config: Config; logger: Logger; runner: Runner; clock: Clock; dynamic: () => DynamicConfig;
+}): PgPort {
+  const { config, runner } = deps;
+  const log = deps.logger;
+  const observer = createPgObserver({ config, logger: log.child({ component: 'observer' }), runner, timeoutMs: 3_000 });
+  const controlData = createControlDataReader({ config, logger: log, runner, timeoutMs: 5_000 });
+  const supervisor = createPgSupervisor({ config, logger: log.child({ component: 'supervisor' }), runner, dynamicConfig: deps.dynamic() });
+  const sql = createSqlConnection({ target: localTarget(config), logger: log, timeoutMs: 3_000, applicationName: 'pg-ha-agent' });
+  const slots = createSlotManager({ config, logger: log.child({ component: 'slots' }), sql, clock: deps.clock });
+  const startTimeoutMs = () => Math.max(30_000, deps.dynamic().primary_start_timeout * 1000);
+
+  const started = async (p: Promise<string>, what: string): Promise<void> => {
+    const outcome = await p;
+    if (outcome === 'not-ready') throw new Error(`postgresql did not become ready after ${what}`);
+  };
+
+  return {
+    observe: (signal) => observer.observe(signal),
+    isFenced: () => supervisor.isFenced(),
+    fence: async (reason) => {
+      await supervisor.fence(reason);
+    },
+    clearFence: () => supervisor.clearFence(),
+    promote: async (timeoutMs, signal) => (await supervisor.promote(timeoutMs, signal)).timeline,
+    follow: async (leader, signal) => {
+      await supervisor.updateConfig(deps.dynamic(), signal);
+      await supervisor.follow(upstream(leader), signal);
+    },
+    stop: async (mode, timeoutMs) => {
+      await supervisor.stop({ mode, timeoutMs });
+    },
+    checkpoint: (signal) => supervisor.checkpoint(30_000, signal),
+    controlData: () => controlData(),
+    syncSlots: async (members, signal) => {
+      if (!deps.dynamic().postgresql.use_slots) return;
+      await slots.syncSlots({ members, graceMs: deps.dynamic().ttl * 1000 * 3, ...(signal ? { signal } : {}) });
+    },
+    peerReceiveLsn: async (peer, signal) => {
+      const remote = createSqlConnection({
+        target: { ...localTarget(config), host: peer.host, port: peer.port },
+        logger: log, timeoutMs: 1_000, applicationName: 'pg-ha-agent switchover',
+      });
+      try {
+        const rows = await remote.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_receive_lsn()::text AS lsn', [], signal ? { signal } : {});
+        const text = rows[0]?.lsn;
+        return text ? parseLsn(text) : null;
+      } finally {
+        await remote.close();
+      }
+    },
+    currentLsn: async (signal): Promise<Lsn | null> => {
+      const rows = await sql.query<{ lsn: string | null }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn', [], signal ? { signal } : {});
+      return rows[0]?.lsn ? parseLsn(rows[0].lsn) : null;
+    },
+    bootstrap: async (dynamic, signal) => {
+      const r = await bootstrapPrimary({ config, dynamicConfig: dynamic, runner, logger: log.child({ component: 'bootstrap' }), supervisor, startTimeoutMs: startTimeoutMs(), ...(signal ? { signal } : {}) });
+      return { systemId: r.systemIdentifier };
+    },
+    clone: async (source, signal) => {
+      await cloneFrom({ config, runner, logger: log.child({ component: 'clone' }), source: upstream(source), leader: upstream(source), dynamicConfig: deps.dynamic(), ...(signal ? { signal } : {}) });
+    },
+    startPrimary: (signal) => started(supervisor.start({ role: 'primary', timeoutMs: startTimeoutMs(), ...(signal ? { signal } : {}) }), 'start as primary'),
+    startReplica: (leader, signal) => started(supervisor.start({
+      role: 'replica', timeoutMs: startTimeoutMs(), ...(leader ? { leader: upstream(leader) } : {}), ...(signal ? { signal } : {}),
+    }), 'start as replica'),
+    rejoin: async (leader, signal) => {
+      const r = await rejoinAsReplica({ config, runner, logger: log.child({ component: 'rejoin' }), supervisor, leader: upstream(leader), dynamicConfig: deps.dynamic(), startTimeoutMs: startTimeoutMs(), ...(signal ? { signal } : {}) });
+      if (r.outcome === 'failed') throw new Error(`rejoin failed: ${r.reason}`);
+      return { rewound: r.outcome === 'rewound' };
+    },
+    close: async () => {
+      await Promise.allSettled([observer.close(), supervisor.close(), sql.close()]);
+    },
+  };
+}

@@ -1,0 +1,276 @@
+// The Dcs semantics, written once over a KvBackend (real etcd or the in-memory fake): one lease
+// per agent shared by its member key and the leader key, leader txns, CAS intents, snapshots.
+import type { Logger } from 'pino';
+import type { DynamicConfig } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type {
+  ClusterView, FailoverRequest, HistoryEntry, LeaderStatus, MemberStatus, SyncState,
+} from '../core/cluster.js';
+import type { Compare, KvBackend, Op, TxnResult } from './backend.js';
+import { encodeConfig } from './codec-config.js';
+import {
+  decodeHistory, encodeFailover, encodeHistory, encodeInitialize, encodeLeader, encodeStatus, encodeSync,
+} from './codec-keys.js';
+import { encodeMember } from './codec-member.js';
+import { clusterPrefix, relativeKey, validateMemberName, type ClusterKey } from './keys.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { DcsError, type Dcs, type DcsChangeHint, type LeaseState, type SnapshotOptions } from './port.js';
+import { buildClusterView } from './view.js';
+
+export interface LeaseDcsOptions {
+  readonly backend: KvBackend;
+  readonly namespace: string;
+  readonly scope: string;
+  readonly name: string;
+  readonly ttlSec: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Fixed safety margin; default max(1 s, 10 % of the TTL). */
+  readonly leaseMarginMs?: number;
+}
+
+const HISTORY_CAS_ATTEMPTS = 5;
+
+export function createLeaseDcs(opts: LeaseDcsOptions): Dcs {
+  return new LeaseDcs(opts);
+}
+
+class LeaseDcs implements Dcs {
+  private readonly backend: KvBackend;
+  private readonly prefix: string;
+  private readonly name: string;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly keeper: LeaseKeeper;
+  private closed = false;
+  /** Last member value written, to skip identical puts (each put wakes every watcher). */
+  private lastMember: { value: string; lease: string; atMs: number } | null = null;
+  private readonly loggedInvalid = new Set<string>();
+
+  constructor(opts: LeaseDcsOptions) {
+    validateMemberName(opts.name);
+    const margin = opts.leaseMarginMs;
+    if (margin !== undefined && (!(margin >= 0) || margin >= opts.ttlSec * 1000)) {
+      throw new TypeError(`leaseMarginMs must be >= 0 and below the TTL (${opts.ttlSec} s), got ${margin}`);
+    }
+    this.backend = opts.backend;
+    this.prefix = clusterPrefix(opts.namespace, opts.scope);
+    this.name = opts.name;
+    this.clock = opts.clock;
+    this.log = opts.logger;
+    this.keeper = new LeaseKeeper(opts.backend, opts.clock, opts.logger, opts.ttlSec,
+      margin === undefined ? undefined : () => margin);
+  }
+
+  private key(k: ClusterKey): string {
+    return this.prefix + relativeKey(k);
+  }
+
+  private get leaderKey(): string {
+    return this.key({ kind: 'leader' });
+  }
+
+  private get memberKey(): string {
+    return this.key({ kind: 'member', name: this.name });
+  }
+
+  // ---- lease ---------------------------------------------------------------------------------
+
+  lease(): LeaseState {
+    return this.keeper.state();
+  }
+
+  onLeaseDeadline(listener: (state: LeaseState) => void): () => void {
+    return this.keeper.subscribe(listener);
+  }
+
+  setTtl(ttlSec: number): void {
+    this.keeper.setTtl(ttlSec);
+  }
+
+  // ---- leader --------------------------------------------------------------------------------
+
+  async acquireLeader(signal?: AbortSignal): Promise<boolean> {
+    this.checkOpen();
+    const res = await this.keeper.with(signal, (lease) => this.txn(
+      [{ key: this.leaderKey, target: 'create', equals: 0 }],
+      [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease }],
+      [{ op: 'get', key: this.leaderKey }],
+      signal,
+    ));
+    if (res.succeeded) this.log.info({ revision: res.revision, leaseId: this.lease().leaseId }, 'leader key acquired');
+    else this.log.info({ holder: res.gets[0]?.value ?? null }, 'leader race lost');
+    return res.succeeded;
+  }
+
+  async renewLeader(signal?: AbortSignal): Promise<boolean> {
+    this.checkOpen();
+    const lease = await this.keeper.ensure(signal);
+    const cur = (await this.txn([], [{ op: 'get', key: this.leaderKey }], [], signal)).gets[0] ?? null;
+    if (cur === null || cur.value !== this.name) {
+      this.log.warn({ holder: cur?.value ?? null }, 'leader key no longer ours');
+      return false;
+    }
+    if (cur.lease === lease) return true;
+    // The key names us under another lease (we restarted, or re-granted): move it onto ours,
+    // guarded by value and mod_revision so a concurrent change wins.
+    const res = await this.keeper.with(signal, (l) => this.txn(
+      [{ key: this.leaderKey, target: 'value', equals: this.name }, { key: this.leaderKey, target: 'mod', equals: cur.modRevision }],
+      [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease: l }],
+      [],
+      signal,
+    ));
+    this.log.info({ fromLeaseId: cur.lease, toLeaseId: this.lease().leaseId, succeeded: res.succeeded }, 'leader key re-attached');
+    return res.succeeded;
+  }
+
+  async releaseLeader(signal?: AbortSignal): Promise<boolean> {
+    const res = await this.txn(
+      [{ key: this.leaderKey, target: 'value', equals: this.name }],
+      [{ op: 'delete', key: this.leaderKey }],
+      [],
+      signal,
+    );
+    this.log.info({ released: res.succeeded }, 'leader key release');
+    return res.succeeded;
+  }
+
+  // ---- member --------------------------------------------------------------------------------
+
+  async touchMember(status: MemberStatus, signal?: AbortSignal): Promise<void> {
+    if (status.name !== this.name) {
+      throw new DcsError('invalid', `touchMember got status for "${status.name}", this agent is "${this.name}"`, { retryable: false });
+    }
+    this.checkOpen();
+    const value = encodeMember(status);
+    await this.keeper.with(signal, async (lease) => {
+      const now = this.clock.monoMs();
+      const last = this.lastMember;
+      // Re-put an unchanged value at most once per TTL, to repair an external delete.
+      if (last && last.value === value && last.lease === lease && now - last.atMs < this.keeper.ttl * 1000) return;
+      await this.txn([], [{ op: 'put', key: this.memberKey, value, lease }], [], signal);
+      this.lastMember = { value, lease, atMs: now };
+    });
+  }
+
+  async deleteMember(signal?: AbortSignal): Promise<void> {
+    this.lastMember = null;
+    await this.txn([], [{ op: 'delete', key: this.memberKey }], [], signal);
+  }
+
+  // ---- intents -------------------------------------------------------------------------------
+
+  async initialize(systemId: string, signal?: AbortSignal): Promise<boolean> {
+    // '' is Patroni's bootstrap claim: the winner of the race writes the identifier afterwards.
+    if (!/^\d*$/.test(systemId)) {
+      throw new DcsError('invalid', `initialize needs the system identifier as decimal digits, got ${JSON.stringify(systemId)}`, { retryable: false });
+    }
+    const key = this.key({ kind: 'initialize' });
+    const value = encodeInitialize(systemId);
+    const res = await this.txn([{ key, target: 'create', equals: 0 }], [{ op: 'put', key, value }], [], signal);
+    return res.succeeded;
+  }
+
+  async deleteInitialize(signal?: AbortSignal): Promise<void> {
+    await this.txn([], [{ op: 'delete', key: this.key({ kind: 'initialize' }) }], [], signal);
+  }
+
+  setConfig(config: DynamicConfig, expected: number | null, signal?: AbortSignal): Promise<boolean> {
+    return this.cas({ kind: 'config' }, encodeConfig(config), expected, signal);
+  }
+
+  setFailover(req: FailoverRequest, expected: number | null, signal?: AbortSignal): Promise<boolean> {
+    return this.cas({ kind: 'failover' }, encodeFailover(req), expected, signal);
+  }
+
+  deleteFailover(expected: number | null, signal?: AbortSignal): Promise<boolean> {
+    return this.cas({ kind: 'failover' }, null, expected, signal);
+  }
+
+  setSync(sync: SyncState, expected: number | null, signal?: AbortSignal): Promise<boolean> {
+    return this.cas({ kind: 'sync' }, encodeSync(sync), expected, signal);
+  }
+
+  deleteSync(expected: number | null, signal?: AbortSignal): Promise<boolean> {
+    return this.cas({ kind: 'sync' }, null, expected, signal);
+  }
+
+  /** expected null: unconditional; 0: the key must not exist; n: its mod_revision must be n. */
+  private async cas(k: ClusterKey, value: string | null, expected: number | null, signal?: AbortSignal): Promise<boolean> {
+    const key = this.key(k);
+    const compares: Compare[] = expected === null ? [] : [{ key, target: 'mod', equals: expected }];
+    const op: Op = value === null ? { op: 'delete', key } : { op: 'put', key, value };
+    return (await this.txn(compares, [op], [], signal)).succeeded;
+  }
+
+  async appendHistory(entry: HistoryEntry, signal?: AbortSignal): Promise<void> {
+    const key = this.key({ kind: 'history' });
+    for (let attempt = 0; attempt < HISTORY_CAS_ATTEMPTS; attempt++) {
+      const cur = (await this.txn([], [{ op: 'get', key }], [], signal)).gets[0] ?? null;
+      const decoded = cur === null ? null : decodeHistory(cur.value);
+      if (decoded && !decoded.ok) this.log.warn({ key, reason: decoded.reason }, 'history key invalid, rewriting it');
+      const entries = (decoded?.ok ? decoded.value : []).filter((e) => e.timeline !== entry.timeline);
+      entries.push(entry);
+      entries.sort((a, b) => a.timeline - b.timeline);
+      const res = await this.txn(
+        [{ key, target: 'mod', equals: cur?.modRevision ?? 0 }],
+        [{ op: 'put', key, value: encodeHistory(entries) }],
+        [],
+        signal,
+      );
+      if (res.succeeded) return;
+    }
+    throw new DcsError('unavailable', `history changed concurrently ${HISTORY_CAS_ATTEMPTS} times`, { retryable: true });
+  }
+
+  async setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void> {
+    await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(status) }], [], signal);
+  }
+
+  async removeCluster(signal?: AbortSignal): Promise<void> {
+    this.lastMember = null;
+    await this.txn([], [{ op: 'delete', key: this.prefix, prefix: true }], [], signal);
+    this.log.warn({ prefix: this.prefix }, 'cluster keys removed');
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  async snapshot(opts?: SnapshotOptions): Promise<ClusterView> {
+    this.checkOpen();
+    const res = await this.backend.range(this.prefix, { serializable: opts?.stale === true, signal: opts?.signal });
+    const records = res.kvs.map((kv) => ({ ...kv, key: kv.key.slice(this.prefix.length) }));
+    const view = buildClusterView(res.revision, records);
+    for (const bad of view.invalid) {
+      const id = `${bad.key}@${bad.modRevision ?? 0}`;
+      if (this.loggedInvalid.has(id)) continue;
+      this.loggedInvalid.add(id);
+      this.log.warn({ key: this.prefix + bad.key, reason: bad.reason, modRevision: bad.modRevision }, 'invalid value in etcd ignored');
+    }
+    return view;
+  }
+
+  async *changes(signal: AbortSignal): AsyncIterable<DcsChangeHint> {
+    this.checkOpen();
+    for await (const hint of this.backend.watch(this.prefix, signal)) {
+      const keys = hint.keys.map((k) => k.slice(this.prefix.length));
+      yield hint.resync ? { revision: hint.revision, keys, resync: true } : { revision: hint.revision, keys };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // The lease is not revoked: revoking would drop the leader key while PostgreSQL may still
+    // run as primary. Releasing leadership is the loop's decision (releaseLeader).
+    await this.backend.close();
+  }
+
+  private txn(compares: readonly Compare[], success: readonly Op[], failure: readonly Op[], signal?: AbortSignal): Promise<TxnResult> {
+    this.checkOpen();
+    return this.backend.txn(compares, success, failure, signal);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new DcsError('closed', 'the dcs client is closed', { retryable: false });
+  }
+}
