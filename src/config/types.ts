@@ -10,6 +10,16 @@ export interface HostPort {
 export interface Credentials {
   readonly username: string;
   readonly password?: string;
+  /** libpq connection options Patroni accepts next to username/password (passed through to conninfo). */
+  readonly sslmode?: string;
+  readonly sslcert?: string;
+  readonly sslkey?: string;
+  readonly sslpassword?: string;
+  readonly sslrootcert?: string;
+  readonly sslcrl?: string;
+  readonly sslcrldir?: string;
+  readonly gssencmode?: string;
+  readonly channel_binding?: string;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -83,6 +93,8 @@ export interface RestApiConfig {
   readonly authentication?: { readonly username: string; readonly password: string };
   readonly certfile?: string;
   readonly keyfile?: string;
+  /** Passphrase of an encrypted keyfile (TLS `passphrase`). */
+  readonly keyfile_password?: string;
   readonly cafile?: string;
   readonly verify_client?: 'none' | 'optional' | 'required';
   readonly allowlist: readonly string[];

@@ -1,0 +1,61 @@
+// What every route module receives: the dependencies, the resolved options, the access guard for
+// mutating routes, and request-scoped abort signals (client gone or server closing).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Dcs } from '../dcs/port.js';
+import type { StatusSnapshot } from '../obs/status.js';
+import type {
+  ReinitializeOutcome,
+  ReinitializeRequest,
+  RestartOutcome,
+  RestartRequest,
+} from './local-actions.js';
+import type { HttpsOptions } from './tls.js';
+
+export interface ApiOptions {
+  /** Largest accepted request body; larger ones get 413. Default 64 KiB. */
+  readonly bodyLimitBytes?: number;
+  /** Bound on one etcd read or write made by an admin request. Default 3000 ms. */
+  readonly dcsTimeoutMs?: number;
+  /** How often POST /switchover looks at etcd while it waits for the result. Default 200 ms. */
+  readonly switchoverPollIntervalMs?: number;
+  /** How long POST /switchover waits before answering 503 "status unknown". Default max(10 s, ttl + loop_wait). */
+  readonly switchoverTimeoutMs?: number;
+}
+
+export interface ApiDeps {
+  readonly config: Config;
+  /** The status the agent loop published last; the only state health checks read. */
+  readonly getStatus: () => StatusSnapshot;
+  readonly clock: Clock;
+  /** For admin intents (failover key, config) and fresh reads on admin requests only. */
+  readonly dcs: Dcs;
+  /** The API's component logger (the daemon passes a child with component: 'api'). */
+  readonly logger: Logger;
+  readonly requestRestart?: (req: RestartRequest, signal?: AbortSignal) => Promise<RestartOutcome>;
+  /** Cancel a scheduled restart; false when none was scheduled. */
+  readonly cancelScheduledRestart?: (signal?: AbortSignal) => Promise<boolean>;
+  readonly requestReinitialize?: (req: ReinitializeRequest, signal?: AbortSignal) => Promise<ReinitializeOutcome>;
+  /** Re-read the config file (as SIGHUP does). */
+  readonly requestReload?: (signal?: AbortSignal) => Promise<void>;
+  /** Wake the agent loop after an intent was written (it also wakes from its etcd watch). */
+  readonly wakeLoop?: () => void;
+  /** TLS options; default: built from config.restapi with buildHttpsOptions. null forces plain HTTP. */
+  readonly https?: HttpsOptions | null;
+  readonly options?: ApiOptions;
+}
+
+export interface ApiContext {
+  readonly deps: ApiDeps;
+  readonly log: Logger;
+  readonly bodyLimitBytes: number;
+  readonly dcsTimeoutMs: number;
+  readonly pollIntervalMs: number;
+  readonly switchoverTimeoutMs: number | undefined;
+  /** onRequest hook for mutating routes: allowlist, client certificate, basic auth. */
+  readonly guard: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+  /** Aborts when the client goes away or the server closes. */
+  readonly requestSignal: (reply: FastifyReply) => AbortSignal;
+}

@@ -1,0 +1,33 @@
+// Health endpoints (GET, HEAD, OPTIONS), GET /patroni and GET /metrics. Handlers are synchronous
+// and read only the published snapshot and the clock: no etcd, no PostgreSQL, no awaiting.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { METRICS_CONTENT_TYPE, renderMetrics } from '../obs/metrics.js';
+import type { ApiContext } from './context.js';
+import type { HealthCheck } from './health.js';
+import { HEALTH_PATHS, evaluateHealth, parseHealthQuery, renderStatusBody } from './health.js';
+import { sendError } from './replies.js';
+
+function healthHandler(ctx: ApiContext, check: HealthCheck) {
+  return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const snap = ctx.deps.getStatus();
+    const now = ctx.deps.clock.monoMs();
+    const filters = parseHealthQuery(request.query as Record<string, unknown>);
+    if (!filters.ok) return sendError(reply, 400, filters.error);
+    const code = evaluateHealth(check, snap, filters.value, now);
+    // HAProxy's OPTIONS check (and HEAD) read the status line only.
+    if (request.method !== 'GET') return reply.code(code).send();
+    return reply.code(code).send(renderStatusBody(snap, now));
+  };
+}
+
+export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  for (const [url, check] of Object.entries(HEALTH_PATHS)) {
+    app.route({ method: ['GET', 'HEAD', 'OPTIONS'], url, exposeHeadRoute: false, handler: healthHandler(ctx, check) });
+  }
+  app.get('/patroni', (_request, reply) => {
+    return reply.code(200).send(renderStatusBody(ctx.deps.getStatus(), ctx.deps.clock.monoMs()));
+  });
+  app.get('/metrics', (_request, reply) => {
+    return reply.code(200).type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.deps.getStatus(), ctx.deps.clock.monoMs()));
+  });
+}

@@ -1,0 +1,140 @@
+// The dynamic configuration (bootstrap.dcs, the etcd `config` key, PATCH /config, edit-config):
+// defaults, validation and JSON merge patch. Shared by the loader, the REST API and agentctl.
+import { ProblemSink, joinPath, type ConfigProblem } from './errors.js';
+import { DYNAMIC_PASSTHROUGH_KEYS, DYNAMIC_UNSUPPORTED_KEYS } from './keys.js';
+import { bool, deepFreeze, num, obj, scalarMap, strList, type Raw } from './read.js';
+import { DYNAMIC_SCHEMA, schemaPaths } from './schema.js';
+import type { DynamicConfig } from './types.js';
+import { describeValue, isPlainObject, walk } from './walk.js';
+
+/** Smallest ttl accepted (Patroni's is 20; tests run with ttl 5-10). */
+export const MIN_TTL = 4;
+
+export const DEFAULT_DYNAMIC_CONFIG: DynamicConfig = deepFreeze({
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  maximum_lag_on_syncnode: -1,
+  primary_start_timeout: 300,
+  primary_stop_timeout: 0,
+  synchronous_mode: false,
+  synchronous_mode_strict: false,
+  synchronous_node_count: 1,
+  failsafe_mode: false,
+  check_timeline: false,
+  pause: false,
+  postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
+});
+
+export type DynamicResult =
+  | { readonly ok: true; readonly config: DynamicConfig; readonly warnings: readonly ConfigProblem[] }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[]; readonly warnings: readonly ConfigProblem[] };
+
+/** Validates a dynamic config (missing keys take defaults); problem paths start with pathPrefix. */
+export function validateDynamicConfig(input: unknown, pathPrefix = ''): DynamicResult {
+  const sink = new ProblemSink();
+  const config = checkDynamicConfig(input, pathPrefix, sink);
+  if (sink.problems.length > 0) return { ok: false, problems: sink.problems, warnings: sink.warnings };
+  return { ok: true, config, warnings: sink.warnings };
+}
+
+type Bound = { min: number; exclusive?: boolean; unit: string };
+
+function ranged(raw: Raw | undefined, key: string, prefix: string, bound: Bound, sink: ProblemSink): number | undefined {
+  const v = num(raw, key);
+  if (v === undefined) return undefined;
+  const bad = bound.exclusive === true ? v <= bound.min : v < bound.min;
+  if (!bad) return v;
+  sink.problem(joinPath(prefix, key), `must be ${bound.exclusive === true ? 'greater than' : 'at least'} ${bound.min}${bound.unit}, got ${v}`);
+  return undefined;
+}
+
+function synchronousMode(raw: Raw | undefined, prefix: string, sink: ProblemSink): boolean | undefined {
+  const v = raw?.['synchronous_mode'];
+  if (v === undefined || v === null || typeof v === 'boolean') return v ?? undefined;
+  const path = joinPath(prefix, 'synchronous_mode');
+  if (v === 'quorum') sink.problem(path, 'quorum commit (synchronous_mode: quorum) is not supported: use true or false');
+  else sink.problem(path, `expected true or false, got ${describeValue(v)}`);
+  return undefined;
+}
+
+function startStop(raw: Raw | undefined, which: 'start' | 'stop', prefix: string, sink: ProblemSink): number | undefined {
+  const primary = ranged(raw, `primary_${which}_timeout`, prefix, { min: 0, unit: ' seconds' }, sink);
+  const master = ranged(raw, `master_${which}_timeout`, prefix, { min: 0, unit: ' seconds' }, sink);
+  if (primary !== undefined && master !== undefined) {
+    sink.warn(joinPath(prefix, `master_${which}_timeout`), `ignored: primary_${which}_timeout is set (master_* is the Patroni 3 spelling)`);
+  }
+  return primary ?? master;
+}
+
+function timingRule(c: { ttl: number; loop_wait: number; retry_timeout: number }, prefix: string, sink: ProblemSink): void {
+  const need = c.loop_wait + 2 * c.retry_timeout;
+  if (need > c.ttl) {
+    sink.problem(joinPath(prefix, 'ttl'),
+      `ttl (${c.ttl}) must be at least loop_wait + 2 * retry_timeout = ${c.loop_wait} + 2 * ${c.retry_timeout} = ${need}`);
+  }
+}
+
+function dynamicPostgresql(raw: Raw | undefined): DynamicConfig['postgresql'] {
+  const pg = obj(raw, 'postgresql');
+  const d = DEFAULT_DYNAMIC_CONFIG.postgresql;
+  const pgHba = strList(pg, 'pg_hba');
+  return {
+    use_pg_rewind: bool(pg, 'use_pg_rewind') ?? d.use_pg_rewind,
+    use_slots: bool(pg, 'use_slots') ?? d.use_slots,
+    parameters: scalarMap(obj(pg, 'parameters')),
+    ...(pgHba === undefined ? {} : { pg_hba: pgHba }),
+  };
+}
+
+/** Pushes problems into `sink`; returns the config with defaults (meaningful only without problems). */
+export function checkDynamicConfig(input: unknown, prefix: string, sink: ProblemSink): DynamicConfig {
+  const allPaths = schemaPaths(DYNAMIC_SCHEMA, prefix);
+  walk(input, DYNAMIC_SCHEMA, prefix, '', { ignored: DYNAMIC_PASSTHROUGH_KEYS, unsupported: DYNAMIC_UNSUPPORTED_KEYS, warnIgnored: false, allPaths }, sink);
+  const raw = isPlainObject(input) ? input : undefined;
+  const d = DEFAULT_DYNAMIC_CONFIG;
+  const timing = {
+    ttl: ranged(raw, 'ttl', prefix, { min: MIN_TTL, unit: ' seconds' }, sink),
+    loop_wait: ranged(raw, 'loop_wait', prefix, { min: 0, exclusive: true, unit: ' seconds' }, sink),
+    retry_timeout: ranged(raw, 'retry_timeout', prefix, { min: 1, unit: ' second' }, sink),
+  };
+  const badTiming = ['ttl', 'loop_wait', 'retry_timeout'].some((k) => sink.hasProblemAt(joinPath(prefix, k)));
+  const merged = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
+  if (!badTiming) timingRule(merged, prefix, sink);
+  const passthrough = Object.fromEntries(Object.entries(raw ?? {}).filter(([k]) => Object.hasOwn(DYNAMIC_PASSTHROUGH_KEYS, k)));
+  return deepFreeze({
+    ...passthrough,
+    ...merged,
+    maximum_lag_on_failover: ranged(raw, 'maximum_lag_on_failover', prefix, { min: 0, unit: ' bytes' }, sink) ?? d.maximum_lag_on_failover,
+    maximum_lag_on_syncnode: num(raw, 'maximum_lag_on_syncnode') ?? d.maximum_lag_on_syncnode,
+    primary_start_timeout: startStop(raw, 'start', prefix, sink) ?? d.primary_start_timeout,
+    primary_stop_timeout: startStop(raw, 'stop', prefix, sink) ?? d.primary_stop_timeout,
+    synchronous_mode: synchronousMode(raw, prefix, sink) ?? d.synchronous_mode,
+    synchronous_mode_strict: bool(raw, 'synchronous_mode_strict') ?? d.synchronous_mode_strict,
+    synchronous_node_count: ranged(raw, 'synchronous_node_count', prefix, { min: 1, unit: '' }, sink) ?? d.synchronous_node_count,
+    failsafe_mode: bool(raw, 'failsafe_mode') ?? d.failsafe_mode,
+    check_timeline: bool(raw, 'check_timeline') ?? d.check_timeline,
+    pause: bool(raw, 'pause') ?? d.pause,
+    postgresql: dynamicPostgresql(raw),
+  });
+}
+
+/**
+ * RFC 7396 JSON merge patch: objects merge recursively, `null` deletes, anything else replaces.
+ * The result is not validated: pass it to validateDynamicConfig.
+ */
+export function mergeDynamicConfig(base: unknown, patch: unknown): Record<string, unknown> {
+  const merged = mergePatch(base, patch);
+  return isPlainObject(merged) ? merged : {};
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> = isPlainObject(target) ? structuredClone(target) : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
