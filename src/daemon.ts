@@ -7,6 +7,7 @@ import { loadConfig } from './config/load.js';
 import { packageVersion } from './config/version.js';
 import type { Config } from './config/types.js';
 import { createEtcdDcs } from './dcs/etcd-dcs.js';
+import type { DcsChangeHint } from './dcs/port.js';
 import { createExecaRunner } from './exec/runner.js';
 import { AgentLoop } from './loop/agent-loop.js';
 import { systemClock } from './loop/clock.js';
@@ -79,7 +80,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
   void (async () => {
     try {
-      for await (const _hint of dcs.changes(stop.signal)) loop?.wake();
+      for await (const hint of dcs.changes(stop.signal)) if (wakesTheLoop(hint)) loop?.wake();
     } catch (err) {
       if (!stop.signal.aborted) log.warn({ err: String(err) }, 'etcd watch ended');
     }
@@ -122,4 +123,14 @@ async function shutdown(args: { status: StatusSnapshot; pg: ReturnType<typeof cr
     log.info({ released }, 'leader key released');
   }
   await dcs.deleteMember().catch(() => undefined);
+}
+
+/**
+ * Member keys and the leader's status are rewritten every tick by every agent: waking on them would
+ * make the agents wake each other in a loop. The leader key, failover, config, initialize, sync and
+ * history are what a tick must react to at once.
+ */
+export function wakesTheLoop(hint: DcsChangeHint): boolean {
+  if (hint.resync === true || hint.keys === undefined) return true;
+  return hint.keys.some((k) => !k.startsWith('members/') && k !== 'status');
 }
