@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseGuardMessage } from '../core/fence-guard-protocol.js';
 import { systemClock } from '../loop/clock.js';
+import { signalPostmasterTree } from '../postgres/pgctl.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) {
@@ -53,8 +54,10 @@ async function fence(): Promise<void> {
   const until = systemClock.monoMs() + 2_000;
   while (alive(pid) && systemClock.monoMs() < until) await new Promise((r) => setTimeout(r, 20));
   if (alive(pid)) {
-    log('immediate shutdown did not finish in time: SIGKILL', { pid });
-    process.kill(pid, 'SIGKILL');
+    // Backends run in sessions of their own: kill each, not just the postmaster, so none can
+    // finish a commit after the deadline.
+    log('immediate shutdown did not finish in time: SIGKILL of the postmaster and its children', { pid });
+    signalPostmasterTree(pid, 'SIGKILL');
   }
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import {
-  PG_BIN_DIR, freePort, isRoot, makeEmptyDataDir, postgresUser, readPostmasterPid, spawnTracked, startEtcd, waitFor,
+  PG_BIN_DIR, freePort, isAlive, isRoot, makeEmptyDataDir, postgresUser, readPostmasterPid, spawnTracked, startEtcd, waitFor,
   type EtcdCluster, type TrackedProcess,
 } from '../harness/index.js';
 
@@ -72,8 +72,10 @@ export class AgentNode {
     }
   }
 
+  /** The pid of a live postmaster of this data dir (a stale postmaster.pid counts as none). */
   postmasterPid(): number | null {
-    return readPostmasterPid(this.dataDir);
+    const pid = readPostmasterPid(this.dataDir);
+    return pid !== null && isAlive(pid) ? pid : null;
   }
 
   client(): pg.Client {
@@ -138,48 +140,59 @@ export class AgentCluster {
   }
 }
 
+export interface NodeSpec {
+  readonly name: string;
+  readonly etcd: EtcdCluster;
+  readonly scope: string;
+  /** An existing (empty or initialized) data dir owned by postgres; default a new empty one. */
+  readonly dataDir?: string;
+}
+
+/** Write a node's Patroni-style config (ports from freePort) and return the node, not started. */
+export async function prepareNode(spec: NodeSpec, opts: ClusterOptions = {}): Promise<AgentNode> {
+  const { name } = spec;
+  const dataDir = spec.dataDir ?? await makeEmptyDataDir(`agent-${name}`);
+  const baseDir = dirname(dataDir);
+  const pgPort = await freePort();
+  const apiPort = await freePort();
+  const configPath = join(baseDir, `config-${name}.yml`);
+  const config = {
+    scope: spec.scope, namespace: '/service/', name,
+    log: { level: 'debug' },
+    restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}` },
+    etcd3: { hosts: spec.etcd.endpoints.join(',') },
+    bootstrap: {
+      dcs: {
+        ttl: opts.ttl ?? 10, loop_wait: opts.loopWait ?? 2, retry_timeout: opts.retryTimeout ?? 4,
+        maximum_lag_on_failover: 1048576,
+        postgresql: { use_pg_rewind: true, use_slots: true, parameters: { fsync: 'off', shared_buffers: '32MB', max_connections: 50 } },
+        ...(opts.dcsExtra ?? {}),
+      },
+    },
+    postgresql: {
+      listen: `127.0.0.1:${pgPort}`, connect_address: `127.0.0.1:${pgPort}`,
+      data_dir: dataDir, bin_dir: PG_BIN_DIR, pgpass: join(baseDir, `pgpass-${name}`),
+      authentication: {
+        superuser: { username: 'postgres', password: SUPERUSER_PASSWORD },
+        replication: { username: 'replicator', password: 'test-replication' },
+        rewind: { username: 'rewind_user', password: 'test-rewind' },
+      },
+      parameters: { unix_socket_directories: baseDir },
+      use_pg_rewind: true,
+    },
+    tags: opts.tags?.(name) ?? {},
+  };
+  writeFileSync(configPath, stringify(config));
+  if (isRoot()) chownSync(configPath, postgresUser().uid, postgresUser().gid);
+  return new AgentNode(name, dataDir, baseDir, configPath, pgPort, apiPort);
+}
+
 export async function startAgentCluster(opts: ClusterOptions = {}): Promise<AgentCluster> {
   const count = opts.nodes ?? 3;
   const scope = opts.scope ?? 'itest';
   const etcd = await startEtcd({ members: opts.etcdMembers ?? 1 });
   const nodes: AgentNode[] = [];
-  for (let i = 1; i <= count; i++) {
-    const name = `node${i}`;
-    const dataDir = await makeEmptyDataDir(`agent-${name}`);
-    const baseDir = dirname(dataDir);
-    const pgPort = await freePort();
-    const apiPort = await freePort();
-    const configPath = join(baseDir, 'config.yml');
-    const config = {
-      scope, namespace: '/service/', name,
-      log: { level: 'debug' },
-      restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}` },
-      etcd3: { hosts: etcd.endpoints.join(',') },
-      bootstrap: {
-        dcs: {
-          ttl: opts.ttl ?? 10, loop_wait: opts.loopWait ?? 2, retry_timeout: opts.retryTimeout ?? 4,
-          maximum_lag_on_failover: 1048576,
-          postgresql: { use_pg_rewind: true, use_slots: true, parameters: { fsync: 'off', shared_buffers: '32MB', max_connections: 50 } },
-          ...(opts.dcsExtra ?? {}),
-        },
-      },
-      postgresql: {
-        listen: `127.0.0.1:${pgPort}`, connect_address: `127.0.0.1:${pgPort}`,
-        data_dir: dataDir, bin_dir: PG_BIN_DIR, pgpass: join(baseDir, 'pgpass'),
-        authentication: {
-          superuser: { username: 'postgres', password: SUPERUSER_PASSWORD },
-          replication: { username: 'replicator', password: 'test-replication' },
-          rewind: { username: 'rewind_user', password: 'test-rewind' },
-        },
-        parameters: { unix_socket_directories: baseDir },
-        use_pg_rewind: true,
-      },
-      tags: opts.tags?.(name) ?? {},
-    };
-    writeFileSync(configPath, stringify(config));
-    if (isRoot()) chownSync(configPath, postgresUser().uid, postgresUser().gid);
-    nodes.push(new AgentNode(name, dataDir, baseDir, configPath, pgPort, apiPort));
-  }
+  for (let i = 1; i <= count; i++) nodes.push(await prepareNode({ name: `node${i}`, etcd, scope }, opts));
   const cluster = new AgentCluster(etcd, nodes, scope);
   for (const n of nodes) n.start();
   return cluster;

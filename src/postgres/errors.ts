@@ -1,0 +1,49 @@
+// The few ways the PostgreSQL controller fails. Expected outcomes (PostgreSQL down, a replica not
+// streaming yet) are values elsewhere; these are failures the caller must report or retry.
+
+export type PgErrorCode =
+  | 'binary-missing'
+  | 'data-dir-owner'
+  | 'data-dir-not-empty'
+  | 'data-dir-missing'
+  | 'bad-config'
+  | 'fenced'
+  | 'start-failed'
+  | 'stop-failed'
+  | 'not-running'
+  | 'promote-failed'
+  | 'follow-failed'
+  | 'query-failed'
+  | 'timeout'
+  | 'aborted'
+  | 'command-failed'
+  | 'bootstrap-failed'
+  | 'clone-failed'
+  | 'rewind-failed';
+
+const RETRYABLE: ReadonlySet<PgErrorCode> = new Set<PgErrorCode>([
+  'timeout',
+  'aborted',
+  'query-failed',
+  'not-running',
+  'follow-failed',
+  'clone-failed',
+]);
+
+export class PgError extends Error {
+  readonly code: PgErrorCode;
+  readonly retryable: boolean;
+  /** Last lines of the server log, when the failure is PostgreSQL refusing to start. */
+  readonly logTail: string | undefined;
+  constructor(code: PgErrorCode, message: string, opts?: { cause?: unknown; logTail?: string; retryable?: boolean }) {
+    super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'PgError';
+    this.code = code;
+    this.retryable = opts?.retryable ?? RETRYABLE.has(code);
+    this.logTail = opts?.logTail;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,217 @@
+// File-system helpers for the data directory: state, ownership, postmaster.pid, owned writes.
+import { readFileSync, readdirSync } from 'node:fs';
+import { chown, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { PgError } from './errors.js';
+
+/** 'foreign': has entries but no PG_VERSION (a partial copy, lost+found): never ours to wipe. */
+export type DataDirState = 'missing' | 'empty' | 'foreign' | 'initialized';
+
+export async function dataDirState(dataDir: string): Promise<DataDirState> {
+  let entries: string[];
+  try {
+    entries = await readdir(dataDir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return 'missing';
+    throw err;
+  }
+  if (entries.length === 0) return 'empty';
+  return entries.includes('PG_VERSION') ? 'initialized' : 'foreign';
+}
+
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+export async function fileExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+}
+
+export interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The data directory must belong to the user PostgreSQL runs as; say which path when it does not. */
+export async function checkDataDirOwner(dataDir: string, expectedUid: number): Promise<Owner> {
+  let st;
+  try {
+    st = await stat(dataDir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) {
+      throw new PgError('data-dir-missing', `data directory does not exist: ${dataDir}`, { cause: err, retryable: false });
+    }
+    throw err;
+  }
+  if (!st.isDirectory()) {
+    throw new PgError('data-dir-owner', `data directory is not a directory: ${dataDir}`, { retryable: false });
+  }
+  if (st.uid !== expectedUid) {
+    throw new PgError(
+      'data-dir-owner',
+      `data directory ${dataDir} is owned by uid ${st.uid}, but PostgreSQL runs as uid ${expectedUid}`,
+      { retryable: false },
+    );
+  }
+  return { uid: st.uid, gid: st.gid };
+}
+
+/**
+ * Write a file atomically (temp + rename) with the given mode, owned by `owner` when this process
+ * is root (tests); the agent itself runs as the data directory's owner and needs no chown.
+ */
+export async function writeOwnedFile(path: string, content: string, mode: number, owner: Owner | null): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  await writeFile(tmp, content, { mode });
+  if (owner && process.getuid?.() === 0) await chown(tmp, owner.uid, owner.gid);
+  const fh = await open(tmp, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** Write only when the content differs; returns whether it changed. */
+export async function writeIfChanged(path: string, content: string, mode: number, owner: Owner | null): Promise<boolean> {
+  try {
+    if ((await readFile(path, 'utf8')) === content) return false;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  await writeOwnedFile(path, content, mode, owner);
+  return true;
+}
+
+export async function ownerOf(path: string): Promise<Owner> {
+  const st = await stat(path);
+  return { uid: st.uid, gid: st.gid };
+}
+
+export async function makeOwnedDir(path: string, owner: Owner | null): Promise<void> {
+  await mkdir(path, { mode: 0o700 });
+  if (owner && process.getuid?.() === 0) await chown(path, owner.uid, owner.gid);
+}
+
+/** The postmaster PID from postmaster.pid (first line), synchronously: the fence path uses it. */
+export function readPostmasterPidSync(pidFile: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(pidFile, 'utf8');
+  } catch {
+    return null;
+  }
+  const first = text.split('\n', 1)[0]?.trim() ?? '';
+  return /^\d+$/.test(first) ? Number(first) : null;
+}
+
+/**
+ * Alive and (where /proc says) a postgres process that is not a zombie, so neither a recycled
+ * PID nor an unreaped corpse is mistaken for a running postmaster.
+ */
+export function isPostmasterAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if (!isErrno(err, 'EPERM')) return false;
+  }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    // No /proc (not Linux): trust kill(0). With /proc, a vanished entry means it just exited.
+    return isErrno(err, 'ENOENT') ? !procAvailable() : true;
+  }
+  const m = /^\d+ \((.*)\) (\S)/s.exec(stat);
+  if (!m || m[1] === undefined || m[2] === undefined) return true;
+  if (m[2] === 'Z' || m[2] === 'X') return false;
+  return m[1].startsWith('postgres') || m[1].startsWith('postmaster');
+}
+
+/** PIDs whose parent is `pid` (from /proc; empty where there is no /proc). */
+export function childPidsOf(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(e));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return out;
+}
+
+let procChecked: boolean | null = null;
+function procAvailable(): boolean {
+  if (procChecked === null) {
+    try {
+      readFileSync('/proc/self/stat');
+      procChecked = true;
+    } catch {
+      procChecked = false;
+    }
+  }
+  return procChecked;
+}
+
+/** The running postmaster's PID, or null when there is no postmaster.pid or its process is gone. */
+export function runningPostmasterPid(pidFile: string): number | null {
+  const pid = readPostmasterPidSync(pidFile);
+  return pid !== null && isPostmasterAlive(pid) ? pid : null;
+}
+
+/** Size of a file, 0 when absent: where a log tail for this attempt starts. */
+export async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return 0;
+    throw err;
+  }
+}
+
+/** The last `maxLines` lines written to `path` after byte `from` (bounded read). */
+export async function tailFile(path: string, from: number, maxLines = 20, maxBytes = 16_384): Promise<string> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return '';
+    throw err;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const start = Math.max(from > size ? 0 : from, size - maxBytes);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-maxLines).join('\n');
+  } finally {
+    await fh.close();
+  }
+}

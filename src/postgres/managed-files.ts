@@ -1,0 +1,101 @@
+// Writes the files the agent owns (postgresql.conf, the replica include, pg_hba.conf, pgpass,
+// standby.signal). Rendering is pure (conf.ts); this module only puts the bytes in place.
+import { readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config, DynamicConfig } from '../config/types.js';
+import {
+  hbaLines,
+  managedParameters,
+  renderPgHba,
+  renderPgpass,
+  renderPostgresqlConf,
+  renderReplicaConf,
+} from './conf.js';
+import type { ReplicaSettings } from './conf.js';
+import { fileExists, isErrno, ownerOf, writeIfChanged, writeOwnedFile } from './files.js';
+import type { Owner } from './files.js';
+import { pgPaths } from './paths.js';
+
+const MANAGED_MARK = '# Managed by pg-ha-agent';
+
+/** The owner to give written files: the data directory's, when we run as root (tests). */
+export async function fileOwner(config: Config): Promise<Owner | null> {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    return await ownerOf(config.postgresql.data_dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+/**
+ * Keep initdb's (or a pre-existing, unmanaged) postgresql.conf as postgresql.base.conf, which the
+ * managed file includes; done once, before the first managed write.
+ */
+export async function adoptBaseConf(config: Config, owner: Owner | null): Promise<void> {
+  const paths = pgPaths(config);
+  if (await fileExists(paths.baseConf)) return;
+  const candidates = [paths.postgresqlConf, join(paths.dataDir, 'postgresql.conf')];
+  for (const path of candidates) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      throw err;
+    }
+    if (text.startsWith(MANAGED_MARK)) continue;
+    await rename(path, paths.baseConf);
+    return;
+  }
+  await writeOwnedFile(paths.baseConf, '# No base configuration was found; parameters are managed by pg-ha-agent.\n', 0o600, owner);
+}
+
+export interface MainConfResult {
+  /** Names of the files whose content changed. */
+  readonly changed: readonly string[];
+}
+
+/** postgresql.conf, pg_hba.conf and the pgpass file, from the config and the cluster config. */
+export async function writeMainConf(
+  config: Config,
+  dynamic: DynamicConfig | null,
+  logger: Logger,
+  owner: Owner | null,
+): Promise<MainConfResult> {
+  const paths = pgPaths(config);
+  await adoptBaseConf(config, owner);
+  const managed = managedParameters(config, dynamic, paths);
+  if (managed.overridden.length > 0) {
+    logger.warn({ parameters: managed.overridden }, 'parameters set by the agent were ignored in the configuration');
+  }
+  const changed: string[] = [];
+  if (await writeIfChanged(paths.postgresqlConf, renderPostgresqlConf(managed), 0o600, owner)) changed.push('postgresql.conf');
+  if (await writeIfChanged(paths.hbaFile, renderPgHba(hbaLines(config, dynamic)), 0o600, owner)) changed.push('pg_hba.conf');
+  if (await writeIfChanged(paths.pgpass, renderPgpass(config), 0o600, owner)) changed.push('pgpass');
+  if (changed.length > 0) logger.info({ files: changed }, 'managed configuration written');
+  return { changed };
+}
+
+/**
+ * The replica include and standby.signal: for a replica, standby.signal and the upstream's
+ * conninfo (none yet when `settings` is null); for a primary, no signal file and an empty include.
+ */
+export async function writeReplicaConf(
+  config: Config,
+  role: 'primary' | 'replica',
+  settings: ReplicaSettings | null,
+  owner: Owner | null,
+): Promise<boolean> {
+  const paths = pgPaths(config);
+  const text = renderReplicaConf(role === 'replica' ? settings : null, config);
+  const changed = await writeIfChanged(paths.replicaConf, text, 0o600, owner);
+  if (role === 'replica') {
+    if (!(await fileExists(paths.standbySignal))) await writeOwnedFile(paths.standbySignal, '', 0o600, owner);
+  } else {
+    await rm(paths.standbySignal, { force: true });
+  }
+  return changed;
+}

@@ -1,0 +1,77 @@
+// Maintenance mode and refusing foreign data, on a real cluster.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrimary, waitFor } from '../harness/index.js';
+import { metric, patchConfig, prepareNode, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
+
+let cluster: AgentCluster;
+let leader: AgentNode;
+const figures: Record<string, number> = {};
+
+beforeAll(async () => {
+  cluster = await startAgentCluster({ nodes: 3, ttl: 10, loopWait: 2, retryTimeout: 4, scope: 'pause' });
+  leader = await cluster.waitForLeader(120_000);
+  await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 120_000);
+});
+
+afterAll(() => {
+  console.log(`agent-pause figures: ${JSON.stringify(figures)}`);
+});
+
+/** Wait until every running agent has completed `n` more ticks: they all looked at the new state. */
+async function ticksPass(nodes: readonly AgentNode[], n: number): Promise<void> {
+  const start = await Promise.all(nodes.map((x) => metric(x, 'pg_ha_agent_ticks_total')));
+  await waitFor(`${n} more ticks on every agent`, async () => {
+    const now = await Promise.all(nodes.map((x) => metric(x, 'pg_ha_agent_ticks_total')));
+    return now.every((v, i) => v !== null && (start[i] ?? 0) !== null && v >= (start[i] ?? 0) + n) ? true : null;
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+}
+
+describe('pause (maintenance mode)', () => {
+  it('pauses: a killed leader postmaster is neither restarted nor failed over', async () => {
+    expect(await patchConfig(leader, { pause: true })).toBe(200);
+    await waitFor('every member reports pause', async () => {
+      const all = await Promise.all(cluster.nodes.map((n) => n.status()));
+      return all.every((s) => s?.['pause'] === true) ? true : null;
+    });
+    const pid = leader.postmasterPid();
+    expect(pid).not.toBeNull();
+    process.kill(pid as number, 'SIGKILL');
+    await waitFor('the postmaster to die', () => leader.postmasterPid() === null || null);
+    // Several ticks of every agent (well past the lease TTL's worth of loop_waits for the leader).
+    await ticksPass(cluster.nodes, 4);
+    expect(leader.postmasterPid()).toBeNull();
+    for (const n of cluster.others(leader)) {
+      const st = await n.status();
+      expect(st?.role).toBe('replica');
+      expect(await n.health('/primary')).toBe(503);
+    }
+    // The leader still holds the key (it renews in pause), so nobody else could take it.
+    expect(await leader.health('/leader')).toBe(200);
+  });
+
+  it('resumes: the leader restarts its postgresql and the replicas stream again', async () => {
+    const t0 = performance.now();
+    expect(await patchConfig(leader, { pause: null })).toBe(200);
+    const back = await cluster.waitForLeader(90_000);
+    figures['resumeToPrimaryMs'] = Math.round(performance.now() - t0);
+    expect(back.name).toBe(leader.name);
+    await cluster.waitForStreaming(cluster.others(back).map((n) => n.name), 90_000);
+    const all = await Promise.all(cluster.nodes.map((n) => n.status()));
+    expect(all.every((s) => s?.['pause'] !== true)).toBe(true);
+  });
+});
+
+describe('foreign data', () => {
+  it('an agent whose data dir belongs to another cluster refuses to start it and exits with a clear message', async () => {
+    const other = await createPrimary({ name: 'foreign' });
+    await other.stop();
+    const node = await prepareNode({ name: 'intruder', etcd: cluster.etcd, scope: cluster.scope, dataDir: other.dataDir });
+    const agent = node.start();
+    const exit = await agent.waitExit(60_000);
+    expect(exit.code).toBe(3);
+    expect(agent.output()).toMatch(/system identifier .* another cluster/);
+    expect(node.postmasterPid()).toBeNull();
+    // The cluster is untouched.
+    expect((await cluster.waitForLeader()).name).toBe(leader.name);
+  });
+});
