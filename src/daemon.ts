@@ -1,6 +1,7 @@
 // Composition root: the only place that starts things and handles signals.
 import type { Logger } from 'pino';
 import { createPgAdapter } from './agent/pg-adapter.js';
+import { createLocalActions } from './agent/local-actions.js';
 import { watchPostmaster } from './agent/postmaster-watch.js';
 import { buildServer } from './api/server.js';
 import { loadConfig } from './config/load.js';
@@ -55,9 +56,12 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
 
   const stop = new AbortController();
+  const local = createLocalActions({ jobs, getStatus: () => status });
   const api = buildServer({
     config, getStatus: () => status, clock, dcs, logger: componentLogger(root, 'api'),
     wakeLoop: () => loop?.wake(),
+    requestRestart: (req) => local.restart(req),
+    requestReinitialize: (req) => local.reinitialize(req),
     requestReload: async () => reload(),
   });
   const reload = async (): Promise<void> => {

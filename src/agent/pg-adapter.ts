@@ -11,7 +11,7 @@ import { bootstrapPrimary } from '../postgres/bootstrap.js';
 import { cloneFrom } from '../postgres/clone.js';
 import type { UpstreamNode } from '../postgres/conf.js';
 import { createControlDataReader, createPgObserver } from '../postgres/observer.js';
-import { rejoinAsReplica } from '../postgres/rejoin.js';
+import { moveDataDirAside, rejoinAsReplica } from '../postgres/rejoin.js';
 import { createSlotManager } from '../postgres/slots.js';
 import { createSqlConnection, localTarget } from '../postgres/sql.js';
 import { createPgSupervisor } from '../postgres/supervisor.js';
@@ -89,6 +89,7 @@ export function createPgAdapter(deps: {
       if (r.outcome === 'failed') throw new Error(`rejoin failed: ${r.reason}`);
       return { rewound: r.outcome === 'rewound' };
     },
+    moveDataAside: (reason) => moveDataDirAside(config, log, reason, new Date(), 'reinit'),
     close: async () => {
       await Promise.allSettled([observer.close(), supervisor.close(), sql.close()]);
     },

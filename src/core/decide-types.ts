@@ -42,7 +42,10 @@ export type JobSpec =
   | { readonly kind: 'startReplica'; readonly leader: MemberRef | null }
   /** Stop if needed, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
   | { readonly kind: 'rejoin'; readonly leader: MemberRef }
-  | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number };
+  | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number }
+  /** Operator requests (REST / agentctl), started by the daemon, not by decide(). */
+  | { readonly kind: 'restart'; readonly role: 'primary' | 'replica'; readonly leader: MemberRef | null }
+  | { readonly kind: 'reinit'; readonly source: MemberRef };
 
 export type JobKind = JobSpec['kind'];
 
@@ -55,6 +58,8 @@ export interface FinishedJob {
   readonly spec: JobSpec;
   readonly ok: boolean;
   readonly error?: string;
+  /** The failure was transient (leader unreachable, ...), not a verdict on the data: try again. */
+  readonly retryable?: boolean;
   readonly finishedMs: number;
 }
 
@@ -92,6 +97,8 @@ export interface Memory {
   /** The last rejoin / rewind failed: stay down and report (policy: no re-clone). */
   readonly rejoinFailed: { readonly leader: string; readonly error: string } | null;
   readonly lastJob: FinishedJob | null;
+  /** Our bootstrap failed: hand the race back and stop. */
+  readonly bootstrapFailed: string | null;
   /** The last leader this node saw (for logs and "former leader" reasoning). */
   readonly lastLeader: string | null;
 }
@@ -102,6 +109,7 @@ export const EMPTY_MEMORY: Memory = {
   followLeader: null,
   rejoinFailed: null,
   lastJob: null,
+  bootstrapFailed: null,
   lastLeader: null,
 };
 

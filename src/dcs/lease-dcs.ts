@@ -98,9 +98,15 @@ class LeaseDcs implements Dcs {
       [{ op: 'get', key: this.leaderKey }],
       signal,
     ));
-    if (res.succeeded) this.log.info({ revision: res.revision, leaseId: this.lease().leaseId }, 'leader key acquired');
-    else this.log.info({ holder: res.gets[0]?.value ?? null }, 'leader race lost');
-    return res.succeeded;
+    if (res.succeeded) {
+      this.log.info({ revision: res.revision, leaseId: this.lease().leaseId }, 'leader key acquired');
+      return true;
+    }
+    const holder = res.gets[0] ?? null;
+    // Already ours under our lease (an earlier attempt landed although its answer was lost).
+    if (holder !== null && holder.value === this.name && holder.lease === this.lease().leaseId) return true;
+    this.log.info({ holder: holder?.value ?? null }, 'leader race lost');
+    return false;
   }
 
   async renewLeader(signal?: AbortSignal): Promise<boolean> {

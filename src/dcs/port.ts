@@ -29,6 +29,15 @@ export interface SnapshotOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A wake-up hint from `changes()`: something under the cluster prefix changed. */
+export interface DcsChangeHint {
+  readonly revision: number;
+  /** Keys that changed, relative to the cluster prefix (e.g. 'leader', 'members/pg1'). */
+  readonly keys?: readonly string[];
+  /** Events may have been missed (reconnect, compaction): re-read the whole snapshot. */
+  readonly resync?: boolean;
+}
+
 export interface Dcs {
   /** One read of the whole cluster prefix at one revision. */
   snapshot(opts?: SnapshotOptions): Promise<ClusterView>;
@@ -67,9 +76,13 @@ export interface Dcs {
 
   /**
    * Wake-up hints: yields after any change under the cluster prefix (coalesced). Survives
-   * reconnects and compaction; ends when the signal aborts.
+   * reconnects and compaction; ends when the signal aborts or the Dcs is closed. The first hint
+   * of every (re)attached watch has `resync: true`.
    */
-  changes(signal: AbortSignal): AsyncIterable<{ readonly revision: number }>;
+  changes(signal: AbortSignal): AsyncIterable<DcsChangeHint>;
+
+  /** New lease TTL (the `ttl` dynamic key); takes effect at the next lease grant. */
+  setTtl(ttlSec: number): void;
 
   close(): Promise<void>;
 }

@@ -13,7 +13,7 @@ import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
 import { Executor } from './executor.js';
 import type { FenceTimer } from './fence-timer.js';
 import type { JobRunner } from './jobs.js';
-import { connUrl, memberStatus } from './member-status.js';
+import { connUrl, memberStatus, pgStateWord } from './member-status.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
@@ -190,6 +190,8 @@ export class AgentLoop {
       name: config.name, scope: config.scope, agentVersion: this.deps.agentVersion, local,
       cluster: cluster ?? this.lastCluster, dcsOk: cluster !== null, dcsLastSeenWallMs: this.dcsLastSeenWallMs,
       holdsLeader: holds, leaseValidUntilMs: this.deps.dcs.lease().validUntilMs, dynamic, tags: config.tags,
+      pgState: pgStateWord(local, this.deps.jobs.running()?.spec.kind ?? null),
+      ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
       lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },
       tickMonoMs: this.deps.clock.monoMs(), counters: this.counters,
     }));

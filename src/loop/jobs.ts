@@ -20,7 +20,8 @@ export interface JobDeps {
 
 export interface JobRunner {
   running(): RunningJob | null;
-  start(spec: JobSpec): void;
+  /** Start a job; the promise settles when it ends (callers other than the executor may await it). */
+  start(spec: JobSpec): Promise<FinishedJob>;
   /** The last finished job, handed to decide() once. */
   takeFinished(): FinishedJob | null;
   abort(): Promise<void>;
@@ -49,6 +50,19 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       case 'switchover':
         await runSwitchover({ ...deps, spec, signal });
         return;
+      case 'restart':
+        await pg.stop('fast', 60_000);
+        if (spec.role === 'primary') await pg.startPrimary(signal);
+        else await pg.startReplica(spec.leader, signal);
+        return;
+      case 'reinit': {
+        await pg.stop('immediate', 30_000);
+        const movedTo = await pg.moveDataAside('reinitialize requested');
+        log.warn({ movedTo }, 'reinit: old data directory kept aside; remove it when no longer needed');
+        await pg.clone(spec.source, signal);
+        await pg.startReplica(spec.source, signal);
+        return;
+      }
       default: {
         const never: never = spec;
         throw new Error(`unknown job ${JSON.stringify(never)}`);
@@ -66,15 +80,18 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       const done = execute(spec, controller.signal).then(
         () => ({ ok: true as const }),
         (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
-      ).then((r) => {
+      ).then((r): FinishedJob => {
         const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
-        finished = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error }) };
+        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error }) };
+        finished = result;
         if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
         else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');
         current = null;
-        deps.onFinished(finished);
+        deps.onFinished(result);
+        return result;
       });
-      current = { job, controller, done };
+      current = { job, controller, done: done.then(() => undefined) };
+      return done;
     },
     takeFinished() {
       const f = finished;

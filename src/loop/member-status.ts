@@ -42,7 +42,8 @@ export function memberStatus(args: {
   };
   if (local.kind !== 'running') return base;
   const extra = {
-    version: String(local.serverVersion),
+    // Patroni's member `version` is the agent's version, not PostgreSQL's.
+    version: args.agent.replace(/^pg-ha-agent\//, ''),
     timeline: local.timeline,
     pendingRestart: local.pendingRestart,
   };

@@ -32,5 +32,7 @@ export interface PgPort {
   startReplica(leader: MemberRef | null, signal?: AbortSignal): Promise<void>;
   /** Stop if running, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
   rejoin(leader: MemberRef, signal?: AbortSignal): Promise<{ rewound: boolean }>;
+  /** Explicit reinit (S5): move the data directory aside (never deleted) and leave an empty one. */
+  moveDataAside(reason: string): Promise<string>;
   close(): Promise<void>;
 }

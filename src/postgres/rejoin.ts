@@ -40,11 +40,11 @@ export function rewindFailurePolicy(config: Config): RewindFailurePolicy {
 }
 
 /** Rename the data directory to <dir>.rewind-failed.<timestamp> and put an empty one in its place. */
-export async function moveDataDirAside(config: Config, logger: Logger, reason: string, now: Date = new Date()): Promise<string> {
+export async function moveDataDirAside(config: Config, logger: Logger, reason: string, now: Date = new Date(), label = 'rewind-failed'): Promise<string> {
   const dir = config.postgresql.data_dir;
   const owner = await ownerOf(dir);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const target = `${dir}.rewind-failed.${stamp}`;
+  const target = `${dir}.${label}.${stamp}`;
   await rename(dir, target);
   await makeOwnedDir(dir, owner);
   logger.warn({ dataDir: dir, movedTo: target, reason }, 'data directory moved aside');

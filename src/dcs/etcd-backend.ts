@@ -1,0 +1,190 @@
+// KvBackend over the etcd3 package's raw KV, Lease and Watch clients (no Lease object, no
+// Election): every call gets a deadline and comes back as a value or a DcsError.
+import {
+  castGrpcError, EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, Range,
+  type Etcd3, type ICompare, type IKeyValue, type IRequestOp,
+} from 'etcd3';
+import type { Logger } from 'pino';
+import type { Compare, KvBackend, Op, RangeResult, TxnResult, WatchHint } from './backend.js';
+import { LeaseNotFoundError } from './backend.js';
+import { toDcsError, type EtcdTimeouts } from './etcd-client.js';
+import { watchPrefix } from './etcd-watch.js';
+import { DcsError } from './port.js';
+import type { KvRecord } from './view.js';
+
+const KEEPALIVE_ATTEMPTS = 3;
+
+function record(kv: IKeyValue): KvRecord {
+  return {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    createRevision: Number(kv.create_revision),
+    modRevision: Number(kv.mod_revision),
+    lease: String(kv.lease || '0'),
+  };
+}
+
+function toCompare(c: Compare): ICompare {
+  const key = Buffer.from(c.key);
+  switch (c.target) {
+    case 'create': return { key, target: 'Create', result: 'Equal', create_revision: c.equals };
+    case 'mod': return { key, target: 'Mod', result: 'Equal', mod_revision: c.equals };
+    case 'value': return { key, target: 'Value', result: 'Equal', value: Buffer.from(c.equals) };
+    case 'lease': return { key, target: 'Lease', result: 'Equal', lease: c.equals };
+  }
+}
+
+function toRequest(op: Op): IRequestOp {
+  const key = Buffer.from(op.key);
+  switch (op.op) {
+    case 'put':
+      return { request_put: { key, value: Buffer.from(op.value), ...(op.lease === undefined ? {} : { lease: op.lease }) } };
+    case 'delete':
+      return { request_delete_range: op.prefix ? { key, range_end: Range.prefix(op.key).end } : { key } };
+    case 'get':
+      return { request_range: { key } };
+  }
+}
+
+export class EtcdBackend implements KvBackend {
+  private closed = false;
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly timeouts: EtcdTimeouts,
+    private readonly log: Logger,
+  ) {}
+
+  /** Races the call against its deadline and the caller's signal; translates errors. */
+  private call<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new DcsError('closed', `${what}: the dcs client is closed`, { retryable: false }));
+    const ms = this.timeouts.callTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = (f: () => void): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      const timer = setTimeout(() => finish(() => reject(new DcsError('deadline', `${what}: no answer from etcd within ${ms} ms`))), ms);
+      const onAbort = (): void => finish(() => reject(new DcsError('deadline', `${what}: aborted`, { cause: signal?.reason })));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      fn().then(
+        (v) => finish(() => resolve(v)),
+        (e: unknown) => finish(() => reject(e instanceof LeaseNotFoundError ? e : toDcsError(e, what))),
+      );
+    });
+  }
+
+  range(prefix: string, opts: { serializable: boolean; signal?: AbortSignal | undefined }): Promise<RangeResult> {
+    return this.call('range', opts.signal, async () => {
+      const r = Range.prefix(prefix);
+      const res = await this.client.kv.range({ key: r.start, range_end: r.end, serializable: opts.serializable });
+      return { revision: Number(res.header.revision), kvs: res.kvs.map(record) };
+    });
+  }
+
+  txn(compares: readonly Compare[], success: readonly Op[], failure: readonly Op[], signal?: AbortSignal): Promise<TxnResult> {
+    return this.call('txn', signal, async () => {
+      let res;
+      try {
+        res = await this.client.kv.txn({
+          compare: compares.map(toCompare),
+          success: success.map(toRequest),
+          failure: failure.map(toRequest),
+        });
+      } catch (err) {
+        const lease = [...success, ...failure].find((o) => o.op === 'put' && o.lease !== undefined);
+        if (err instanceof EtcdLeaseInvalidError && lease?.op === 'put') throw new LeaseNotFoundError(lease.lease ?? '0');
+        throw err;
+      }
+      const ops = res.succeeded ? success : failure;
+      const gets = ops.flatMap((op, i) => {
+        if (op.op !== 'get') return [];
+        const kv = res.responses[i]?.response_range?.kvs[0];
+        return [kv ? record(kv) : null];
+      });
+      return { succeeded: res.succeeded, revision: Number(res.header.revision), gets };
+    });
+  }
+
+  leaseGrant(ttlSec: number, signal?: AbortSignal): Promise<{ id: string; ttlSec: number }> {
+    return this.call('lease grant', signal, async () => {
+      const res = await this.client.leaseClient.leaseGrant({ TTL: ttlSec, ID: 0 });
+      if (res.error) throw new GRPCUnavailableError(`lease grant refused: ${res.error}`);
+      return { id: String(res.ID), ttlSec: Number(res.TTL) };
+    });
+  }
+
+  leaseKeepAlive(id: string, signal?: AbortSignal): Promise<{ ttlSec: number }> {
+    return this.call('lease keepalive', signal, async () => {
+      let lastErr: unknown;
+      for (let attempt = 1; attempt <= KEEPALIVE_ATTEMPTS && !this.closed; attempt++) {
+        try {
+          return { ttlSec: await this.keepAliveOnce(id) };
+        } catch (err) {
+          lastErr = err;
+          if (toDcsError(err, 'keepalive').retryable !== true) throw err;
+          this.log.debug({ leaseId: id, attempt, err: (err as Error).message }, 'lease keepalive attempt failed');
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+        }
+      }
+      throw lastErr;
+    });
+  }
+
+  /**
+   * One keepalive on a short-lived stream: write the id, take the first answer, end the stream.
+   * The etcd3 Lease object's own stream (and its `lost` event) is not used on purpose.
+   */
+  private async keepAliveOnce(id: string): Promise<number> {
+    const ms = this.timeouts.attemptTimeoutMs;
+    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + ms });
+    return new Promise<number>((resolve, reject) => {
+      let done = false;
+      const finish = (f: () => void): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(backstop);
+        // end() before anything else: a stream that is no longer writable is not reported to the
+        // endpoint's circuit breaker, so our own cleanup never counts as an endpoint failure.
+        stream.end();
+        f();
+      };
+      const backstop = setTimeout(() => finish(() => {
+        stream.cancel();
+        reject(new GRPCDeadlineExceededError('keepalive attempt timed out'));
+      }), ms + 200);
+      stream.on('data', (res) => finish(() => resolve(Number(res.TTL))));
+      stream.on('error', (err) => finish(() => reject(castGrpcError(err))));
+      stream.on('end', () => finish(() => reject(new GRPCUnavailableError('keepalive stream ended without an answer'))));
+      stream.write({ ID: id });
+    });
+  }
+
+  leaseRevoke(id: string, signal?: AbortSignal): Promise<void> {
+    return this.call('lease revoke', signal, async () => {
+      try {
+        await this.client.leaseClient.leaseRevoke({ ID: id });
+      } catch (err) {
+        if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+      }
+    });
+  }
+
+  watch(prefix: string, signal: AbortSignal): AsyncIterable<WatchHint> {
+    return watchPrefix(this.client, prefix, AbortSignal.any([signal, this.closing.signal]), this.log);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Watches detach first, so etcd3's watch manager has nothing left to reconnect.
+    this.closing.abort();
+    this.client.close();
+  }
+}

@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Decoded } from '../../../src/dcs/codec-util.js';
+import { decodeConfig, encodeConfig } from '../../../src/dcs/codec-config.js';
+import {
+  decodeFailover, decodeHistory, decodeInitialize, decodeLeader, decodeStatus, decodeSync,
+  encodeFailover, encodeHistory, encodeInitialize, encodeLeader, encodeStatus, encodeSync,
+} from '../../../src/dcs/codec-keys.js';
+import { decodeMember, encodeMember } from '../../../src/dcs/codec-member.js';
+import { parseRelativeKey } from '../../../src/dcs/keys.js';
+
+interface Case { source: string; key: string; value: string; expect?: Record<string, unknown> }
+const fixtures = JSON.parse(
+  readFileSync(new URL('../../fixtures/dcs/patroni-keys.json', import.meta.url), 'utf8'),
+) as { cases: Case[]; readOnly: Case[] };
+
+/** decode + encode for one relative key, whatever its kind. */
+function codecFor(relative: string): { decode: (t: string) => Decoded<unknown>; encode: (v: never) => string } {
+  const k = parseRelativeKey(relative);
+  switch (k.kind) {
+    case 'member': return { decode: (t) => decodeMember(k.name, t), encode: encodeMember };
+    case 'config': return { decode: decodeConfig, encode: encodeConfig };
+    case 'leader': return { decode: decodeLeader, encode: encodeLeader };
+    case 'initialize': return { decode: decodeInitialize, encode: encodeInitialize };
+    case 'failover': return { decode: decodeFailover, encode: encodeFailover };
+    case 'sync': return { decode: decodeSync, encode: encodeSync };
+    case 'history': return { decode: decodeHistory, encode: encodeHistory };
+    case 'status': case 'legacyOptime': return { decode: decodeStatus, encode: encodeStatus };
+    case 'other': throw new Error(`no codec for ${relative}`);
+  }
+}
+
+function decodeOk(relative: string, text: string): unknown {
+  const d = codecFor(relative).decode(text);
+  if (!d.ok) throw new Error(`${relative}: ${d.reason}`);
+  return d.value;
+}
+
+function reparse(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // leader and initialize are plain strings
+  }
+}
+
+describe('Patroni fixtures round-trip through the codecs', () => {
+  for (const c of fixtures.cases) {
+    it(`${c.key} from ${c.source}`, () => {
+      const codec = codecFor(c.key);
+      const value = decodeOk(c.key, c.value);
+      const again = codec.encode(value as never);
+      if (parseRelativeKey(c.key).kind === 'config') {
+        // Reading fills Patroni's defaults in: every key of the original keeps its value, and a
+        // second round trip is stable.
+        expect(reparse(again)).toMatchObject(reparse(c.value) as object);
+        expect(decodeOk(c.key, again)).toEqual(value);
+      } else {
+        expect(reparse(again)).toEqual(reparse(c.value));
+      }
+    });
+  }
+
+  for (const c of fixtures.readOnly) {
+    it(`reads ${c.key} from ${c.source}`, () => {
+      expect(decodeOk(c.key, c.value)).toMatchObject(c.expect ?? {});
+    });
+  }
+});
+
+describe('member codec', () => {
+  const base = { name: 'pg1', connUrl: 'postgres://127.0.0.1:5432/postgres', apiUrl: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'primary' as const, tags: {} };
+
+  it('writes the 4.x role word and our agent field, and omits empty tags and false pending_restart', () => {
+    const json = JSON.parse(encodeMember({ ...base, agent: 'pg-ha-agent/0.1.0', pendingRestart: false, xlogLocation: 7 })) as Record<string, unknown>;
+    expect(json).toEqual({
+      conn_url: base.connUrl, api_url: base.apiUrl, state: 'running', role: 'primary', xlog_location: 7, agent: 'pg-ha-agent/0.1.0',
+    });
+  });
+
+  it.each([
+    ['{', 'not JSON'],
+    ['[1,2]', 'not a JSON object'],
+    ['{"api_url":"http://x/patroni","role":"replica"}', 'no conn_url'],
+    ['{"conn_url":"postgres://x/postgres","role":"replica"}', 'no api_url'],
+    ['{"conn_url":"postgres://x/postgres","api_url":"http://x","role":"boss"}', 'role "boss" is not known'],
+    ['{"conn_url":"postgres://x/postgres","api_url":"http://x","role":"replica","xlog_location":"0/3000"}', 'xlog_location is not an integer'],
+    ['{"conn_url":"postgres://x/postgres","api_url":"http://x","role":"replica","tags":{"a":{"b":1}}}', 'tag a is not a scalar'],
+  ])('rejects %s with a reason', (text, reason) => {
+    const d = decodeMember('pg1', text);
+    expect(d.ok).toBe(false);
+    expect(d.ok ? '' : d.reason).toContain(reason);
+  });
+
+  it('accepts LSNs written as numeric strings (Patroni parses them leniently)', () => {
+    const d = decodeMember('pg1', '{"conn_url":"postgres://x/postgres","api_url":"http://x","role":"replica","receive_lsn":"123"}');
+    expect(d.ok && d.value.receiveLsn).toBe(123);
+  });
+});
+
+describe('small key codecs', () => {
+  it('rejects malformed values instead of throwing', () => {
+    for (const [decode, text] of [
+      [decodeLeader, ''], [decodeInitialize, 'abc'], [decodeFailover, '[1]'],
+      [decodeFailover, '{"scheduled_at":"not a date"}'], [decodeSync, '"x"'], [decodeHistory, '{"a":1}'],
+      [decodeHistory, '[[1,"x","r"]]'], [decodeStatus, '{"optime":"x"}'], [decodeStatus, '{"slots":[1]}'],
+      [decodeConfig, '{"ttl":"long"}'], [decodeConfig, '[]'], [decodeConfig, '{"synchronous_mode":"quorum"}'],
+    ] as const) {
+      const d = (decode as (t: string) => Decoded<unknown>)(text);
+      expect(d.ok, `${decode.name}(${text})`).toBe(false);
+    }
+  });
+
+  it('writes sync_standby as a comma list, null when empty', () => {
+    expect(JSON.parse(encodeSync({ leader: 'a', syncStandby: [] }))).toEqual({ leader: 'a', sync_standby: null });
+    expect(JSON.parse(encodeSync({ leader: 'a', syncStandby: ['b', 'c'] }))).toEqual({ leader: 'a', sync_standby: 'b,c' });
+  });
+
+  it('writes history lines with 3, 4 or 5 items as Patroni does', () => {
+    const text = encodeHistory([
+      { timeline: 1, switchLsn: 10, reason: 'r' },
+      { timeline: 2, switchLsn: 20, reason: 'r', timestamp: 't' },
+      { timeline: 3, switchLsn: 30, reason: 'r', timestamp: 't', newLeader: 'pg1' },
+    ]);
+    expect(JSON.parse(text)).toEqual([[1, 10, 'r'], [2, 20, 'r', 't'], [3, 30, 'r', 't', 'pg1']]);
+  });
+
+  it('omits pause from config unless paused (Patroni deletes it on resume)', () => {
+    const d = decodeConfig('{"ttl":30,"loop_wait":10,"retry_timeout":10}');
+    if (!d.ok) throw new Error(d.reason);
+    expect(JSON.parse(encodeConfig(d.value))).not.toHaveProperty('pause');
+    expect(JSON.parse(encodeConfig({ ...d.value, pause: true }))).toHaveProperty('pause', true);
+  });
+
+  it('keeps dynamic keys it does not act on (passthrough) across a read-modify-write', () => {
+    const d = decodeConfig('{"ttl":30,"loop_wait":10,"retry_timeout":10,"member_slots_ttl":600}');
+    if (!d.ok) throw new Error(d.reason);
+    expect(JSON.parse(encodeConfig(d.value))).toHaveProperty('member_slots_ttl', 600);
+  });
+});
