@@ -1,7 +1,7 @@
 // This node holds the leader key.
 import type { Action, DecideInput, Decision } from './decide-types.js';
 import { decision, isPaused, slotMembers } from './decision.js';
-import { bestCandidate, candidateHealthy } from './eligibility.js';
+import { bestAmongPeers, bestCandidate, candidateHealthy, runningPrimaryPeer } from './eligibility.js';
 import { memberRef } from './member-ref.js';
 
 export function whenLeader(input: DecideInput): Decision {
@@ -9,6 +9,8 @@ export function whenLeader(input: DecideInput): Decision {
   if (local.kind === 'running' && !local.inRecovery) return leaderRunning(input);
   if (local.kind === 'running') {
     if (isPaused(input)) return decision(input, [{ kind: 'renewLeader' }], 'paused: holding the leader key while postgresql is in recovery');
+    const hold = holdOffPromotion(input);
+    if (hold) return hold;
     return decision(input, [
       { kind: 'renewLeader' },
       { kind: 'createSlots', members: slotMembers(input) },
@@ -17,6 +19,23 @@ export function whenLeader(input: DecideInput): Decision {
     ], 'promoting: this node holds the leader key and postgresql is still in recovery');
   }
   return leaderPgNotRunning(input);
+}
+
+/**
+ * The key was won but the promotion did not happen (it failed, or postgresql crashed under it):
+ * before promoting now, S2 again against the peers the loop probed. A member that still runs as
+ * primary is waited out; a more advanced eligible member gets the key instead.
+ */
+function holdOffPromotion(input: DecideInput): Decision | null {
+  const primary = runningPrimaryPeer(input);
+  if (primary !== null) {
+    return decision(input, [{ kind: 'renewLeader' }], `holding the leader key without promoting: member ${primary} still reports itself primary`);
+  }
+  if (input.cluster?.failover?.value.member === input.self.name) return null;
+  // Only WAL at stake justifies a handover now; a priority or name tie does not.
+  const best = bestAmongPeers(input, { ties: false });
+  if (best.ok) return null;
+  return decision(input, [{ kind: 'releaseLeader' }], `releasing the leader key instead of promoting: ${best.reason}`);
 }
 
 function leaderRunning(input: DecideInput): Decision {

@@ -2,7 +2,7 @@
 // Branches: safety first (S1), then whatever the data dir and the leader key call for.
 import type { Action, DecideInput, Decision } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers, stoppedAsPrimary } from './decision.js';
-import { bestAmongPeers, selfEligibility } from './eligibility.js';
+import { bestAmongPeers, newerTimelinePeer, peerCouldLead, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
 import { memberRef } from './member-ref.js';
@@ -14,6 +14,7 @@ export function decide(input: DecideInput): Decision {
 }
 
 function decideNow(input: DecideInput): Decision {
+  if (input.memory.bootstrapFailed !== null) return afterFailedBootstrap(input);
   if (input.cluster === null) return whenDcsUnreachable(input);
   const refusal = refuseToJoin(input);
   if (refusal) return refusal;
@@ -32,11 +33,18 @@ function absorbFinishedJob(input: DecideInput): DecideInput {
   const last = input.memory.lastJob;
   if (!last) return input;
   const memory = { ...input.memory, lastJob: null };
-  if (!last.ok && last.spec.kind === 'rejoin') {
+  if (!last.ok && last.spec.kind === 'rejoin' && last.retryable !== true) {
     return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error' } } };
   }
   if (last.ok && last.spec.kind === 'rejoin') return { ...input, memory: { ...memory, rejoinFailed: null } };
+  if (!last.ok && last.spec.kind === 'bootstrap') return { ...input, memory: { ...memory, bootstrapFailed: last.error ?? 'unknown error' } };
   return { ...input, memory };
+}
+
+/** Give the bootstrap race back to the others and stop: the half-made data dir needs a look. */
+function afterFailedBootstrap(input: DecideInput): Decision {
+  return decision(input, [{ kind: 'fence', reason: 'bootstrap failed' }, { kind: 'releaseLeader' }, { kind: 'deleteInitialize' }, { kind: 'halt', exitCode: 1 }],
+    `bootstrap failed (${input.memory.bootstrapFailed ?? ''}); released the leader key and the initialize claim; remove the data directory ${'before'} restarting`);
 }
 
 function whenDcsUnreachable(input: DecideInput): Decision {
@@ -116,13 +124,20 @@ function whenEmpty(input: DecideInput): Decision {
   if (!cluster) return decision(input, [], 'no cluster view');
   if (isPaused(input)) return decision(input, [], 'paused: data directory empty, not bootstrapping or cloning');
   const leaderName = cluster.leader?.name ?? null;
+  if (leaderName === input.self.name) {
+    return decision(input, [{ kind: 'releaseLeader' }], 'releasing the leader key: the data directory is empty');
+  }
+  if (cluster.initialize === null && leaderName === null && input.self.tags.nofailover === true) {
+    return decision(input, [], 'not bootstrapping: tagged nofailover; waiting for another member to bootstrap the cluster');
+  }
   if (cluster.initialize === null && leaderName === null) {
-    return decision(input, [{ kind: 'claimInitialize', systemId: '' }, { kind: 'startJob', job: { kind: 'bootstrap' } }],
+    // The key first: even a brand-new primary only ever runs under this node's lease (S1).
+    return decision(input, [{ kind: 'claimInitialize', systemId: '' }, { kind: 'acquireLeader' }, { kind: 'startJob', job: { kind: 'bootstrap' } }],
       'bootstrapping a new cluster: no initialize key and no leader');
   }
   if (leaderName === null) return decision(input, [], 'waiting for the leader to bootstrap the cluster');
   const source = pickCloneSource(input, leaderName);
-  if (!source) return decision(input, [], `waiting for member ${leaderName} to publish its address before cloning`);
+  if (!source) return decision(input, [], `waiting for leader ${leaderName} to run before cloning from it`);
   return decision(input, [{ kind: 'startJob', job: { kind: 'clone', source } }],
     `cloning from ${source.name}: data directory is empty`);
 }
@@ -130,7 +145,7 @@ function whenEmpty(input: DecideInput): Decision {
 function pickCloneSource(input: DecideInput, leaderName: string) {
   const members = input.cluster?.members ?? [];
   const tagged = members.find((m) => m.name !== input.self.name && m.tags.clonefrom === true && m.state === 'running');
-  const leader = members.find((m) => m.name === leaderName);
+  const leader = members.find((m) => m.name === leaderName && m.state === 'running');
   const chosen = tagged ?? leader;
   return chosen ? memberRef(chosen) : null;
 }
@@ -164,23 +179,38 @@ function raceForLeader(input: DecideInput): Decision {
   const requested = failover?.member ?? null;
   const self = selfEligibility(input);
   if (!self.ok) return decision(input, [], `not promoting: ${self.reason}`);
-  if (requested !== null && requested !== input.self.name) {
-    const cand = input.peers.get(requested);
-    if (cand && cand.reachable && cand.running) {
-      return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
-    }
+  // Defer only to a candidate that will take the key itself; otherwise nobody would.
+  if (requested !== null && requested !== input.self.name && peerCouldLead(input, input.peers.get(requested))) {
+    return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
   }
-  if (requested !== input.self.name) {
+  let rank = 'requested candidate';
+  if (requested === input.self.name) {
+    const primary = runningPrimaryPeer(input);
+    if (primary !== null) return decision(input, [], `not promoting: member ${primary} still reports itself primary`);
+    const newer = newerTimelinePeer(input);
+    if (newer !== null) return decision(input, [], `not promoting: ${newer}`);
+  } else {
     const best = bestAmongPeers(input);
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
+    rank = `best candidate, ${best.detail}`;
   }
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
-  const actions: Action[] = [{ kind: 'acquireLeader' }, { kind: 'createSlots', members: slotMembers(input) }];
+  const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
     const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
     actions.push({ kind: 'promote', oldTimeline: local.timeline, switchLsn: pos, reason: why });
   }
   actions.push({ kind: 'publishLeaderStatus' });
-  return decision(input, actions, `taking the leader key: ${self.detail}; ${requested === input.self.name ? 'requested candidate' : 'best candidate'}`);
+  return decision(input, actions, `taking the leader key: ${self.detail}; ${rank}`);
+}
+
+/** Right after a bootstrap the new leader records the system identifier and seeds the config. */
+function clusterKeys(input: DecideInput): Action[] {
+  const { cluster, local } = input;
+  if (!cluster || local.kind !== 'running') return [];
+  const actions: Action[] = [];
+  if (cluster.initialize === '' || cluster.initialize === null) actions.push({ kind: 'setInitialize', systemId: local.systemIdentifier });
+  if (cluster.config === null) actions.push({ kind: 'seedConfig' });
+  return actions;
 }

@@ -1,5 +1,5 @@
 // Who may take the leader key (S2), and who is the best candidate (SPEC 5.4).
-import type { Lsn } from './cluster.js';
+import type { HistoryEntry, Lsn } from './cluster.js';
 import type { DecideInput, PeerProbe } from './decide-types.js';
 import { walPosition } from './local-pg.js';
 
@@ -24,6 +24,8 @@ export function selfEligibility(input: DecideInput): Verdict {
   if (!syncAllows(input, self.name)) return no('not the synchronous standby named in the sync key');
   const mine = walPosition(local);
   if (mine === null) return no('own wal position unknown');
+  const forked = forkedTimeline(input, local.timeline);
+  if (forked) return no(forked);
   const optime = input.cluster?.status?.optime ?? null;
   if (optime !== null && local.inRecovery && optime - mine > config.maximum_lag_on_failover) {
     return no(`lagging ${optime - mine} bytes behind the last leader optime ${optime} (maximum_lag_on_failover ${config.maximum_lag_on_failover})`);
@@ -31,32 +33,109 @@ export function selfEligibility(input: DecideInput): Verdict {
   return yes(`wal position ${mine}`);
 }
 
+/**
+ * S4: promoting a member on timeline T creates T+1. When the history key shows T was already
+ * promoted from, that timeline number exists on another branch; a replica of that branch would
+ * later stream the new one as if it were its own (PostgreSQL compares timeline numbers only).
+ * Patroni calls this check_timeline; here it is always on.
+ */
+function forkedTimeline(input: DecideInput, timeline: number): string | null {
+  const entry = (input.cluster?.history?.value ?? []).find((h) => h.timeline >= timeline && !unrealized(input, h));
+  if (!entry) return null;
+  return `timeline ${timeline} is behind the cluster's: ${entry.newLeader ?? 'another member'} already promoted from timeline ${entry.timeline} at ${entry.switchLsn}`;
+}
+
+/**
+ * A history entry whose new leader is still on the timeline it would have left (this node, or a
+ * member that says so): that promotion never completed (the entry is written before promoting).
+ */
+function unrealized(input: DecideInput, h: HistoryEntry): boolean {
+  if (h.newLeader === undefined) return false;
+  if (h.newLeader === input.self.name) return ownTimeline(input) === h.timeline;
+  const p = input.peers.get(h.newLeader);
+  return p !== undefined && p.reachable && p.timeline === h.timeline;
+}
+
 function peerEligible(input: DecideInput, p: Extract<PeerProbe, { reachable: true }>): boolean {
   return p.running && !p.nofailover && p.walPosition !== null && syncAllows(input, p.name);
 }
 
-/** Does the peer beat us? More WAL wins; then failover_priority (higher); then name (lower). */
-function peerBeats(input: DecideInput, p: Extract<PeerProbe, { reachable: true }>, mine: Lsn): boolean {
+function ownTimeline(input: DecideInput): number | null {
+  const local = input.local;
+  return local.kind === 'running' ? local.timeline : local.control?.timeline ?? null;
+}
+
+/**
+ * Does the peer beat us? A newer timeline wins (WAL past a fork on an older timeline is a dead
+ * branch, however long); then more WAL; then failover_priority (higher); then name (lower).
+ */
+function peerBeats(input: DecideInput, p: Extract<PeerProbe, { reachable: true }>, mine: Lsn, ties: boolean): boolean {
+  const myTimeline = ownTimeline(input);
+  if (p.timeline !== null && myTimeline !== null && p.timeline !== myTimeline) return p.timeline > myTimeline;
   const theirs = p.walPosition ?? -1;
   if (theirs !== mine) return theirs > mine;
+  if (!ties) return false;
   const myPriority = input.self.tags.failover_priority ?? 1;
   if (p.failoverPriority !== myPriority) return p.failoverPriority > myPriority;
   return p.name < input.self.name;
 }
 
-/** S2 (d) and "abort if a peer still reports itself primary", over the members etcd lists. */
-export function bestAmongPeers(input: DecideInput): Verdict {
+/** "Abort if a peer still reports itself primary": the name of such a reachable member, or null. */
+export function runningPrimaryPeer(input: DecideInput): string | null {
+  for (const m of input.cluster?.members ?? []) {
+    if (m.name === input.self.name) continue;
+    const p = input.peers.get(m.name);
+    if (p && p.reachable && p.role === 'primary' && p.running) return p.name;
+  }
+  return null;
+}
+
+/**
+ * S4: a reachable member on a newer timeline than ours, eligible or not, proves that promoting us
+ * would create a timeline number that already exists (its promotion may be missing from the
+ * history key when etcd was unreachable right after it).
+ */
+export function newerTimelinePeer(input: DecideInput): string | null {
+  const mine = ownTimeline(input);
+  if (mine === null) return null;
+  for (const m of input.cluster?.members ?? []) {
+    if (m.name === input.self.name) continue;
+    const p = input.peers.get(m.name);
+    if (p && p.reachable && p.timeline !== null && p.timeline > mine) return `member ${p.name} is on timeline ${p.timeline}, newer than ours ${mine}`;
+  }
+  return null;
+}
+
+/** Could this peer take the key itself by the rules it applies to itself (S2 b, c, e, sync)? */
+export function peerCouldLead(input: DecideInput, p: PeerProbe | undefined): boolean {
+  if (!p || !p.reachable || !peerEligible(input, p) || p.walPosition === null) return false;
+  if (p.timeline !== null && forkedTimeline(input, p.timeline) !== null) return false;
+  const optime = input.cluster?.status?.optime ?? null;
+  return optime === null || p.role !== 'replica' || optime - p.walPosition <= input.config.maximum_lag_on_failover;
+}
+
+/**
+ * S2 (d) and "abort if a peer still reports itself primary", over the members etcd lists.
+ * `ties: false` only counts a peer that holds more WAL (or a newer timeline), not one that merely
+ * wins a tie on failover_priority or name.
+ */
+export function bestAmongPeers(input: DecideInput, opts: { ties?: boolean } = {}): Verdict {
   const mine = walPosition(input.local);
   if (mine === null) return no('own wal position unknown');
+  const primary = runningPrimaryPeer(input);
+  if (primary !== null) return no(`member ${primary} still reports itself primary`);
+  const newer = newerTimelinePeer(input);
+  if (newer !== null) return no(newer);
   const others = (input.cluster?.members ?? []).filter((m) => m.name !== input.self.name);
   let reachable = 0;
   for (const m of others) {
     const p = input.peers.get(m.name);
     if (!p || !p.reachable) continue;
     reachable++;
-    if (p.role === 'primary' && p.running) return no(`member ${p.name} still reports itself primary`);
-    if (peerEligible(input, p) && peerBeats(input, p, mine)) {
-      return no(`member ${p.name} is a better candidate (wal ${p.walPosition} vs own ${mine}, priority ${p.failoverPriority})`);
+    if (peerEligible(input, p) && peerBeats(input, p, mine, opts.ties ?? true)) {
+      const myTimeline = ownTimeline(input);
+      const on = p.timeline !== null && myTimeline !== null && p.timeline !== myTimeline ? `timeline ${p.timeline} vs own ${myTimeline}, ` : '';
+      return no(`member ${p.name} is a better candidate (${on}wal ${p.walPosition} vs own ${mine}, priority ${p.failoverPriority})`);
     }
   }
   return yes(`most advanced of ${reachable + 1} reachable members at wal ${mine}`);

@@ -53,11 +53,20 @@ export class AgentLoop {
       bootstrapDcs: () => deps.config().bootstrap.dcs,
       dynamicConfig: () => this.dynamic(),
       onFence: () => { this.fenceEvents++; },
+      onArm: () => this.armNow(),
     });
   }
 
   dynamic(): DynamicConfig {
     return effectiveDynamicConfig(this.deps.config(), this.lastCluster);
+  }
+
+  /** Arm the fence timer and the guard with the current lease deadline (unless paused). */
+  private armNow(): void {
+    if (this.dynamic().pause) return;
+    const until = this.deps.dcs.lease().validUntilMs;
+    this.deps.fenceTimer.update(true, until);
+    this.deps.guard.update(true, until);
   }
 
   countFence(): void {
@@ -149,16 +158,21 @@ export class AgentLoop {
     this.memory = decision.memory;
     this.logDecision(decision, local, cluster, clock.monoMs() - t0);
     const result = await this.executor.run(decision.actions, local, signal);
-    const holds = await this.afterActions(config, local, decision, cluster);
+    // A promotion (or a stop) changed what HAProxy must see: publish the new state now, not a
+    // loop_wait later.
+    const changedRole = decision.actions.some((a) => a.kind === 'promote' || a.kind === 'fence' || a.kind === 'stop' || a.kind === 'follow');
+    const after = changedRole ? await pg.observe(signal).catch(() => local) : local;
+    const holds = await this.afterActions(config, after, decision, cluster);
     const durationMs = clock.monoMs() - t0;
     this.counters = recordTick(this.counters, { durationMs, actionKinds: decision.actions.map((a) => a.kind) });
-    this.publish(config, local, cluster, holds, decision, dynamic);
+    this.publish(config, after, cluster, holds, decision, dynamic);
     return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon };
   }
 
   private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {
     if (!cluster || local.kind !== 'running') return new Map();
-    const race = cluster.leader === null;
+    // A key holder still in recovery re-checks S2 before promoting (its promotion failed or crashed).
+    const race = cluster.leader === null || (cluster.leader.name === self && local.inRecovery);
     const switchover = cluster.leader?.name === self && cluster.failover !== null;
     if (!race && !switchover) return new Map();
     return probePeers(cluster.members, self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });

@@ -20,6 +20,8 @@ export interface ExecutorDeps {
   readonly bootstrapDcs: () => DynamicConfig;
   readonly dynamicConfig: () => DynamicConfig;
   readonly onFence: (reason: string) => void;
+  /** Arm the fence timer and guard now (the key was just taken; a promotion may block for long). */
+  readonly onArm?: () => void;
 }
 
 export interface ExecutionResult {
@@ -62,7 +64,11 @@ export class Executor {
   private async one(action: Exclude<Action, { kind: 'halt' }>, local: LocalPg, signal?: AbortSignal): Promise<boolean> {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
-      case 'acquireLeader': return dcs.acquireLeader(signal);
+      case 'acquireLeader': {
+        const won = await dcs.acquireLeader(signal);
+        if (won) this.deps.onArm?.();
+        return won;
+      }
       case 'renewLeader': return dcs.renewLeader(signal);
       case 'releaseLeader': await dcs.releaseLeader(signal); return true;
       case 'claimInitialize': return dcs.initialize(action.systemId, signal);
@@ -107,18 +113,28 @@ export class Executor {
     const { pg, dcs, clock, logger } = this.deps;
     const t0 = clock.monoMs();
     this.slotsFor = '';
+    // History first (S4): a promotion etcd does not know about would let a later promotion reuse
+    // the same timeline number. No history entry, no promotion: give the key back instead.
+    try {
+      await dcs.appendHistory({
+        timeline: action.oldTimeline,
+        switchLsn: action.switchLsn,
+        reason: action.reason,
+        timestamp: new Date(clock.wallNowMs()).toISOString(),
+        newLeader: this.deps.selfName,
+      }, signal);
+    } catch (err) {
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'history append failed: not promoting, releasing the leader key');
+      await dcs.releaseLeader(signal).catch(() => false);
+      throw err;
+    }
+    this.deps.onArm?.();
     const timeline = await pg.promote(60_000, signal);
     logger.info({
       oldTimeline: action.oldTimeline, newTimeline: timeline, switchLsn: formatLsn(action.switchLsn),
       reason: action.reason, durationMs: Math.round(clock.monoMs() - t0),
     }, 'promoted');
-    await dcs.appendHistory({
-      timeline: action.oldTimeline,
-      switchLsn: action.switchLsn,
-      reason: action.reason,
-      timestamp: new Date(clock.wallNowMs()).toISOString(),
-      newLeader: this.deps.selfName,
-    }, signal).catch((err: unknown) => logger.warn({ err: String(err) }, 'history append failed'));
     return true;
   }
+
 }

@@ -79,10 +79,15 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       log.info({ job: spec.kind }, 'job started');
       const done = execute(spec, controller.signal).then(
         () => ({ ok: true as const }),
-        (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) => ({
+          ok: false as const,
+          error: err instanceof Error ? err.message : String(err),
+          // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
+          retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
+        }),
       ).then((r): FinishedJob => {
         const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
-        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error }) };
+        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error, retryable: r.retryable }) };
         finished = result;
         if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
         else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');

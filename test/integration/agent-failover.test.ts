@@ -71,8 +71,12 @@ describe('agent on a 3-node cluster', () => {
     expect(after).toBe(startTimes.get(third.name));
     const rows = await next.query<{ c: string }>('SELECT count(*) AS c FROM kept WHERE id <= 500');
     expect(rows[0]?.c).toBe('500');
-    const status = await next.status();
-    expect(status?.timeline).toBe(2);
+    // The status is republished by the next tick after the promotion.
+    const status = await waitFor('the new leader to report its new timeline', async () => {
+      const st = await next.status();
+      return st?.role === 'primary' && st.timeline !== 1 ? st : null;
+    });
+    expect(status.timeline).toBe(2);
     // The killed node is now the one to rejoin.
     (globalThis as { killedNode?: AgentNode }).killedNode = old;
   });

@@ -105,7 +105,9 @@ export function tick(w: WorldState, n: SimNode): void {
   a.lastReason = d.reason;
   a.lastActions = kinds;
   const retick = execute(w, n, d.actions);
-  publish(n, local);
+  // As agent-loop.ts does: a role change is published from a fresh observation at once.
+  const changedRole = d.actions.some((x) => x.kind === 'promote' || x.kind === 'fence' || x.kind === 'stop' || x.kind === 'follow');
+  publish(n, changedRole ? observe(n.pg, hostOfName(w)) : local);
   a.nextTickMs = w.nowMs + (retick ? STEP_MS : LOOP_WAIT_MS);
   if (!a.blocked) afterActions(w, n, d.reason);
 }
@@ -217,6 +219,13 @@ function promote(w: WorldState, n: SimNode, action: Extract<Action, { kind: 'pro
   if (!pg.running || !pg.recovery) return 'lost'; // pg.promote() throws: the executor re-ticks
   if (pg.promoteDoneAtMs !== null) return 'blocked';
   checkPromotion(w, n, action);
+  if (w.historyFirst) {
+    if (!etcdReachable(w, n)) return 'lost';
+    const last = w.etcd.history?.value.at(-1);
+    if (last?.timeline !== action.oldTimeline || last.newLeader !== n.name) {
+      w.etcd.appendHistory({ timeline: action.oldTimeline, switchLsn: action.switchLsn, reason: action.reason, newLeader: n.name });
+    }
+  }
   const delay = n.faults.slowPromoteMs;
   n.faults.slowPromoteMs = 0;
   requestPromote(pg, w.nowMs + delay);
@@ -232,7 +241,7 @@ export function completePromotion(w: WorldState, n: SimNode): void {
   finishPromote(n.pg, w.nextUid++);
   w.stats.promotions++;
   log(w, `${n.name} promoted: timeline ${oldTimeline} -> ${n.pg.tl} at ${switchLsn}`);
-  if (etcdReachable(w, n)) w.etcd.appendHistory({ timeline: oldTimeline, switchLsn, reason: 'promote', newLeader: n.name });
+  if (!w.historyFirst && etcdReachable(w, n)) w.etcd.appendHistory({ timeline: oldTimeline, switchLsn, reason: 'promote', newLeader: n.name });
 }
 
 /** A blocked executor resumes once the promotion ends (or PostgreSQL died under it). */

@@ -98,6 +98,9 @@ function finish(w: WorldState, n: SimNode, spec: Exclude<JobSpec, { kind: 'switc
     }
     case 'rejoin':
       return rejoin(w, n, spec.leader.host);
+    case 'restart':
+    case 'reinit':
+      throw new Error(`${spec.kind} is an operator job; decide() never starts it`);
     default: {
       const never: never = spec;
       throw new Error(`unknown job ${JSON.stringify(never)}`);

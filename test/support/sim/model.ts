@@ -82,6 +82,11 @@ export interface WorldState {
   readonly bootstrapDcs: DynamicConfig;
   /** The decision function under test (src/core decide(), or a deliberately broken one). */
   readonly decide: (input: DecideInput) => Decision;
+  /**
+   * The executor records the promotion in `history` before pg_promote and gives up the promotion
+   * when it cannot (a proposed order); false models src/loop/executor.ts today (append after).
+   */
+  readonly historyFirst: boolean;
   nowMs: number;
   step: number;
   etcdDownUntilMs: number | null;

@@ -21,6 +21,8 @@ export interface SimOptions {
   readonly quietSteps?: number;
   /** Replace decide() (to prove the checks catch a broken core). */
   readonly decide?: (input: DecideInput) => Decision;
+  /** Model the proposed executor order: history entry before pg_promote (see model.ts). */
+  readonly historyFirst?: boolean;
 }
 
 export interface SimResult {
@@ -49,7 +51,7 @@ function tagsFor(seed: number, i: number, count: number): Tags {
   return {};
 }
 
-export function createWorld(seed: number, decideFn: (input: DecideInput) => Decision = decide): WorldState {
+export function createWorld(seed: number, decideFn: (input: DecideInput) => Decision = decide, historyFirst = true): WorldState {
   const count = 3 + (seed % 3);
   const dcs = bootstrapDcs();
   const nodes: SimNode[] = Array.from({ length: count }, (_, i) => ({
@@ -64,7 +66,7 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
     },
   }));
   return {
-    seed, rng: mulberry32(seed), etcd: new FakeEtcd(TTL_MS), nodes, bootstrapDcs: dcs, decide: decideFn,
+    seed, rng: mulberry32(seed), etcd: new FakeEtcd(TTL_MS), nodes, bootstrapDcs: dcs, decide: decideFn, historyFirst,
     nowMs: 0, step: 0, etcdDownUntilMs: null, pauseUntilMs: null, chaos: false, canonical: [], nextUid: 1,
     sysid: String(7_300_000_000_000_000_000n + BigInt(seed)), trace: [], violations: [],
     stats: { ticks: 0, promotions: 0, faults: 0, fences: 0, switchovers: 0, rewinds: 0 },
@@ -145,7 +147,7 @@ export function step(w: WorldState): void {
 export function runSimulation(opts: SimOptions): SimResult {
   const chaosSteps = opts.chaosSteps ?? 600;
   const quietSteps = opts.quietSteps ?? 200;
-  const w = createWorld(opts.seed, opts.decide);
+  const w = createWorld(opts.seed, opts.decide, opts.historyFirst);
   const check = (label: string): void => {
     const why = convergence(w);
     if (why !== null) log(w, `not converged: ${why}`);
