@@ -61,20 +61,31 @@ async function fence(): Promise<void> {
   }
 }
 
-const tick = setInterval(() => {
+let timer: NodeJS.Timeout | null = null;
+
+function fire(): void {
+  if (!armed) return;
   const now = systemClock.monoMs();
-  if (armed && now >= deadline) {
-    armed = false;
-    void fence().finally(() => {
-      if (agentGone) process.exit(0);
-    });
-    return;
-  }
+  if (now < deadline) return schedule();
+  armed = false;
+  void fence().finally(() => {
+    if (agentGone) process.exit(0);
+  });
+}
+
+/** One timer at the deadline (not a poll): the guard costs nothing while the agent is healthy. */
+function schedule(): void {
+  if (timer) clearTimeout(timer);
+  timer = armed ? setTimeout(fire, Math.max(0, deadline - systemClock.monoMs())) : null;
+}
+
+// Once the agent is gone there is nothing to wait for but the deadline or PostgreSQL leaving primary.
+const watch = setInterval(() => {
   if (agentGone && (!armed || !primaryMayRun())) {
     log('agent gone and no writable primary to guard: exiting');
     process.exit(0);
   }
-}, 50);
+}, 1000);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const msg = parseGuardMessage(line);
@@ -85,9 +96,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (msg.type === 'disarm') {
     armed = false;
   } else {
-    clearInterval(tick);
+    clearInterval(watch);
     process.exit(0);
   }
+  schedule();
 }).on('close', () => {
   agentGone = true;
   log('agent closed the channel; guarding until the last deadline', { armed, msLeft: Math.round(deadline - systemClock.monoMs()) });

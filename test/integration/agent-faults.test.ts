@@ -91,4 +91,28 @@ describe('fault tests', () => {
     const primaries = await Promise.all(cluster.nodes.map((n) => n.health('/primary')));
     expect(primaries.filter((c) => c === 200)).toHaveLength(1);
   });
+
+  it('kill -9 of the leader agent alone: its guard fences PostgreSQL before anyone else can promote', async () => {
+    const old = await cluster.waitForLeader();
+    await cluster.waitForStreaming(cluster.others(old).map((n) => n.name));
+    const writer = new Writer(cluster.nodes, 50);
+    writer.start();
+    await waitFor('writes flowing', () => writer.acked.length > 10 || null);
+    const t0 = performance.now();
+    await old.agent?.kill();
+    const next = await waitFor('a new leader', async () => {
+      for (const n of cluster.others(old)) if ((await n.health('/primary')) === 200) return n;
+      return null;
+    }, { timeoutMs: 90_000, intervalMs: 100 });
+    await waitFor('writes on the new leader', () => writer.acked.some((a) => a.node === next.name && a.atMs > t0) || null);
+    await writer.stop();
+    const lastOld = Math.max(0, ...writer.acked.filter((a) => a.node === old.name).map((a) => a.atMs));
+    const firstNew = Math.min(...writer.acked.filter((a) => a.node === next.name && a.atMs > t0).map((a) => a.atMs));
+    figures['agentKilledOldLastAckAfterKillMs'] = Math.round(lastOld - t0);
+    expect(lastOld).toBeLessThan(firstNew);
+    // Nobody but the guard could have stopped it: the agent was dead.
+    expect(old.postmasterPid()).toBeNull();
+    old.start();
+    await cluster.waitStreamingFrom(old, next, 90_000);
+  });
 });
