@@ -98,8 +98,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
   const code = await loop.run(stop.signal);
   pmWatch.close();
+  // The fence timer and the guard stay armed until PostgreSQL is stopped (S1 holds during shutdown).
+  if (termination === 'term') await shutdown({ status, pg, dcs, log, paused: dynamic().pause, clock });
   fenceTimer.close();
-  if (termination === 'term') await shutdown({ status, pg, dcs, log, paused: dynamic().pause });
   await guard.close();
   await api.close().catch(() => undefined);
   await pg.close();
@@ -109,21 +110,28 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 }
 
 /** SIGTERM: a leader stops PostgreSQL cleanly, then releases the key so a replica takes over at once. */
-async function shutdown(args: { status: StatusSnapshot; pg: ReturnType<typeof createPgAdapter>; dcs: ReturnType<typeof createEtcdDcs>; log: Logger; paused: boolean }): Promise<void> {
-  const { status, pg, dcs, log } = args;
+async function shutdown(args: {
+  status: StatusSnapshot; pg: ReturnType<typeof createPgAdapter>; dcs: ReturnType<typeof createEtcdDcs>;
+  log: Logger; paused: boolean; clock: typeof systemClock;
+}): Promise<void> {
+  const { status, pg, dcs, log, clock } = args;
   if (args.paused) {
     log.info('paused: leaving postgresql running on shutdown');
     return;
   }
-  if (status.holdsLeader) {
-    log.info('shutting down as leader: stopping postgresql, then releasing the leader key');
+  const primary = status.node.role === 'primary' && status.node.state === 'running';
+  if (primary || status.holdsLeader) {
+    // A clean stop, but never past the lease deadline: nobody renews it any more.
+    const budgetMs = Math.min(60_000, dcs.lease().validUntilMs - clock.monoMs() - 500);
+    log.info({ budgetMs: Math.round(budgetMs) }, 'shutting down as primary: stopping postgresql, then releasing the leader key');
     try {
-      await pg.stop('fast', 60_000);
+      if (budgetMs < 1_000) throw new Error('no lease time left for a clean stop');
+      await pg.stop('fast', budgetMs);
     } catch (err) {
-      log.error({ err: String(err) }, 'clean stop failed; fencing');
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'clean stop failed; fencing');
       await pg.fence('shutdown');
     }
-    const released = await dcs.releaseLeader().catch(() => false);
+    const released = status.holdsLeader ? await dcs.releaseLeader().catch(() => false) : false;
     log.info({ released }, 'leader key released');
   }
   await dcs.deleteMember().catch(() => undefined);

@@ -1,5 +1,7 @@
 // Maintenance mode and refusing foreign data, on a real cluster.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { createPrimary, waitFor } from '../harness/index.js';
 import { metric, patchConfig, prepareNode, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 
@@ -73,5 +75,57 @@ describe('foreign data', () => {
     expect(node.postmasterPid()).toBeNull();
     // The cluster is untouched.
     expect((await cluster.waitForLeader()).name).toBe(leader.name);
+  });
+});
+
+describe('SIGTERM', () => {
+  it('in pause, stopping the leader agent leaves its PostgreSQL running', async () => {
+    leader = await cluster.waitForLeader();
+    expect(await patchConfig(leader, { pause: true })).toBe(200);
+    await waitFor('every member reports pause', async () => {
+      const all = await Promise.all(cluster.nodes.map((n) => n.status()));
+      return all.every((s) => s?.['pause'] === true) ? true : null;
+    });
+    const pid = leader.postmasterPid();
+    const exit = await leader.agent?.stop('SIGTERM');
+    expect(exit?.code).toBe(0);
+    expect(leader.postmasterPid()).toBe(pid);
+    leader.start();
+    await waitFor('the restarted agent to answer', async () => ((await leader.health('/leader')) === 200 ? true : null), { timeoutMs: 60_000 });
+    expect(leader.postmasterPid()).toBe(pid);
+    expect(await patchConfig(leader, { pause: null })).toBe(200);
+    await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 90_000);
+  });
+
+  it('stopping the leader agent stops PostgreSQL and hands the key over at once (no wait for the TTL)', async () => {
+    leader = await cluster.waitForLeader();
+    await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 90_000);
+    const t0 = performance.now();
+    const exit = await leader.agent?.stop('SIGTERM');
+    expect(exit?.code).toBe(0);
+    expect(leader.postmasterPid()).toBeNull();
+    const next = await waitFor('a new leader', async () => {
+      for (const n of cluster.others(leader)) if ((await n.health('/primary')) === 200) return n;
+      return null;
+    }, { timeoutMs: 60_000, intervalMs: 50 });
+    figures['sigtermToNewLeaderMs'] = Math.round(performance.now() - t0);
+    // A released key, not an expired one: well under the 10 s TTL.
+    expect(performance.now() - t0).toBeLessThan(8_000);
+    leader.start();
+    await cluster.waitStreamingFrom(leader, next, 90_000);
+  });
+
+  it('SIGHUP re-reads the config file: a new tag takes effect without a restart', async () => {
+    const node = cluster.others(await cluster.waitForLeader())[0] as AgentNode;
+    const text = readFileSync(node.configPath, 'utf8');
+    const doc = parse(text) as Record<string, unknown>;
+    writeFileSync(node.configPath, stringify({ ...doc, tags: { nofailover: true, zone: 'b' } }));
+    node.agent?.signal('SIGHUP');
+    await waitFor('the reloaded tags in /patroni', async () => {
+      const tags = (await node.status())?.['tags'] as Record<string, unknown> | undefined;
+      return tags?.['nofailover'] === true && tags['zone'] === 'b' ? true : null;
+    });
+    expect(await node.health('/replica?tag_zone=b')).toBe(200);
+    expect(node.agentRunning()).toBe(true);
   });
 });
