@@ -2,8 +2,8 @@
 // The fence guard (S1): a tiny process that holds the agent's lease deadline and stops PostgreSQL
 // when it passes without a newer one, so a frozen or killed agent never leaves a writable primary
 // behind. Usage: fence-guard <data_dir>. Messages arrive as JSON lines on stdin.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseGuardMessage } from '../core/fence-guard-protocol.js';
 import { systemClock } from '../loop/clock.js';
@@ -18,6 +18,47 @@ if (!dataDir) {
 let armed = false;
 let deadline = -Infinity;
 let agentGone = false;
+
+// Handover between guards: a guard left behind by a killed agent still holds that agent's
+// deadline. The guard of the next agent takes its state over and retires it, so the old one does
+// not fence the PostgreSQL the new agent has since proven its lease for.
+const stateFile = join(dirname(dataDir), `.${basename(dataDir)}.fence-guard.json`);
+
+function saveState(): void {
+  try {
+    const tmp = `${stateFile}.${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, armed, deadlineMonoMs: Number.isFinite(deadline) ? deadline : 0 }));
+    renameSync(tmp, stateFile);
+  } catch {
+    // No handover without a writable parent directory; fencing itself does not depend on it.
+  }
+}
+
+function isGuard(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fence-guard') && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir as string);
+  } catch {
+    return false;
+  }
+}
+
+function takeOver(): void {
+  try {
+    const prev = JSON.parse(readFileSync(stateFile, 'utf8')) as { pid?: unknown; armed?: unknown; deadlineMonoMs?: unknown };
+    if (typeof prev.pid !== 'number' || prev.pid === process.pid || !isGuard(prev.pid)) return;
+    if (prev.armed === true && typeof prev.deadlineMonoMs === 'number') {
+      armed = true;
+      deadline = prev.deadlineMonoMs;
+    }
+    process.kill(prev.pid, 'SIGTERM');
+    log('took over from the previous fence guard', { previousPid: prev.pid, armed, msLeft: Math.round(deadline - systemClock.monoMs()) });
+  } catch {
+    // No previous guard.
+  }
+}
+
+// Retired by a newer guard (which now holds our deadline): leave without fencing.
+process.on('SIGTERM', () => process.exit(0));
 
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'fence-guard', msg, ...fields })}\n`);
@@ -79,6 +120,10 @@ function schedule(): void {
   timer = armed ? setTimeout(fire, Math.max(0, deadline - systemClock.monoMs())) : null;
 }
 
+takeOver();
+schedule();
+saveState();
+
 // Once the agent is gone there is nothing to wait for but the deadline or PostgreSQL leaving primary.
 const watch = setInterval(() => {
   if (agentGone && (!armed || !primaryMayRun())) {
@@ -97,9 +142,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     armed = false;
   } else {
     clearInterval(watch);
+    armed = false;
+    saveState();
     process.exit(0);
   }
   schedule();
+  saveState();
 }).on('close', () => {
   agentGone = true;
   log('agent closed the channel; guarding until the last deadline', { armed, msLeft: Math.round(deadline - systemClock.monoMs()) });

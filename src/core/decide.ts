@@ -89,6 +89,13 @@ function enforceLease(input: DecideInput): Decision | null {
   const leader = input.cluster?.leader ?? null;
   if (leader?.name === input.self.name) {
     if (leaseValid(input)) return null;
+    // A restarted agent finds the key under its previous incarnation's lease, which etcd still
+    // keeps alive (the key exists): re-attach it before judging. The previous agent's deadline
+    // is still enforced meanwhile by the fence guard, which the new guard took over.
+    if (input.lease.validUntilMs === -Infinity && leader.leaseId !== input.lease.leaseId && input.memory.lastLeader === null) {
+      return decision(input, [{ kind: 'renewLeader' }, { kind: 'publishLeaderStatus' }],
+        'leader key held under the lease of a previous agent run: re-attaching it to this run\'s lease');
+    }
     return decision(input, [{ kind: 'fence', reason: 'lease deadline passed' }, { kind: 'renewLeader' }],
       'fencing: this node holds the leader key but can no longer prove its lease');
   }

@@ -14,11 +14,13 @@ export interface FenceGuard {
 export function startFenceGuard(deps: { dataDir: string; logger: Logger }): FenceGuard {
   const script = fileURLToPath(new URL('../bin/fence-guard.js', import.meta.url));
   let child: ChildProcess | null = null;
-  let last: GuardMessage = { type: 'disarm' };
+  // Nothing is sent until the first tick knows: a new guard may have taken over a live deadline
+  // from the guard of a previous (killed) agent, and an early "disarm" would drop it.
+  let last: GuardMessage | null = null;
   let closing = false;
 
-  const send = (msg: GuardMessage) => {
-    if (child?.stdin?.writable) child.stdin.write(`${JSON.stringify(msg)}\n`);
+  const send = (msg: GuardMessage | null) => {
+    if (msg && child?.stdin?.writable) child.stdin.write(`${JSON.stringify(msg)}\n`);
   };
 
   function launch(): void {

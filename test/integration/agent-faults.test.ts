@@ -115,4 +115,21 @@ describe('fault tests', () => {
     old.start();
     await cluster.waitStreamingFrom(old, next, 90_000);
   });
+
+  it('an agent killed and restarted at once (systemd Restart=) keeps its PostgreSQL: no fence, no failover', async () => {
+    const lead = await cluster.waitForLeader();
+    await cluster.waitForStreaming(cluster.others(lead).map((n) => n.name));
+    const pid = lead.postmasterPid();
+    expect(pid).not.toBeNull();
+    const before = await lead.status();
+    await lead.agent?.kill();
+    lead.start();
+    // The new agent re-attaches the key; its guard took over the old guard's deadline and retired it.
+    await waitFor('the restarted agent to lead again', async () => ((await lead.health('/primary')) === 200 ? true : null), { timeoutMs: 60_000 });
+    await waitFor('a few more ticks', async () => ((await metric(lead, 'pg_ha_agent_ticks_total')) ?? 0) >= 8 || null, { timeoutMs: 60_000 });
+    expect(lead.postmasterPid()).toBe(pid);
+    expect((await lead.status())?.timeline).toBe(before?.timeline);
+    for (const n of cluster.others(lead)) expect(await n.health('/primary')).toBe(503);
+    expect(await canWrite(lead)).toBe(true);
+  });
 });

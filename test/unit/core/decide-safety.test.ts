@@ -1,6 +1,7 @@
 // S1: a writable primary runs only under this node's proven lease (fence, demote, etcd loss, pause).
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../src/core/decide.js';
+import { EMPTY_MEMORY, type DecideInput } from '../../../src/core/decide-types.js';
 import {
   action,
   cluster,
@@ -172,5 +173,26 @@ describe('decide: pause (5.8)', () => {
     const d = decide(input({ name: 'pg2', config: paused, local: localPg.down() }));
     expect(kinds(d)).toEqual([]);
     expect(d.reason).toContain('paused: postgresql is stopped');
+  });
+});
+
+describe('decide: restarted agent (the key under the previous run\'s lease)', () => {
+  const restarted = (over: Partial<DecideInput> = {}) =>
+    input({ leaseId: 'lease-new', lease: { leaseId: 'lease-new', validUntilMs: -Infinity }, ...over });
+
+  it('re-attaches the key before judging the lease, and does not fence', () => {
+    const d = decide(restarted());
+    expect(kinds(d)).toEqual(['renewLeader', 'publishLeaderStatus']);
+    expect(d.reason).toMatch(/previous agent run/);
+  });
+
+  it('fences once it has been leader in this run and cannot prove the lease', () => {
+    const d = decide(restarted({ memory: { ...EMPTY_MEMORY, lastLeader: 'pg1' } }));
+    expect(kinds(d)).toContain('fence');
+  });
+
+  it('fences when the key is already under this run\'s lease but the deadline passed', () => {
+    const d = decide(input({ leaseLeftMs: -1 }));
+    expect(kinds(d)).toEqual(['fence', 'renewLeader']);
   });
 });
