@@ -1,5 +1,6 @@
 // A real cluster for integration tests: etcd from the harness, N agents (dist/bin/pg-ha-agent.js)
 // as the postgres user, each owning a PostgreSQL instance it bootstraps or clones itself.
+import { spawn } from 'node:child_process';
 import { writeFileSync, chownSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,10 @@ export interface ClusterOptions {
   readonly scope?: string;
   readonly dcsExtra?: Record<string, unknown>;
   readonly tags?: (name: string) => Record<string, unknown>;
+  /** `log.level` in each node's config (default 'debug'; benchmarks use 'info'). */
+  readonly logLevel?: string;
+  /** restapi.authentication of every node (basic auth on mutating requests); default none. */
+  readonly restapiAuth?: { readonly username: string; readonly password: string };
 }
 
 export type PatroniStatus = Record<string, unknown> & {
@@ -158,8 +163,11 @@ export async function prepareNode(spec: NodeSpec, opts: ClusterOptions = {}): Pr
   const configPath = join(baseDir, `config-${name}.yml`);
   const config = {
     scope: spec.scope, namespace: '/service/', name,
-    log: { level: 'debug' },
-    restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}` },
+    log: { level: opts.logLevel ?? 'debug' },
+    restapi: {
+      listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`,
+      ...(opts.restapiAuth ? { authentication: opts.restapiAuth } : {}),
+    },
     etcd3: { hosts: spec.etcd.endpoints.join(',') },
     bootstrap: {
       dcs: {
@@ -282,4 +290,32 @@ export async function canWrite(node: AgentNode): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+export const AGENTCTL_BIN = join(REPO_ROOT, 'dist/bin/agentctl.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+/** Runs dist/bin/agentctl.js -c <config> <args>; `input` is written to its stdin (then closed). */
+export function agentctl(configPath: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AGENTCTL_BIN, '-c', configPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, durationMs: performance.now() - t0 });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
 }
