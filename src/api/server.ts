@@ -75,6 +75,8 @@ function createApp(deps: ApiDeps, bodyLimitBytes: number): FastifyInstance {
   const common = {
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request: health checks are the hot path and are never logged.
+    childLoggerFactory: () => deps.logger,
     bodyLimit: bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
     // Strict: no silent coercion or dropping of unknown fields; a bad body is a 400 naming it.
