@@ -2,7 +2,7 @@
 // checker proves no two writable primaries overlapped and no acknowledged, replicated write was lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../harness/index.js';
-import { canWrite, metric, startAgentCluster, Writer, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
+import { canWrite, metric, startAgentCluster, Writer, type AgentCluster } from '../support/agent-cluster.js';
 
 const TTL = 10;
 let cluster: AgentCluster;

@@ -24,7 +24,7 @@ async function ticksPass(nodes: readonly AgentNode[], n: number): Promise<void> 
   const start = await Promise.all(nodes.map((x) => metric(x, 'pg_ha_agent_ticks_total')));
   await waitFor(`${n} more ticks on every agent`, async () => {
     const now = await Promise.all(nodes.map((x) => metric(x, 'pg_ha_agent_ticks_total')));
-    return now.every((v, i) => v !== null && (start[i] ?? 0) !== null && v >= (start[i] ?? 0) + n) ? true : null;
+    return now.every((v, i) => v !== null && v >= (start[i] ?? 0) + n) ? true : null;
   }, { timeoutMs: 60_000, intervalMs: 200 });
 }
 
