@@ -29,6 +29,8 @@ export interface MemberStatus {
   readonly replicationState?: string;
   readonly tags: Tags;
   readonly pendingRestart?: boolean;
+  /** Written (true) while the cluster is paused, as Patroni does; `patronictl pause --wait` reads it. */
+  readonly pause?: boolean;
   /** Set by pg-ha-agent ("pg-ha-agent/<version>"); Patroni members lack it (SPEC 2). */
   readonly agent?: string;
   /** pg-ha-agent extension: the reason for the member's last decision. */

@@ -91,6 +91,7 @@ export function decodeMember(name: string, text: string): Decoded<MemberStatus> 
     replicationState: r.str('replication_state'),
     tags: tags.value,
     pendingRestart: r.bool('pending_restart'),
+    pause: r.bool('pause'),
     agent: r.str('agent'),
     reason: r.str('reason'),
   });
@@ -115,6 +116,7 @@ export function encodeMember(m: MemberStatus): string {
   const tags = Object.fromEntries(Object.entries(m.tags).filter(([, v]) => v !== undefined));
   if (Object.keys(tags).length > 0) out['tags'] = tags;
   if (m.pendingRestart === true) out['pending_restart'] = true;
+  if (m.pause === true) out['pause'] = true;
   if (m.agent !== undefined) out['agent'] = m.agent;
   if (m.reason !== undefined) out['reason'] = m.reason;
   return compactJson(out);

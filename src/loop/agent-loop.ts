@@ -92,19 +92,23 @@ export class AgentLoop {
       }
       if (outcome.halt !== null) return outcome.halt;
       if (outcome.retickNow && this.deps.clock.monoMs() - t0 > 20) continue;
-      const full = outcome.retickNow ? 20 : outcome.retickSoon ? Math.min(500, this.nextWaitMs()) : this.nextWaitMs();
-      const waitMs = Math.max(0, full - (this.deps.clock.monoMs() - t0));
+      const elapsedMs = this.deps.clock.monoMs() - t0;
+      const full = outcome.retickNow ? 20 : outcome.retickSoon ? Math.min(500, this.nextWaitMs(elapsedMs)) : this.nextWaitMs(elapsedMs);
+      const waitMs = Math.max(0, full - elapsedMs);
       await this.sleep(waitMs, signal);
     }
     return 0;
   }
 
-  private nextWaitMs(): number {
+  /** Wait from the start of the tick that took `elapsedMs` (the caller subtracts it). */
+  private nextWaitMs(elapsedMs: number): number {
     let ms = this.dynamic().loop_wait * 1000;
     const at = this.lastCluster?.failover?.value.scheduledAt;
     if (at !== undefined) {
       const dueIn = Date.parse(at) - this.deps.clock.wallNowMs();
-      if (Number.isFinite(dueIn) && dueIn >= 0) ms = Math.min(ms, dueIn + 5);
+      // Due after this tick started (also if it passed during the tick): wake just after it. One
+      // that was due before the tick started was seen by decide() already.
+      if (Number.isFinite(dueIn) && dueIn + elapsedMs >= 0) ms = Math.min(ms, Math.max(0, dueIn) + 5 + elapsedMs);
     }
     return ms;
   }
@@ -191,7 +195,7 @@ export class AgentLoop {
     this.deps.guard.update(armed, lease.validUntilMs);
     const job = this.deps.jobs.running();
     try {
-      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason }));
+      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause }));
     } catch (err) {
       this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
     }

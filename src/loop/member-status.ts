@@ -25,6 +25,8 @@ export function pgStateWord(local: LocalPg, jobKind: string | null): string {
 
 export function memberStatus(args: {
   config: Config; agent: string; local: LocalPg; holdsLeader: boolean; jobKind: string | null; reason: string;
+  /** The cluster is paused: Patroni's member key says so (patronictl pause --wait waits for it). */
+  paused?: boolean;
 }): MemberStatus {
   const { config, local } = args;
   let role: MemberRole = 'uninitialized';
@@ -39,6 +41,7 @@ export function memberStatus(args: {
     tags: config.tags,
     agent: args.agent,
     reason: args.reason,
+    ...(args.paused === true ? { pause: true } : {}),
   };
   if (local.kind !== 'running') return base;
   const extra = {

@@ -75,6 +75,17 @@ export function createPgObserver(opts: PgObserverOptions): PgObserver {
     applicationName: 'pg-ha-agent observer',
   });
   const readControl = createControlDataReader(opts);
+  // The highest timeline the WAL receiver reported since this postmaster started. pg_control's
+  // timeline lags on a replica until its next restartpoint, so without this a replica whose
+  // receiver just stopped (its leader shut down for a switchover) reports the timeline it had
+  // before the last promotion, and the forked-timeline check wrongly rules it out.
+  let streamed: { start: string; tli: number } | null = null;
+  const withStreamedTimeline = (row: ObserveRow, fields: ReturnType<typeof runningFields>): ReturnType<typeof runningFields> => {
+    if (!row.in_recovery) return fields;
+    if (streamed?.start !== row.postmaster_start_time) streamed = { start: row.postmaster_start_time, tli: 0 };
+    streamed.tli = Math.max(streamed.tli, row.wal_receiver?.received_tli ?? 0);
+    return streamed.tli > fields.timeline ? { ...fields, timeline: streamed.tli } : fields;
+  };
 
   const offline = async (signal: AbortSignal | undefined, err: SqlError): Promise<LocalPg> => {
     const standbySignal = await fileExists(paths.standbySignal);
@@ -104,7 +115,7 @@ export function createPgObserver(opts: PgObserverOptions): PgObserver {
         control: controlFromRow(row),
         standbySignal: await fileExists(paths.standbySignal),
         pid: runningPostmasterPid(paths.postmasterPid),
-        ...runningFields(row),
+        ...withStreamedTimeline(row, runningFields(row)),
       };
     },
     close: () => conn.close(),
