@@ -89,6 +89,10 @@ export function createPgAdapter(deps: {
       if (r.outcome === 'failed') throw new Error(`rejoin failed: ${r.reason}`);
       return { rewound: r.outcome === 'rewound' };
     },
+    applyDynamicConfig: async (dynamic, signal) => {
+      await supervisor.updateConfig(dynamic, signal);
+      await supervisor.reload(signal);
+    },
     moveDataAside: (reason) => moveDataDirAside(config, log, reason, new Date(), 'reinit'),
     close: async () => {
       await Promise.allSettled([observer.close(), supervisor.close(), sql.close()]);

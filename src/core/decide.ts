@@ -209,6 +209,10 @@ function raceForLeader(input: DecideInput): Decision {
     actions.push({ kind: 'promote', oldTimeline: local.timeline, switchLsn: pos, reason: why });
   }
   actions.push({ kind: 'publishLeaderStatus' });
+  // A request for another candidate that could not lead is void once someone else leads; left in
+  // place, the new leader would act on it and hand over again.
+  const fo = input.cluster?.failover;
+  if (fo && requested !== input.self.name) actions.push({ kind: 'deleteFailover', modRevision: fo.modRevision });
   return decision(input, actions, `taking the leader key: ${self.detail}; ${rank}`);
 }
 

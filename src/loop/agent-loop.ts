@@ -42,6 +42,7 @@ export class AgentLoop {
   private wakeResolve: (() => void) | null = null;
   private wakePending = false;
   private lastReason = '';
+  private appliedConfigRevision: number | null = null;
   private readonly executor: Executor;
   private readonly log: Logger;
 
@@ -148,6 +149,7 @@ export class AgentLoop {
     }
     const local = await pg.observe(signal);
     const dynamic = this.dynamic();
+    await this.applyConfigChange(cluster, local, dynamic, signal);
     const peers = await this.maybeProbe(cluster, local, config.name);
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };
@@ -171,6 +173,22 @@ export class AgentLoop {
     this.counters = recordTick(this.counters, { durationMs, actionKinds: decision.actions.map((a) => a.kind) });
     this.publish(config, after, cluster, holds, decision, dynamic);
     return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon };
+  }
+
+  /** edit-config / PATCH /config changed the `config` key: carry parameters and pg_hba to PostgreSQL. */
+  private async applyConfigChange(cluster: ClusterView | null, local: LocalPg, dynamic: DynamicConfig, signal?: AbortSignal): Promise<void> {
+    const rev = cluster?.config?.modRevision ?? null;
+    if (rev === null || rev === this.appliedConfigRevision || local.kind !== 'running') return;
+    const first = this.appliedConfigRevision === null;
+    this.appliedConfigRevision = rev;
+    if (first) return; // the files were rendered from this config when PostgreSQL was started or followed
+    try {
+      await this.deps.pg.applyDynamicConfig(dynamic, signal);
+      this.log.info({ configRevision: rev }, 'dynamic configuration applied to postgresql (reloaded)');
+    } catch (err) {
+      this.appliedConfigRevision = null;
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'applying the dynamic configuration failed');
+    }
   }
 
   private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {

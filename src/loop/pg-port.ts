@@ -32,6 +32,8 @@ export interface PgPort {
   startReplica(leader: MemberRef | null, signal?: AbortSignal): Promise<void>;
   /** Stop if running, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
   rejoin(leader: MemberRef, signal?: AbortSignal): Promise<{ rewound: boolean }>;
+  /** Re-render the managed configuration from a changed dynamic config and reload PostgreSQL. */
+  applyDynamicConfig(dynamic: DynamicConfig, signal?: AbortSignal): Promise<void>;
   /** Explicit reinit (S5): move the data directory aside (never deleted) and leave an empty one. */
   moveDataAside(reason: string): Promise<string>;
   close(): Promise<void>;
