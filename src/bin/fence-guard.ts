@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseGuardMessage } from '../core/fence-guard-protocol.js';
 import { systemClock } from '../loop/clock.js';
+import { isPostmasterAlive, readPostmasterPidSync } from '../postgres/files.js';
 import { signalPostmasterTree } from '../postgres/pgctl.js';
 
 const dataDir = process.argv[2];
@@ -36,7 +37,8 @@ function saveState(): void {
 
 function isGuard(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fence-guard') && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir as string);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('fence-guard') && cmdline.includes(dataDir as string);
   } catch {
     return false;
   }
@@ -63,24 +65,9 @@ process.on('SIGTERM', () => process.exit(0));
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'fence-guard', msg, ...fields })}\n`);
 
-function postmasterPid(): number | null {
-  try {
-    const first = readFileSync(join(dataDir as string, 'postmaster.pid'), 'utf8').split('\n')[0];
-    const pid = Number(first);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const pidFile = join(dataDir, 'postmaster.pid');
+const postmasterPid = (): number | null => readPostmasterPidSync(pidFile);
+const alive = (pid: number): boolean => isPostmasterAlive(pid);
 
 function primaryMayRun(): boolean {
   const pid = postmasterPid();
