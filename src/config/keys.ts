@@ -25,7 +25,7 @@ export const IGNORED_KEYS: Readonly<Record<string, string>> = Object.freeze({
   'restapi.server_tokens': 'the REST server sends no Server header',
   'restapi.ciphers': "Node's default TLS cipher list applies",
   'restapi.allowlist_include_members': 'only restapi.allowlist is applied (stricter)',
-  ctl: "patronictl's client settings; agentctl does not read them",
+  ctl: "client settings for agentctl (and patronictl): the agent ignores them; agentctl reads ctl.* over restapi.* (docs/agentctl.md)",
   'etcd3.use_proxies': 'the configured endpoints are always used as given (no discovery)',
   'bootstrap.users': 'removed in Patroni 4; create roles after bootstrap',
   'postgresql.pg_ctl_timeout': 'start/stop are bounded by primary_start_timeout and retry_timeout',
