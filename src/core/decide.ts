@@ -201,15 +201,14 @@ function raceForLeader(input: DecideInput): Decision {
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
     rank = `best candidate, ${best.detail}`;
   }
-  const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input)];
+  // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
+  const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
     const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
     actions.push({ kind: 'promote', oldTimeline: local.timeline, switchLsn: pos, reason: why });
   }
-  // Slots right after the promotion, not before: writes resume first; a replica that connected
-  // before its slot existed retries within wal_retrieve_retry_interval (500 ms).
-  actions.push({ kind: 'createSlots', members: slotMembers(input) }, { kind: 'publishLeaderStatus' });
+  actions.push({ kind: 'publishLeaderStatus' });
   // A request for another candidate that could not lead is void once someone else leads; left in
   // place, the new leader would act on it and hand over again.
   const fo = input.cluster?.failover;

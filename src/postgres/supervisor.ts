@@ -222,16 +222,9 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
       const [before] = await c.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r', [], { signal });
       const alreadyPrimary = before?.r === false;
       if (!alreadyPrimary) {
-        // pg_promote(wait => true) checks only every 100 ms: ask without waiting and poll every
-        // 10 ms instead; the switchover write gap is made of such slices.
-        await c.query('SELECT pg_catalog.pg_promote(false)', [], { signal });
-        const until = performance.now() + timeoutMs;
-        for (;;) {
-          const [now] = await c.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r', [], { signal });
-          if (now?.r === false) break;
-          if (performance.now() > until) throw new PgError('promote-failed', `PostgreSQL did not finish promotion within ${Math.ceil(timeoutMs / 1000)}s`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
+        const [res] = await c.query<{ ok: boolean }>('SELECT pg_catalog.pg_promote(true, $1) AS ok', [secs], { signal });
+        if (res?.ok !== true) throw new PgError('promote-failed', `PostgreSQL did not finish promotion within ${secs}s`);
       }
       const [after] = await c.query<{ r: boolean; tl: number }>(
         `SELECT pg_catalog.pg_is_in_recovery() AS r,

@@ -119,7 +119,7 @@ describe('decide: failover key without a leader', () => {
 
   it('the requested candidate takes the key even when a peer is more advanced', () => {
     const d = decide(raceInput({ cluster: unlocked({ leader: 'pg1', member: 'pg2' }), peers: peers(peer('pg3', { walPosition: 6_000 })) }));
-    expect(kinds(d)).toEqual(['acquireLeader', 'promote', 'createSlots', 'publishLeaderStatus']);
+    expect(kinds(d)).toEqual(['acquireLeader', 'createSlots', 'promote', 'publishLeaderStatus']);
     expect(action(d, 'promote').reason).toBe('manual failover/switchover');
     expect(d.reason).toContain('requested candidate');
   });

@@ -20,7 +20,7 @@ const unlocked3 = cluster({ leader: null, members: [member('pg1'), member('pg2')
 describe('decide: leader race', () => {
   it('the most advanced eligible replica takes the key and promotes', () => {
     const d = decide(raceInput());
-    expect(kinds(d)).toEqual(['acquireLeader', 'promote', 'createSlots', 'publishLeaderStatus']);
+    expect(kinds(d)).toEqual(['acquireLeader', 'createSlots', 'promote', 'publishLeaderStatus']);
     expect(action(d, 'promote')).toEqual({ kind: 'promote', oldTimeline: 1, switchLsn: 5_000, reason: 'automatic failover' });
     expect(action(d, 'createSlots').members).toEqual(['pg3']);
     expect(d.reason).toContain('taking the leader key: wal position 5000; best candidate');
