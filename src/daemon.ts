@@ -14,6 +14,8 @@ import { AgentLoop } from './loop/agent-loop.js';
 import { systemClock } from './loop/clock.js';
 import { effectiveDynamicConfig } from './loop/dynamic-config.js';
 import { createFenceTimer } from './loop/fence-timer.js';
+import { Fencing } from './loop/fencing.js';
+import { postmasterWriteState } from './postgres/files.js';
 import { startFenceGuard } from './loop/fence-guard-client.js';
 import { createJobRunner } from './loop/jobs.js';
 import { componentLogger } from './obs/logger.js';
@@ -48,10 +50,21 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     },
   });
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog });
+  const fencing = new Fencing({
+    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, fenceTimer, guard,
+    fence: (reason) => {
+      loop?.countFence();
+      void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
+    },
+    wake: () => loop?.wake(),
+  });
+  // A restarted agent whose previous run left a writable primary: its handed-over deadline is
+  // enforced here too, not only by the guard, until the key is re-attached.
+  fencing.apply();
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
-  const jobs = createJobRunner({ pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, onFinished: () => loop?.wake() });
+  const jobs = createJobRunner({ selfName: config.name, pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, onFinished: () => loop?.wake() });
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fenceTimer, guard,
+    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing,
     publish: (snap) => { status = snap; },
   });
 
@@ -77,6 +90,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     await api.listen({ host: config.restapi.listen.host, port: config.restapi.listen.port });
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err), listen: config.restapi.listen }, 'rest api could not listen');
+    // Nothing was decided yet: the guard keeps any handed-over deadline and fences at it.
+    fencing.close();
     await guard.close();
     await dcs.close();
     return 1;
@@ -84,7 +99,12 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
   void (async () => {
     try {
-      for await (const hint of dcs.changes(stop.signal)) if (wakesTheLoop(hint)) loop?.wake();
+      for await (const hint of dcs.changes(stop.signal)) {
+        // Our leader key deleted or replaced (etcdctl del, a revoked lease): answered at once,
+        // not at the next tick (S1).
+        if (touchesLeaderKey(hint) && dcs.leadership() !== null) void dcs.checkLeadership().catch(() => false);
+        if (wakesTheLoop(hint)) loop?.wake();
+      }
     } catch (err) {
       if (!stop.signal.aborted) log.warn({ err: String(err) }, 'etcd watch ended');
     }
@@ -96,11 +116,22 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   process.on('SIGINT', () => { termination = 'term'; stop.abort(); });
   process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
 
-  const code = await loop.run(stop.signal);
+  let code: number;
+  try {
+    code = await loop.run(stop.signal);
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'agent loop failed');
+    code = 1;
+  }
   pmWatch.close();
-  // The fence timer and the guard stay armed until PostgreSQL is stopped (S1 holds during shutdown).
-  if (termination === 'term') await shutdown({ status, pg, dcs, log, paused: dynamic().pause, clock });
-  fenceTimer.close();
+  // Every way out fences first (SPEC 5.12): a halt (refusal, fatal error) as well as a signal stops
+  // a PostgreSQL that may be writable, or hands over cleanly. The fence timer and the guard stay
+  // armed until it is stopped; the guard outlives us if it is not.
+  if (termination === 'term' || code !== 0) {
+    await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination === 'term' ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
+  }
+  fencing.apply();
+  fencing.close();
   await guard.close();
   await api.close().catch(() => undefined);
   await pg.close();
@@ -109,32 +140,47 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   return code;
 }
 
-/** SIGTERM: a leader stops PostgreSQL cleanly, then releases the key so a replica takes over at once. */
+/**
+ * SIGTERM or a halt: a PostgreSQL that may be writable is stopped cleanly within what is left of
+ * the proven lease (fenced when there is too little, or no proven lease at all), then the key is
+ * released so a replica takes over at once. Decided on fresh facts (the postmaster, the lease
+ * keeper), not on the last tick's status. A replica is left running (KillMode=process semantics).
+ */
 async function shutdown(args: {
-  status: StatusSnapshot; pg: ReturnType<typeof createPgAdapter>; dcs: ReturnType<typeof createEtcdDcs>;
-  log: Logger; paused: boolean; clock: typeof systemClock;
+  pg: ReturnType<typeof createPgAdapter>; dcs: ReturnType<typeof createEtcdDcs>;
+  log: Logger; paused: boolean; clock: typeof systemClock; dataDir: string; why: string;
+  /** Our member key is ours to delete only if this run wrote it (a refusing newcomer shares the name). */
+  joined: boolean;
 }): Promise<void> {
-  const { status, pg, dcs, log, clock } = args;
+  const { pg, dcs, log, clock } = args;
   if (args.paused) {
-    log.info('paused: leaving postgresql running on shutdown');
+    log.info({ why: args.why }, 'paused: leaving postgresql running on shutdown');
     return;
   }
-  const primary = status.node.role === 'primary' && status.node.state === 'running';
-  if (primary || status.holdsLeader) {
+  const leadership = dcs.leadership();
+  const pm = postmasterWriteState(args.dataDir);
+  if (pm.mayBeWritable || (leadership !== null && pm.alive)) {
     // A clean stop, but never past the lease deadline: nobody renews it any more.
-    const budgetMs = Math.min(60_000, dcs.lease().validUntilMs - clock.monoMs() - 500);
-    log.info({ budgetMs: Math.round(budgetMs) }, 'shutting down as primary: stopping postgresql, then releasing the leader key');
+    const budgetMs = Math.min(60_000, (leadership?.validUntilMs ?? -Infinity) - clock.monoMs() - 500);
+    log.info({ why: args.why, budgetMs: Math.round(budgetMs) }, 'shutting down as primary: stopping postgresql, then releasing the leader key');
     try {
-      if (budgetMs < 1_000) throw new Error('no lease time left for a clean stop');
+      if (budgetMs < 1_000) throw new Error('no proven lease time left for a clean stop');
       await pg.stop('fast', budgetMs);
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'clean stop failed; fencing');
-      await pg.fence('shutdown');
+      await pg.fence(`shutdown (${args.why})`);
     }
-    const released = status.holdsLeader ? await dcs.releaseLeader().catch(() => false) : false;
+  }
+  if (leadership !== null) {
+    const released = await dcs.releaseLeader().catch(() => false);
     log.info({ released }, 'leader key released');
   }
-  await dcs.deleteMember().catch(() => undefined);
+  if (args.joined) await dcs.deleteMember().catch(() => undefined);
+}
+
+/** A watch hint that names the leader key (or may have missed it). */
+function touchesLeaderKey(hint: DcsChangeHint): boolean {
+  return hint.resync === true || hint.keys === undefined || hint.keys.includes('leader');
 }
 
 /**

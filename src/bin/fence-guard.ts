@@ -2,12 +2,13 @@
 // The fence guard (S1): a tiny process that holds the agent's lease deadline and stops PostgreSQL
 // when it passes without a newer one, so a frozen or killed agent never leaves a writable primary
 // behind. Usage: fence-guard <data_dir>. Messages arrive as JSON lines on stdin.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseGuardMessage } from '../core/fence-guard-protocol.js';
 import { systemClock } from '../loop/clock.js';
-import { isPostmasterAlive, readPostmasterPidSync } from '../postgres/files.js';
+import { FENCE_KILL_AFTER_MS } from '../core/fencing.js';
+import { isPostmasterAlive, postmasterWriteState, readPostmasterPidSync } from '../postgres/files.js';
 import { signalPostmasterTree } from '../postgres/pgctl.js';
 
 const dataDir = process.argv[2];
@@ -69,23 +70,23 @@ const pidFile = join(dataDir, 'postmaster.pid');
 const postmasterPid = (): number | null => readPostmasterPidSync(pidFile);
 const alive = (pid: number): boolean => isPostmasterAlive(pid);
 
-function primaryMayRun(): boolean {
-  const pid = postmasterPid();
-  return pid !== null && alive(pid) && !existsSync(join(dataDir as string, 'standby.signal'));
-}
-
+/** Signal first, log after: the margin between our deadline and etcd's expiry is for the stop, not for I/O. */
 async function fence(): Promise<void> {
   const pid = postmasterPid();
-  log('lease deadline passed without a newer one: fencing postgresql', { pid, lateMs: Math.round(systemClock.monoMs() - deadline) });
-  if (pid === null || !alive(pid)) return;
+  if (pid === null || !alive(pid)) {
+    log('lease deadline passed without a newer one; postgresql is not running', { lateMs: Math.round(systemClock.monoMs() - deadline) });
+    return;
+  }
   process.kill(pid, 'SIGQUIT'); // immediate shutdown, as pg_ctl stop -m immediate
-  const until = systemClock.monoMs() + 2_000;
-  while (alive(pid) && systemClock.monoMs() < until) await new Promise((r) => setTimeout(r, 20));
+  const lateMs = Math.round(systemClock.monoMs() - deadline);
+  log('lease deadline passed without a newer one: fencing postgresql', { pid, lateMs });
+  const until = systemClock.monoMs() + FENCE_KILL_AFTER_MS;
+  while (alive(pid) && systemClock.monoMs() < until) await new Promise((r) => setTimeout(r, 10));
   if (alive(pid)) {
     // Backends run in sessions of their own: kill each, not just the postmaster, so none can
     // finish a commit after the deadline.
-    log('immediate shutdown did not finish in time: SIGKILL of the postmaster and its children', { pid });
     signalPostmasterTree(pid, 'SIGKILL');
+    log('immediate shutdown did not finish in time: SIGKILL of the postmaster and its children', { pid, afterMs: FENCE_KILL_AFTER_MS });
   }
 }
 
@@ -111,13 +112,15 @@ takeOver();
 schedule();
 saveState();
 
-// Once the agent is gone there is nothing to wait for but the deadline or PostgreSQL leaving primary.
-const watch = setInterval(() => {
-  if (agentGone && (!armed || !primaryMayRun())) {
-    log('agent gone and no writable primary to guard: exiting');
+// Once the agent is gone there is nothing to wait for but the deadline or the postmaster's end. A
+// replica being promoted counts as guarded (armed): it may become writable any moment.
+const exitWhenIdle = () => {
+  if (agentGone && (!armed || !postmasterWriteState(dataDir).alive)) {
+    log('agent gone and no postgresql to guard: exiting');
     process.exit(0);
   }
-}, 1000);
+};
+setInterval(exitWhenIdle, 1000);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const msg = parseGuardMessage(line);
@@ -128,10 +131,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (msg.type === 'disarm') {
     armed = false;
   } else {
-    clearInterval(watch);
-    armed = false;
-    saveState();
-    process.exit(0);
+    // The agent exits. If it still leaves a PostgreSQL we guard (its lease neither released nor
+    // proven lost), keep that deadline: leaving now would leave a writable primary unguarded.
+    agentGone = true;
+    log('agent exiting', { armed, msLeft: Math.round(deadline - systemClock.monoMs()) });
+    exitWhenIdle();
   }
   schedule();
   saveState();

@@ -43,6 +43,8 @@ export type JobSpec =
   /** Stop if needed, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
   | { readonly kind: 'rejoin'; readonly leader: MemberRef }
   | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number }
+  /** History entry first (S4), then pg_promote: in the background, so ticks keep renewing the lease. */
+  | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string }
   /** Operator requests (REST / agentctl), started by the daemon, not by decide(). */
   | { readonly kind: 'restart'; readonly role: 'primary' | 'replica'; readonly leader: MemberRef | null }
   | { readonly kind: 'reinit'; readonly source: MemberRef };
@@ -60,6 +62,8 @@ export interface FinishedJob {
   readonly error?: string;
   /** The failure was transient (leader unreachable, ...), not a verdict on the data: try again. */
   readonly retryable?: boolean;
+  /** Where a multi-step job failed ('history' for a promotion that could not be recorded). */
+  readonly stage?: string;
   readonly finishedMs: number;
 }
 
@@ -127,6 +131,11 @@ export interface DecideInput {
   readonly cluster: ClusterView | null;
   readonly dcsError: string | null;
   readonly lease: LeaseInfo;
+  /**
+   * This agent run has published its member key: a live member, which never halts because a
+   * newcomer uses its name or a stranger appears (SPEC 5.12). Absent: a newcomer.
+   */
+  readonly joined?: boolean;
   readonly local: LocalPg;
   /** The supervisor refuses to start PostgreSQL until the fence is cleared. */
   readonly fenced: boolean;

@@ -8,6 +8,8 @@ import { whenFollower } from './decide-follower.js';
 import { memberRef } from './member-ref.js';
 
 export function decide(input: DecideInput): Decision {
+  const unrecorded = promotionNotRecorded(input);
+  if (unrecorded) return unrecorded;
   const afterJob = absorbFinishedJob(input);
   if (afterJob !== input) return decideNow(afterJob);
   return decideNow(input);
@@ -26,6 +28,18 @@ function decideNow(input: DecideInput): Decision {
   if (!leader) return whenUnlocked(input);
   if (leader.name === input.self.name) return whenLeader(input);
   return whenFollower(input, leader.name);
+}
+
+/**
+ * No history entry, no promotion (S4): a promotion whose history append failed gives the key back
+ * instead, so a member that can record its promotion takes over.
+ */
+function promotionNotRecorded(input: DecideInput): Decision | null {
+  const last = input.memory.lastJob;
+  if (!last || last.ok || last.spec.kind !== 'promote' || last.stage !== 'history') return null;
+  if (input.cluster?.leader?.name !== input.self.name || isWritablePrimary(input)) return null;
+  return decision(input, [{ kind: 'releaseLeader' }],
+    `releasing the leader key: the promotion could not be recorded in the history key (${last.error ?? 'unknown error'})`, { lastJob: null });
 }
 
 /** A finished job's outcome feeds memory once; failures that need an answer get one. */
@@ -70,6 +84,10 @@ function refuseToJoin(input: DecideInput): Decision | null {
     return decision(input, [{ kind: 'halt', exitCode: 3 }],
       `refusing to start: data directory has system identifier ${sysid} but cluster ${'initialize'} key holds ${init} (data from another cluster)`);
   }
+  // A live member (it has published its member key in this run) never stops because of a
+  // newcomer: the newcomer refuses before it writes any key, and a stranger is only reported
+  // (the loop logs it; it is never probed, so never a candidate). SPEC 5.12.
+  if (input.joined === true) return null;
   const patroni = cluster.members.find((m) => m.name !== input.self.name && m.agent === undefined);
   if (patroni) {
     return decision(input, [{ kind: 'halt', exitCode: 2 }],

@@ -46,6 +46,9 @@ class LeaseDcs implements Dcs {
   /** Last member value written, to skip identical puts (each put wakes every watcher). */
   private lastMember: { value: string; lease: string; atMs: number } | null = null;
   private readonly loggedInvalid = new Set<string>();
+  /** The lease id under which the leader key was last proven ours; null when not leading. */
+  private heldUnder: string | null = null;
+  private readonly lostListeners = new Set<(cause: string) => void>();
 
   constructor(opts: LeaseDcsOptions) {
     validateMemberName(opts.name);
@@ -60,6 +63,11 @@ class LeaseDcs implements Dcs {
     this.log = opts.logger;
     this.keeper = new LeaseKeeper(opts.backend, opts.clock, opts.logger, opts.ttlSec,
       margin === undefined ? undefined : () => margin);
+    // etcd said the lease is gone (keepalive TTL <= 0, "lease not found" on a put): if the key
+    // hung on it, leadership ended now, not at the next tick (S1, revoked or early-expired lease).
+    this.keeper.subscribe((state) => {
+      if (this.heldUnder !== null && state.leaseId !== this.heldUnder) this.endLeadership(`lease ${this.heldUnder} is gone in etcd`);
+    });
   }
 
   private key(k: ClusterKey): string {
@@ -88,23 +96,69 @@ class LeaseDcs implements Dcs {
     this.keeper.setTtl(ttlSec);
   }
 
+  leadership(): LeaseState | null {
+    const state = this.keeper.state();
+    return this.heldUnder !== null && state.leaseId === this.heldUnder ? state : null;
+  }
+
+  onLeadershipLost(listener: (cause: string) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  async checkLeadership(signal?: AbortSignal): Promise<boolean> {
+    const held = this.heldUnder;
+    if (held === null) return false;
+    const cur = (await this.txn([], [{ op: 'get', key: this.leaderKey }], [], signal)).gets[0] ?? null;
+    if (cur !== null && cur.value === this.name && cur.lease === held) return true;
+    // Only if nothing proved or ended it while we read.
+    if (this.heldUnder === held) this.endLeadership(cur === null ? 'leader key deleted' : `leader key now holds ${cur.value} under lease ${cur.lease ?? 'none'}`);
+    return false;
+  }
+
+  private proveLeadership(leaseId: string): void {
+    if (this.heldUnder !== leaseId) this.log.info({ leaseId }, 'leadership proven under lease');
+    this.heldUnder = leaseId;
+  }
+
+  private endLeadership(cause: string): void {
+    if (this.heldUnder === null) return;
+    this.heldUnder = null;
+    this.log.warn({ cause }, 'leadership lost');
+    for (const l of this.lostListeners) {
+      try {
+        l(cause);
+      } catch {
+        // One listener's failure must not keep the others from fencing.
+      }
+    }
+  }
+
   // ---- leader --------------------------------------------------------------------------------
 
   async acquireLeader(signal?: AbortSignal): Promise<boolean> {
     this.checkOpen();
-    const res = await this.keeper.with(signal, (lease) => this.txn(
-      [{ key: this.leaderKey, target: 'create', equals: 0 }],
-      [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease }],
-      [{ op: 'get', key: this.leaderKey }],
-      signal,
-    ));
+    let used = '';
+    const res = await this.keeper.with(signal, (lease) => {
+      used = lease;
+      return this.txn(
+        [{ key: this.leaderKey, target: 'create', equals: 0 }],
+        [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease }],
+        [{ op: 'get', key: this.leaderKey }],
+        signal,
+      );
+    });
     if (res.succeeded) {
-      this.log.info({ revision: res.revision, leaseId: this.lease().leaseId }, 'leader key acquired');
+      this.proveLeadership(used);
+      this.log.info({ revision: res.revision, leaseId: used }, 'leader key acquired');
       return true;
     }
     const holder = res.gets[0] ?? null;
     // Already ours under our lease (an earlier attempt landed although its answer was lost).
-    if (holder !== null && holder.value === this.name && holder.lease === this.lease().leaseId) return true;
+    if (holder !== null && holder.value === this.name && holder.lease === used) {
+      this.proveLeadership(used);
+      return true;
+    }
     this.log.info({ holder: holder?.value ?? null }, 'leader race lost');
     return false;
   }
@@ -115,22 +169,33 @@ class LeaseDcs implements Dcs {
     const cur = (await this.txn([], [{ op: 'get', key: this.leaderKey }], [], signal)).gets[0] ?? null;
     if (cur === null || cur.value !== this.name) {
       this.log.warn({ holder: cur?.value ?? null }, 'leader key no longer ours');
+      this.endLeadership(cur === null ? 'leader key absent at renewal' : `leader key held by ${cur.value}`);
       return false;
     }
-    if (cur.lease === lease) return true;
+    if (cur.lease === lease) {
+      this.proveLeadership(lease);
+      return true;
+    }
     // The key names us under another lease (we restarted, or re-granted): move it onto ours,
     // guarded by value and mod_revision so a concurrent change wins.
-    const res = await this.keeper.with(signal, (l) => this.txn(
-      [{ key: this.leaderKey, target: 'value', equals: this.name }, { key: this.leaderKey, target: 'mod', equals: cur.modRevision }],
-      [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease: l }],
-      [],
-      signal,
-    ));
-    this.log.info({ fromLeaseId: cur.lease, toLeaseId: this.lease().leaseId, succeeded: res.succeeded }, 'leader key re-attached');
+    let used = '';
+    const res = await this.keeper.with(signal, (l) => {
+      used = l;
+      return this.txn(
+        [{ key: this.leaderKey, target: 'value', equals: this.name }, { key: this.leaderKey, target: 'mod', equals: cur.modRevision }],
+        [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease: l }],
+        [],
+        signal,
+      );
+    });
+    this.log.info({ fromLeaseId: cur.lease, toLeaseId: used, succeeded: res.succeeded }, 'leader key re-attached');
+    if (res.succeeded) this.proveLeadership(used);
     return res.succeeded;
   }
 
   async releaseLeader(signal?: AbortSignal): Promise<boolean> {
+    // A voluntary release is not a loss: no listener fires for our own delete.
+    this.heldUnder = null;
     const res = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
       [{ op: 'delete', key: this.leaderKey }],

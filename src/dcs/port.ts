@@ -57,6 +57,20 @@ export interface Dcs {
   lease(): LeaseState;
   /** Called whenever validUntilMs changes (the fence timer listens here). */
   onLeaseDeadline(listener: (state: LeaseState) => void): () => void;
+  /**
+   * The lease under which the leader key was last proven ours (acquired, renewed or re-attached),
+   * while that lease is still the one this agent keeps alive; null otherwise. Its deadline is the
+   * one that counts for fencing (S1): a fresh lease the key is not attached to proves nothing.
+   */
+  leadership(): LeaseState | null;
+  /**
+   * Called at once when the leadership proven above ends without this agent releasing it: etcd
+   * said the lease is gone (revoked, expired early), or `checkLeadership()` found the key deleted
+   * or replaced.
+   */
+  onLeadershipLost(listener: (cause: string) => void): () => void;
+  /** Read the leader key now; when leadership was held and the key is no longer ours under that lease, end it (listeners run). */
+  checkLeadership(signal?: AbortSignal): Promise<boolean>;
 
   /** create-if-absent; returns true when this call created it. */
   initialize(systemId: string, signal?: AbortSignal): Promise<boolean>;

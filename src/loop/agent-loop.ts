@@ -11,7 +11,6 @@ import type { Dcs } from '../dcs/port.js';
 import { emptyCounters, recordTick, type AgentCounters } from '../obs/metrics.js';
 import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
 import { Executor } from './executor.js';
-import type { FenceTimer } from './fence-timer.js';
 import type { JobRunner } from './jobs.js';
 import { connUrl, memberStatus, pgStateWord } from './member-status.js';
 import { probePeers } from './peers.js';
@@ -26,9 +25,8 @@ export interface LoopDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly agentVersion: string;
-  readonly fenceTimer: FenceTimer;
-  /** Feeds the fence guard process (S1 for a frozen agent). */
-  readonly guard: { update(armed: boolean, deadlineMonoMs: number): void };
+  /** Arms the fence timer and the guard process (S1) from the postmaster and the proven lease. */
+  readonly fencing: { apply(): unknown; checkNow(): boolean };
   readonly publish: (snap: StatusSnapshot) => void;
   readonly probeHeaders?: Record<string, string>;
 }
@@ -43,6 +41,9 @@ export class AgentLoop {
   private wakePending = false;
   private lastReason = '';
   private appliedConfigRevision: number | null = null;
+  /** This run has published its member key: from then on it is a live member, never a newcomer. */
+  private joined = false;
+  private readonly reported = new Set<string>();
   private readonly executor: Executor;
   private readonly log: Logger;
 
@@ -54,7 +55,7 @@ export class AgentLoop {
       bootstrapDcs: () => deps.config().bootstrap.dcs,
       dynamicConfig: () => this.dynamic(),
       onFence: () => { this.fenceEvents++; },
-      onArm: () => this.armNow(),
+      onArm: () => { deps.fencing.apply(); },
     });
   }
 
@@ -62,16 +63,27 @@ export class AgentLoop {
     return effectiveDynamicConfig(this.deps.config(), this.lastCluster);
   }
 
-  /** Arm the fence timer and the guard with the current lease deadline (unless paused). */
-  private armNow(): void {
-    if (this.dynamic().pause) return;
-    const until = this.deps.dcs.lease().validUntilMs;
-    this.deps.fenceTimer.update(true, until);
-    this.deps.guard.update(true, until);
+  isJoined(): boolean {
+    return this.joined;
   }
 
   countFence(): void {
     this.fenceEvents++;
+  }
+
+  /** A live member reports strangers and twins once each; it does not stop for them (SPEC 5.12). */
+  private reportStrangers(cluster: ClusterView, config: Config): void {
+    if (!this.joined) return;
+    for (const m of cluster.members) {
+      const twin = m.name === config.name && m.leaseId !== this.deps.dcs.lease().leaseId && m.connUrl !== connUrl(config);
+      const stranger = m.name !== config.name && m.agent === undefined;
+      if (!twin && !stranger) continue;
+      const id = `${m.name}@${m.leaseId ?? ''}`;
+      if (this.reported.has(id)) continue;
+      this.reported.add(id);
+      this.log.warn({ member: m.name, connUrl: m.connUrl },
+        twin ? 'another agent uses this node\'s name; it must refuse to start (this live member keeps running)' : 'member without the pg-ha-agent field (Patroni?) in the cluster: ignored, never a candidate');
+    }
   }
 
   /** Wake the loop now (etcd change, job finished, postmaster gone). */
@@ -138,7 +150,7 @@ export class AgentLoop {
     const config = this.deps.config();
     const t0 = clock.monoMs();
     // A resumed (SIGCONT) or starved process checks its deadline before anything else.
-    this.deps.fenceTimer.checkNow();
+    this.deps.fencing.checkNow();
     const [cluster, dcsError] = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
       (c) => [c, null] as const,
       (err: unknown) => [null, err instanceof Error ? err.message : String(err)] as const,
@@ -146,6 +158,7 @@ export class AgentLoop {
     if (cluster) {
       this.lastCluster = cluster;
       this.dcsLastSeenWallMs = clock.wallNowMs();
+      this.reportStrangers(cluster, config);
     }
     const local = await pg.observe(signal);
     const dynamic = this.dynamic();
@@ -153,10 +166,9 @@ export class AgentLoop {
     const peers = await this.maybeProbe(cluster, local, config.name);
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };
-    const lease = dcs.lease();
     const input: DecideInput = {
       self: { name: config.name, tags: config.tags, agent: this.deps.agentVersion, connUrl: connUrl(config) },
-      config: dynamic, cluster, dcsError, lease: { validUntilMs: lease.validUntilMs, leaseId: lease.leaseId },
+      config: dynamic, cluster, dcsError, lease: this.leaseForDecide(), joined: this.joined,
       local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
       nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(),
     };
@@ -164,6 +176,11 @@ export class AgentLoop {
     this.memory = decision.memory;
     this.logDecision(decision, local, cluster, clock.monoMs() - t0);
     const result = await this.executor.run(decision.actions, local, signal);
+    if (result.halt !== null) {
+      // A refusal writes nothing more: a newcomer that refuses must not overwrite a live member's key.
+      this.deps.fencing.apply();
+      return { halt: result.halt, retickNow: false, retickSoon: false };
+    }
     // A promotion (or a stop) changed what HAProxy must see: publish the new state now, not a
     // loop_wait later.
     const changedRole = decision.actions.some((a) => a.kind === 'promote' || a.kind === 'fence' || a.kind === 'stop' || a.kind === 'follow');
@@ -197,23 +214,35 @@ export class AgentLoop {
     const race = cluster.leader === null || (cluster.leader.name === self && local.inRecovery);
     const switchover = cluster.leader?.name === self && cluster.failover !== null;
     if (!race && !switchover) return new Map();
-    return probePeers(cluster.members, self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });
+    // Members without our agent field (Patroni, a stranger) are never candidates: not probed.
+    return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });
+  }
+
+  /**
+   * What decide() sees of the lease: the deadline of the lease the leader key is proven attached
+   * to (a fresh lease the key does not hang on proves nothing), and our current lease id.
+   */
+  private leaseForDecide(): { leaseId: string | null; validUntilMs: number } {
+    const leadership = this.deps.dcs.leadership();
+    return { leaseId: this.deps.dcs.lease().leaseId, validUntilMs: leadership?.validUntilMs ?? -Infinity };
+  }
+
+  /** Holding the leader key means: proven under the lease we keep alive, and that lease's deadline not passed. */
+  private holdsLeader(): boolean {
+    const leadership = this.deps.dcs.leadership();
+    return leadership !== null && this.deps.clock.monoMs() < leadership.validUntilMs;
   }
 
   /** Member key, fence timer and guard, after the tick's actions. Returns whether we hold the key. */
   private async afterActions(config: Config, local: LocalPg, decision: Decision, cluster: ClusterView | null): Promise<boolean> {
+    void cluster;
     const { dcs } = this.deps;
-    const lease = dcs.lease();
-    const tookKey = decision.actions.some((a) => a.kind === 'acquireLeader');
-    const holds = (cluster?.leader?.name === config.name || tookKey) && this.deps.clock.monoMs() < lease.validUntilMs;
-    const writable = local.kind === 'running' && !local.inRecovery;
-    const promoting = decision.actions.some((a) => a.kind === 'promote');
-    const armed = !this.dynamic().pause && (writable || promoting || holds);
-    this.deps.fenceTimer.update(armed, lease.validUntilMs);
-    this.deps.guard.update(armed, lease.validUntilMs);
+    const holds = this.holdsLeader();
+    this.deps.fencing.apply();
     const job = this.deps.jobs.running();
     try {
       await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause }));
+      this.joined = true;
     } catch (err) {
       this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
     }
@@ -225,7 +254,7 @@ export class AgentLoop {
     this.deps.publish(buildStatusSnapshot({
       name: config.name, scope: config.scope, agentVersion: this.deps.agentVersion, local,
       cluster: cluster ?? this.lastCluster, dcsOk: cluster !== null, dcsLastSeenWallMs: this.dcsLastSeenWallMs,
-      holdsLeader: holds, leaseValidUntilMs: this.deps.dcs.lease().validUntilMs, dynamic, tags: config.tags,
+      holdsLeader: holds, leaseValidUntilMs: this.deps.dcs.leadership()?.validUntilMs ?? -Infinity, dynamic, tags: config.tags,
       pgState: pgStateWord(local, this.deps.jobs.running()?.spec.kind ?? null),
       ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
       lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },

@@ -5,7 +5,6 @@ import type { DynamicConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Action } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
-import { formatLsn } from '../core/lsn.js';
 import type { Dcs } from '../dcs/port.js';
 import type { JobRunner } from './jobs.js';
 import type { PgPort } from './pg-port.js';
@@ -79,7 +78,7 @@ export class Executor {
         return true;
       case 'deleteInitialize': await dcs.deleteInitialize(signal); return true;
       case 'seedConfig': await dcs.setConfig(this.deps.bootstrapDcs(), 0, signal); return true;
-      case 'promote': return this.promote(action, signal);
+      case 'promote': return this.promote(action);
       case 'createSlots': {
         const key = [...action.members].sort().join(',');
         if (key === this.slotsFor) return true;
@@ -109,32 +108,11 @@ export class Executor {
     }
   }
 
-  private async promote(action: Extract<Action, { kind: 'promote' }>, signal?: AbortSignal): Promise<boolean> {
-    const { pg, dcs, clock, logger } = this.deps;
-    const t0 = clock.monoMs();
+  /** Starts the promotion job (history, then pg_promote) and returns: ticks go on renewing the lease. */
+  private promote(action: Extract<Action, { kind: 'promote' }>): boolean {
     this.slotsFor = '';
-    // History first (S4): a promotion etcd does not know about would let a later promotion reuse
-    // the same timeline number. No history entry, no promotion: give the key back instead.
-    try {
-      await dcs.appendHistory({
-        timeline: action.oldTimeline,
-        switchLsn: action.switchLsn,
-        reason: action.reason,
-        timestamp: new Date(clock.wallNowMs()).toISOString(),
-        newLeader: this.deps.selfName,
-      }, signal);
-    } catch (err) {
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'history append failed: not promoting, releasing the leader key');
-      await dcs.releaseLeader(signal).catch(() => false);
-      throw err;
-    }
-    this.deps.onArm?.();
-    const timeline = await pg.promote(60_000, signal);
-    logger.info({
-      oldTimeline: action.oldTimeline, newTimeline: timeline, switchLsn: formatLsn(action.switchLsn),
-      reason: action.reason, durationMs: Math.round(clock.monoMs() - t0),
-    }, 'promoted');
+    this.deps.jobs.start({ kind: 'promote', oldTimeline: action.oldTimeline, switchLsn: action.switchLsn, reason: action.reason })
+      .catch(() => undefined);
     return true;
   }
-
 }

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { FinishedJob, JobSpec, RunningJob } from '../core/decide-types.js';
 import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
+import { runPromotion } from './promotion.js';
 import { runSwitchover } from './switchover.js';
 
 export interface JobDeps {
@@ -16,6 +17,8 @@ export interface JobDeps {
   readonly dynamicConfig: () => DynamicConfig;
   readonly onFinished: (job: FinishedJob) => void;
   readonly probeHeaders?: Record<string, string>;
+  /** This member's name (the history entry of a promotion names it). */
+  readonly selfName?: string;
 }
 
 export interface JobRunner {
@@ -49,6 +52,9 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       }
       case 'switchover':
         await runSwitchover({ ...deps, spec, signal });
+        return;
+      case 'promote':
+        await runPromotion({ ...deps, spec, signal });
         return;
       case 'restart':
         await pg.stop('fast', 60_000);
@@ -84,10 +90,11 @@ export function createJobRunner(deps: JobDeps): JobRunner {
           error: err instanceof Error ? err.message : String(err),
           // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
           retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
+          stage: typeof err === 'object' && err !== null && typeof (err as { stage?: unknown }).stage === 'string' ? (err as { stage: string }).stage : undefined,
         }),
       ).then((r): FinishedJob => {
         const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
-        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error, retryable: r.retryable }) };
+        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error, retryable: r.retryable, ...(r.stage === undefined ? {} : { stage: r.stage }) }) };
         finished = result;
         if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
         else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');

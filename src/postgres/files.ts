@@ -1,5 +1,5 @@
 // File-system helpers for the data directory: state, ownership, postmaster.pid, owned writes.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chown, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PgError } from './errors.js';
@@ -214,4 +214,13 @@ export async function tailFile(path: string, from: number, maxLines = 20, maxByt
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * What the fence enforcers arm on (S1), read straight from the data directory: a live postmaster,
+ * and whether it may accept writes (no standby.signal). Shared by the agent and its guard process.
+ */
+export function postmasterWriteState(dataDir: string): { readonly alive: boolean; readonly mayBeWritable: boolean } {
+  const alive = runningPostmasterPid(join(dataDir, 'postmaster.pid')) !== null;
+  return { alive, mayBeWritable: alive && !existsSync(join(dataDir, 'standby.signal')) };
 }

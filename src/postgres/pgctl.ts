@@ -6,6 +6,7 @@ import type { Runner } from '../exec/runner.js';
 import { pgCtlReloadArgs, pgCtlStartArgs, pgCtlStopArgs } from './argv.js';
 import type { StopMode } from './argv.js';
 import { PgError } from './errors.js';
+import { FENCE_KILL_AFTER_MS } from '../core/fencing.js';
 import { childPidsOf, fileSize, isPostmasterAlive, readPostmasterPidSync, runningPostmasterPid, tailFile } from './files.js';
 import { PG_ENV, pgPaths, requireBinary, separateConfigDir } from './paths.js';
 
@@ -116,7 +117,7 @@ export interface FenceReport {
  * postmaster and its children get SIGKILL (a
  * backend must not outlive the fence to commit one more write).
  */
-export async function fenceNow(deps: { config: Config; logger: Logger }, reason: string, boundMs = 1000): Promise<FenceReport> {
+export async function fenceNow(deps: { config: Config; logger: Logger }, reason: string, boundMs = FENCE_KILL_AFTER_MS): Promise<FenceReport> {
   const started = performance.now();
   const paths = pgPaths(deps.config);
   const pid = readPostmasterPidSync(paths.postmasterPid);

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config, DynamicConfig } from '../config/types.js';
 import type { Runner } from '../exec/runner.js';
+import { FENCE_KILL_AFTER_MS } from '../core/fencing.js';
 import type { UpstreamNode } from './conf.js';
 import { PgError } from './errors.js';
 import { checkDataDirOwner, dataDirState, runningPostmasterPid } from './files.js';
@@ -119,7 +120,7 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
     }
   };
 
-  const doFence = (reason: string): Promise<FenceReport> => fenceNow(deps, reason, opts.fenceKillAfterMs ?? 1000);
+  const doFence = (reason: string): Promise<FenceReport> => fenceNow(deps, reason, opts.fenceKillAfterMs ?? FENCE_KILL_AFTER_MS);
 
   const checkDataDir = async (): Promise<void> => {
     uid ??= await runUid(runner);

@@ -101,6 +101,9 @@ function finish(w: WorldState, n: SimNode, spec: Exclude<JobSpec, { kind: 'switc
     case 'restart':
     case 'reinit':
       throw new Error(`${spec.kind} is an operator job; decide() never starts it`);
+    case 'promote':
+      // The simulator's executor models the promote action itself (history, then timeline switch).
+      throw new Error('the promote job is started by the executor, not by decide(); the simulator models the action');
     default: {
       const never: never = spec;
       throw new Error(`unknown job ${JSON.stringify(never)}`);

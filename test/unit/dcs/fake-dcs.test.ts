@@ -146,3 +146,45 @@ describe('fake Dcs', () => {
     expect(() => createFakeDcs({ scope: 's', name: 'a', ttlSec: 10, clock: new FakeClock(), store })).toThrow(/another FakeClock/);
   });
 });
+
+describe('leadership: the lease the leader key is proven under', () => {
+  it('is proven by acquire, ends at once when etcd revokes the lease, and comes back by a retake', async () => {
+    const { store, node } = setup(10);
+    const a = node('a');
+    const causes: string[] = [];
+    a.onLeadershipLost((c) => causes.push(c));
+    expect(a.leadership()).toBeNull();
+    expect(await a.acquireLeader()).toBe(true);
+    const first = a.leadership();
+    expect(first?.leaseId).toBe(a.lease().leaseId);
+    store.revoke(first?.leaseId ?? '');
+    // The keepalive of the next renewal learns it: listeners run before the renewal returns.
+    expect(await a.renewLeader()).toBe(false);
+    expect(causes).toEqual([`lease ${first?.leaseId ?? ''} is gone in etcd`]);
+    expect(a.leadership()).toBeNull();
+    // A fresh lease alone proves nothing: the key does not hang on it.
+    expect(a.lease().leaseId).not.toBeNull();
+    expect(a.leadership()).toBeNull();
+    expect(await a.acquireLeader()).toBe(true);
+    expect(a.leadership()?.leaseId).toBe(a.lease().leaseId);
+  });
+
+  it('checkLeadership ends it when the key was deleted or taken; a voluntary release is no loss', async () => {
+    const { node } = setup(10);
+    const a = node('a');
+    const b = node('b');
+    const causes: string[] = [];
+    a.onLeadershipLost((c) => causes.push(c));
+    expect(await a.acquireLeader()).toBe(true);
+    expect(await a.checkLeadership()).toBe(true);
+    await b.removeCluster();
+    expect(await b.acquireLeader()).toBe(true);
+    expect(await a.checkLeadership()).toBe(false);
+    expect(causes).toEqual([`leader key now holds b under lease ${b.lease().leaseId ?? ''}`]);
+    expect(await b.releaseLeader()).toBe(true);
+    expect(await a.acquireLeader()).toBe(true);
+    expect(await a.releaseLeader()).toBe(true);
+    expect(a.leadership()).toBeNull();
+    expect(causes).toHaveLength(1);
+  });
+});

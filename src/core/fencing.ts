@@ -1,0 +1,63 @@
+// When the fence enforcers (the agent's fence timer and the separate guard process) are armed, at
+// which deadline, and what to do the moment leadership ends early. Pure: the loop feeds it what the
+// postmaster and the lease keeper say right now, not what the last tick observed.
+
+/** After SIGQUIT, how long a fence waits before SIGKILL of the postmaster and every backend. */
+export const FENCE_KILL_AFTER_MS = 300;
+
+export interface ArmingInput {
+  readonly paused: boolean;
+  /** A live postmaster whose data dir has no standby.signal: it may accept writes. */
+  readonly postmasterMayBeWritable: boolean;
+  /** A live postmaster at all (a replica being promoted counts while we lead). */
+  readonly postmasterAlive: boolean;
+  /** Deadline of the lease the leader key is proven attached to; null when not proven. */
+  readonly leadershipDeadlineMs: number | null;
+  /**
+   * The deadline a previous agent run handed over through the guard, while this run has not yet
+   * proven the key for itself (restart in place); null otherwise.
+   */
+  readonly handedOverDeadlineMs: number | null;
+}
+
+export interface Arming {
+  readonly armed: boolean;
+  /** Monotonic ms; -Infinity: fence now. */
+  readonly deadlineMs: number;
+  readonly reason: string;
+}
+
+/**
+ * S1: armed whenever PostgreSQL may run writable, at the deadline of the lease the leader key is
+ * attached to. A leader's replica being promoted is armed too (the guard must outlive an agent that
+ * dies mid-promotion). Writable without any proven lease is armed at -Infinity: fence now.
+ */
+export function fenceArming(i: ArmingInput): Arming {
+  if (i.paused) return { armed: false, deadlineMs: -Infinity, reason: 'paused: the operator holds the fence (SPEC 5.8)' };
+  const promoting = i.postmasterAlive && i.leadershipDeadlineMs !== null;
+  if (!i.postmasterMayBeWritable && !promoting) return { armed: false, deadlineMs: -Infinity, reason: 'postgresql cannot accept writes' };
+  if (i.leadershipDeadlineMs !== null) return { armed: true, deadlineMs: i.leadershipDeadlineMs, reason: 'leader key proven under our lease' };
+  if (i.handedOverDeadlineMs !== null) {
+    return { armed: true, deadlineMs: i.handedOverDeadlineMs, reason: 'deadline handed over by the previous agent run; leader key not yet re-attached' };
+  }
+  return { armed: true, deadlineMs: -Infinity, reason: 'postgresql may accept writes but no leader key is proven ours' };
+}
+
+export type LeadershipLossResponse =
+  | { readonly kind: 'retake'; readonly reason: string }
+  | { readonly kind: 'fence'; readonly reason: string }
+  | { readonly kind: 'none'; readonly reason: string };
+
+/**
+ * The lease or the leader key ended before our deadline (a revoked lease, a deleted key, a resumed
+ * stale etcd leader). Never a tick of deciding while writable without a lease: take the key back at
+ * once with one create-if-absent transaction (it succeeds only while nobody else holds it), and if
+ * that did not succeed at once, fence.
+ */
+export function onLeadershipLost(i: { readonly cause: string; readonly paused: boolean; readonly postmasterAlive: boolean; readonly retake: 'not tried' | 'failed' | 'won' }): LeadershipLossResponse {
+  if (i.paused) return { kind: 'none', reason: `leadership lost (${i.cause}); paused, so no automatic action` };
+  if (!i.postmasterAlive) return { kind: 'none', reason: `leadership lost (${i.cause}); postgresql is not running` };
+  if (i.retake === 'won') return { kind: 'none', reason: `leadership lost (${i.cause}); leader key taken back under a fresh lease` };
+  if (i.retake === 'not tried') return { kind: 'retake', reason: `leadership lost (${i.cause}); taking the leader key back at once (create-if-absent)` };
+  return { kind: 'fence', reason: `leadership lost (${i.cause}) and the key could not be taken back at once: fencing` };
+}

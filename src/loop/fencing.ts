@@ -1,0 +1,105 @@
+// The S1 enforcers' wiring: arm the fence timer and the guard from what the postmaster and the
+// lease keeper say right now (src/core/fencing.ts decides), and answer an early end of leadership
+// at once: take the key back with one create-if-absent transaction, or fence.
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import { fenceArming, onLeadershipLost, type Arming } from '../core/fencing.js';
+import type { Dcs } from '../dcs/port.js';
+import { postmasterWriteState } from '../postgres/files.js';
+import type { FenceTimer } from './fence-timer.js';
+
+/** How long the retake after an early loss may take before we fence instead. */
+export const RETAKE_BOUND_MS = 500;
+
+export interface FencingDeps {
+  readonly dcs: Dcs;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly dataDir: string;
+  readonly paused: () => boolean;
+  readonly fenceTimer: FenceTimer;
+  readonly guard: { update(armed: boolean, deadlineMonoMs: number): void; handedOverDeadline(): number | null };
+  /** The fence itself (the fence timer's path): stops PostgreSQL at once. */
+  readonly fence: (reason: string) => void;
+  /** Something changed that the loop should look at now. */
+  readonly wake: () => void;
+}
+
+export class Fencing {
+  private handedOver: number | null;
+  private retaking = false;
+  private last: Arming | null = null;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: FencingDeps) {
+    this.handedOver = deps.guard.handedOverDeadline();
+    this.unsubscribe = deps.dcs.onLeadershipLost((cause) => { void this.lost(cause); });
+  }
+
+  /** Arm or disarm both enforcers from the current state. Returns what was applied. */
+  apply(): Arming {
+    const { dcs, clock } = this.deps;
+    const leadership = dcs.leadership();
+    if (leadership !== null) this.handedOver = null; // proven for ourselves: the old deadline is history
+    if (this.handedOver !== null && this.handedOver <= clock.monoMs()) this.handedOver = null;
+    const pm = postmasterWriteState(this.deps.dataDir);
+    const arming = fenceArming({
+      paused: this.deps.paused(),
+      postmasterAlive: pm.alive,
+      postmasterMayBeWritable: pm.mayBeWritable,
+      leadershipDeadlineMs: leadership?.validUntilMs ?? null,
+      handedOverDeadlineMs: this.handedOver,
+    });
+    // While an early loss is being answered, the old deadline stays: the retake is bounded and
+    // ends in a proven lease or a fence.
+    if (this.retaking) return this.last ?? arming;
+    if (this.last?.armed !== arming.armed || this.last.deadlineMs !== arming.deadlineMs) {
+      if (this.last?.armed !== arming.armed) this.deps.logger.info({ armed: arming.armed, reason: arming.reason }, arming.armed ? 'fence armed' : 'fence disarmed');
+      this.last = arming;
+    }
+    this.deps.fenceTimer.update(arming.armed, arming.deadlineMs);
+    this.deps.guard.update(arming.armed, arming.deadlineMs);
+    return arming;
+  }
+
+  /** The fence timer checks its deadline now (first thing in a tick: a resumed process fences before anything else). */
+  checkNow(): boolean {
+    return this.deps.fenceTimer.checkNow();
+  }
+
+  /** The leader key under our name no longer hangs on the lease we keep alive (S1: never a tick of deciding while writable). */
+  private async lost(cause: string): Promise<void> {
+    const log = this.deps.logger;
+    const base = { cause, paused: this.deps.paused(), postmasterAlive: postmasterWriteState(this.deps.dataDir).alive };
+    let response = onLeadershipLost({ ...base, retake: 'not tried' });
+    log.warn({ cause, response: response.kind }, response.reason);
+    if (response.kind === 'retake') {
+      this.retaking = true;
+      const t0 = this.deps.clock.monoMs();
+      let won = false;
+      try {
+        // Raced against a timer too: a keepalive stuck on a stalled member may hold the lease lock.
+        const bound = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), RETAKE_BOUND_MS).unref());
+        won = await Promise.race([this.deps.dcs.acquireLeader(AbortSignal.timeout(RETAKE_BOUND_MS)), bound]);
+      } catch (err) {
+        log.warn({ err: errText(err) }, 'taking the leader key back failed');
+      } finally {
+        this.retaking = false;
+      }
+      response = onLeadershipLost({ ...base, retake: won ? 'won' : 'failed' });
+      log.warn({ cause, response: response.kind, durationMs: Math.round(this.deps.clock.monoMs() - t0) }, response.reason);
+    }
+    if (response.kind === 'fence') this.deps.fence(response.reason);
+    this.apply();
+    this.deps.wake();
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.deps.fenceTimer.close();
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,49 @@
+// Arming follows the postmaster and the proven lease, never the last observation (issue 10), and an
+// early end of leadership is answered by a retake or a fence, never by a tick of deciding (issue 20).
+import { describe, expect, it } from 'vitest';
+import { fenceArming, onLeadershipLost, type ArmingInput } from '../../../src/core/fencing.js';
+
+const base: ArmingInput = { paused: false, postmasterAlive: true, postmasterMayBeWritable: true, leadershipDeadlineMs: 5_000, handedOverDeadlineMs: null };
+
+describe('fenceArming', () => {
+  it('arms a writable postmaster at the deadline of the lease the key is proven under', () => {
+    expect(fenceArming(base)).toMatchObject({ armed: true, deadlineMs: 5_000 });
+  });
+
+  it('arms a writable postmaster without a proven key at -Infinity: fence now', () => {
+    const a = fenceArming({ ...base, leadershipDeadlineMs: null });
+    expect(a).toMatchObject({ armed: true, deadlineMs: -Infinity });
+    expect(a.reason).toBe('postgresql may accept writes but no leader key is proven ours');
+  });
+
+  it('keeps a deadline handed over by the previous agent run until the key is re-attached', () => {
+    expect(fenceArming({ ...base, leadershipDeadlineMs: null, handedOverDeadlineMs: 7_000 })).toMatchObject({ armed: true, deadlineMs: 7_000 });
+    // Proven for ourselves: the new lease counts, whichever is later or earlier.
+    expect(fenceArming({ ...base, leadershipDeadlineMs: 3_000, handedOverDeadlineMs: 7_000 })).toMatchObject({ armed: true, deadlineMs: 3_000 });
+  });
+
+  it('stays armed for a leader whose replica is being promoted (the guard outlives a dying agent)', () => {
+    expect(fenceArming({ ...base, postmasterMayBeWritable: false })).toMatchObject({ armed: true, deadlineMs: 5_000 });
+  });
+
+  it('disarms a replica that does not lead, a stopped postmaster and pause', () => {
+    expect(fenceArming({ ...base, postmasterMayBeWritable: false, leadershipDeadlineMs: null }).armed).toBe(false);
+    expect(fenceArming({ ...base, postmasterAlive: false, postmasterMayBeWritable: false }).armed).toBe(false);
+    expect(fenceArming({ ...base, paused: true })).toMatchObject({ armed: false, reason: 'paused: the operator holds the fence (SPEC 5.8)' });
+  });
+});
+
+describe('onLeadershipLost', () => {
+  const lost = { cause: 'lease 7 is gone in etcd', paused: false, postmasterAlive: true } as const;
+
+  it('takes the key back first, then fences if that did not succeed at once', () => {
+    expect(onLeadershipLost({ ...lost, retake: 'not tried' })).toEqual({ kind: 'retake', reason: 'leadership lost (lease 7 is gone in etcd); taking the leader key back at once (create-if-absent)' });
+    expect(onLeadershipLost({ ...lost, retake: 'failed' })).toEqual({ kind: 'fence', reason: 'leadership lost (lease 7 is gone in etcd) and the key could not be taken back at once: fencing' });
+    expect(onLeadershipLost({ ...lost, retake: 'won' }).kind).toBe('none');
+  });
+
+  it('does nothing in pause or without a running postmaster', () => {
+    expect(onLeadershipLost({ ...lost, paused: true, retake: 'not tried' }).kind).toBe('none');
+    expect(onLeadershipLost({ ...lost, postmasterAlive: false, retake: 'failed' }).kind).toBe('none');
+  });
+});
