@@ -7,7 +7,7 @@ import {
 import type { Logger } from 'pino';
 import type { Compare, KvBackend, Op, RangeResult, TxnResult, WatchHint } from './backend.js';
 import { LeaseNotFoundError } from './backend.js';
-import { toDcsError, type EtcdTimeouts } from './etcd-client.js';
+import { isMemberFailure, toDcsError, type EtcdTimeouts } from './etcd-client.js';
 import type { EtcdMembers, MemberClient } from './etcd-members.js';
 import { watchPrefix } from './etcd-watch.js';
 import { DcsError } from './port.js';
@@ -47,12 +47,6 @@ function toRequest(op: Op): IRequestOp {
 
 /** Attempts per call, each on the next member in EtcdMembers.order(); the call deadline caps them too. */
 const MAX_ATTEMPTS = 3;
-
-/** An error that says the member failed us (retry elsewhere), not an answer from etcd. */
-function isMemberFailure(err: unknown): boolean {
-  if (err instanceof LeaseNotFoundError || err instanceof EtcdLeaseInvalidError) return false;
-  return toDcsError(err, 'etcd').retryable;
-}
 
 export interface EtcdBackendDeps {
   readonly members: EtcdMembers;
@@ -123,11 +117,11 @@ export class EtcdBackend implements KvBackend {
   }
 
   /**
-   * gRPC enforces the attempt deadline; the backstop only guards against a call that never
-   * settles, so one member can never hold a call longer than one attempt.
+   * gRPC enforces the attempt deadline (and the etcd3 client one more on a first authentication,
+   * which comes before the call); the backstop only guards against a call that never settles.
    */
   private attempt<T>(m: MemberClient, fn: (c: Etcd3) => Promise<T>): Promise<T> {
-    const ms = this.timeouts.attemptTimeoutMs + 250;
+    const ms = 2 * this.timeouts.attemptTimeoutMs + 250;
     return new Promise<T>((resolve, reject) => {
       const backstop = setTimeout(() => reject(new GRPCDeadlineExceededError(`no answer from ${m.endpoint} within ${ms} ms`)), ms);
       fn(m.client).then(

@@ -7,7 +7,7 @@ import {
 } from 'cockatiel';
 import {
   ClientClosedError, Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError,
-  EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCOutOfRangeError,
+  EtcdLeaseInvalidError, EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCOutOfRangeError,
   GRPCUnauthenticatedError, isRecoverableError, type IOptions,
 } from 'etcd3';
 import type { Logger } from 'pino';
@@ -141,6 +141,13 @@ export function createMemberClients(cfg: Etcd3Config, timeouts: EtcdTimeouts): M
     endpoint: hostUrl('', h.host, h.port).replace(/^:\/\//, ''),
     client: new Etcd3({ ...baseOptions(cfg, [hostUrl(cfg.protocol, h.host, h.port)], timeouts), faultHandling: { host: () => noop, global: noop } }),
   }));
+}
+
+/** The member failed us (transport, deadline, leader change): retry elsewhere. Not an answer from etcd. */
+export function isMemberFailure(err: unknown): boolean {
+  if (err instanceof EtcdLeaseInvalidError) return false;
+  if (err instanceof Error && err.name === 'LeaseNotFoundError') return false;
+  return toDcsError(err, 'etcd').retryable;
 }
 
 /** Library error -> DcsError with a stable code. The message never includes credentials. */

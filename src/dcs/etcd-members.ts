@@ -6,7 +6,7 @@
 // The same probe reads each member's version (at start-up and whenever a member comes back).
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { isLeaderTransition } from './etcd-client.js';
+import { isLeaderTransition, isMemberFailure } from './etcd-client.js';
 import { versionWarning } from './etcd-versions.js';
 
 /** How often a member that failed is probed; also the retry pace after a whole-cluster outage. */
@@ -44,7 +44,8 @@ interface MemberState {
   lastError: string | null;
   warned: string | null;
   lastProbeMs: number;
-  probing: boolean;
+  /** The probe in flight, so a refresh waits for it instead of starting a second one. */
+  probing: Promise<void> | null;
 }
 
 export class EtcdMembers {
@@ -61,7 +62,7 @@ export class EtcdMembers {
   ) {
     if (clients.length === 0) throw new TypeError('EtcdMembers needs at least one member');
     this.members = clients.map((m) => ({
-      m, up: true, version: null, raftLeader: null, errorsTotal: 0, lastError: null, warned: null, lastProbeMs: -Infinity, probing: false,
+      m, up: true, version: null, raftLeader: null, errorsTotal: 0, lastError: null, warned: null, lastProbeMs: -Infinity, probing: null,
     }));
     // Agents spread over the members instead of all starting on the first one listed.
     this.current = Math.floor(Math.random() * clients.length);
@@ -158,9 +159,13 @@ export class EtcdMembers {
   }
 
   /** One Status RPC with the attempt deadline: its version, whether it leads, whether it answers. */
-  private async probe(s: MemberState): Promise<void> {
-    if (s.probing || this.closed) return;
-    s.probing = true;
+  private probe(s: MemberState): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    s.probing ??= this.probeOnce(s).finally(() => { s.probing = null; });
+    return s.probing;
+  }
+
+  private async probeOnce(s: MemberState): Promise<void> {
     s.lastProbeMs = this.now();
     try {
       const st = await s.m.client.maintenance.status({ deadline: Date.now() + this.attemptTimeoutMs });
@@ -170,10 +175,10 @@ export class EtcdMembers {
       if (!s.up && st.leader !== '0') this.markUp(s, 'answered a status probe');
     } catch (err) {
       if (this.closed) return;
-      // A member that misses the deadline on a probe would miss it on a call too.
-      this.failed(s.m, err);
-    } finally {
-      s.probing = false;
+      // A member that misses the deadline on a probe would miss it on a call too. An answer
+      // (a refused password) says nothing about the member's health: the calls report it.
+      if (isMemberFailure(err)) this.failed(s.m, err);
+      else s.lastError = err instanceof Error ? err.message : String(err);
     }
   }
 
