@@ -11,8 +11,8 @@ import { versionWarning } from './etcd-versions.js';
 
 /** How often a member that failed is probed; also the retry pace after a whole-cluster outage. */
 export const PROBE_DOWN_MS = 1000;
-/** Members in use are re-read this often (a version change without a failed call). */
-export const PROBE_UP_MS = 60_000;
+/** Members that answer are re-read this often: a version change, or a member no call goes to dying. */
+export const PROBE_UP_MS = 10_000;
 
 export interface EtcdMemberHealth {
   /** host:port as in etcd3.hosts */
