@@ -36,7 +36,7 @@ export function createEtcdDcs(opts: EtcdDcsOptions): EtcdDcs {
   const log = opts.logger.child({ component: 'dcs' });
   const clients = createMemberClients(opts.config.etcd3, timeouts);
   const watchClient = createEtcdClient(opts.config.etcd3, timeouts, log);
-  const members = new EtcdMembers(clients, timeouts.attemptTimeoutMs, log);
+  const members = new EtcdMembers(clients, log);
   log.info({
     endpoints: opts.config.etcd3.hosts.map((h) => `${h.host}:${h.port}`),
     protocol: opts.config.etcd3.protocol,

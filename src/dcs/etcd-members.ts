@@ -56,7 +56,6 @@ export class EtcdMembers {
 
   constructor(
     clients: readonly MemberClient[],
-    private readonly attemptTimeoutMs: number,
     private readonly log: Logger,
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -158,7 +157,7 @@ export class EtcdMembers {
     }));
   }
 
-  /** One Status RPC with the attempt deadline: its version, whether it leads, whether it answers. */
+  /** One Status RPC (attempt deadline): its version, whether it leads, whether it answers. */
   private probe(s: MemberState): Promise<void> {
     if (this.closed) return Promise.resolve();
     s.probing ??= this.probeOnce(s).finally(() => { s.probing = null; });
@@ -168,7 +167,9 @@ export class EtcdMembers {
   private async probeOnce(s: MemberState): Promise<void> {
     s.lastProbeMs = this.now();
     try {
-      const st = await s.m.client.maintenance.status({ deadline: Date.now() + this.attemptTimeoutMs });
+      // No explicit deadline: the client's default (the attempt deadline) starts after a first
+      // authentication, which has a deadline of its own; an explicit one would include it.
+      const st = await s.m.client.maintenance.status();
       this.observeVersion(s, st.version);
       s.raftLeader = st.leader !== '0' && st.leader === st.header.member_id;
       // A member that knows no raft leader answers Status but cannot serve our calls.

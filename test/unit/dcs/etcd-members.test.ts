@@ -29,7 +29,7 @@ function fakeMember(endpoint: string, over: { range?: Range; status?: Status } =
 
 function membersOf(clients: MemberClient[], first = 0): EtcdMembers {
   vi.spyOn(Math, 'random').mockReturnValueOnce(first / clients.length);
-  return new EtcdMembers(clients, 100, log);
+  return new EtcdMembers(clients, log);
 }
 
 afterEach(() => vi.restoreAllMocks());
