@@ -42,6 +42,8 @@ interface MemberState {
   raftLeader: boolean | null;
   errorsTotal: number;
   lastError: string | null;
+  /** When it last failed (a call or a probe); orders the down members. */
+  lastFailMs: number;
   warned: string | null;
   lastProbeMs: number;
   /** The probe in flight, so a refresh waits for it instead of starting a second one. */
@@ -61,7 +63,7 @@ export class EtcdMembers {
   ) {
     if (clients.length === 0) throw new TypeError('EtcdMembers needs at least one member');
     this.members = clients.map((m) => ({
-      m, up: true, version: null, raftLeader: null, errorsTotal: 0, lastError: null, warned: null, lastProbeMs: -Infinity, probing: null,
+      m, up: true, version: null, raftLeader: null, errorsTotal: 0, lastError: null, lastFailMs: -Infinity, warned: null, lastProbeMs: -Infinity, probing: null,
     }));
     // Agents spread over the members instead of all starting on the first one listed.
     this.current = Math.floor(Math.random() * clients.length);
@@ -81,11 +83,15 @@ export class EtcdMembers {
     this.timer = null;
   }
 
-  /** The order one call tries members in: the one in use, the other up ones, then the down ones. */
+  /**
+   * The order one call tries members in: the one in use, the other up ones, then the down ones,
+   * the one that failed longest ago first (a frozen member fails every probe, so it comes last).
+   */
   order(): MemberClient[] {
     const n = this.members.length;
     const rotated = Array.from({ length: n }, (_, i) => this.members[(this.current + i) % n]!);
-    return [...rotated.filter((s) => s.up), ...rotated.filter((s) => !s.up)].map((s) => s.m);
+    const down = rotated.filter((s) => !s.up).sort((a, b) => a.lastFailMs - b.lastFailMs);
+    return [...rotated.filter((s) => s.up), ...down].map((s) => s.m);
   }
 
   inUse(): string {
@@ -104,6 +110,7 @@ export class EtcdMembers {
     const s = this.stateOf(m);
     s.errorsTotal += 1;
     s.lastError = err instanceof Error ? err.message : String(err);
+    s.lastFailMs = this.now();
     // Every member answers so while etcd elects a leader: counted, but no reason to move.
     if (isLeaderTransition(err)) return;
     if (s.up) {

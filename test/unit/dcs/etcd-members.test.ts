@@ -63,12 +63,21 @@ describe('EtcdMembers: which member a call goes to', () => {
     expect(ms.health()[0]).toMatchObject({ up: true, errorsTotal: 1 });
   });
 
-  it('with every member down still tries them all, the one in use first', () => {
-    const [a, b] = [fakeMember('a:1'), fakeMember('b:1')];
-    const ms = membersOf([a, b], 0);
-    ms.failed(a, new GRPCUnavailableError('14 UNAVAILABLE'));
+  it('with every member down still tries them all, the one that failed longest ago first', () => {
+    const [a, b, c] = [fakeMember('a:1'), fakeMember('b:1'), fakeMember('c:1')];
+    let now = 0;
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0);
+    const ms = new EtcdMembers([a, b, c], log, () => now);
+    ms.failed(a, new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED'));
+    now = 10;
     ms.failed(b, new GRPCUnavailableError('14 UNAVAILABLE'));
-    expect(ms.order().map((m) => m.endpoint)).toEqual(['b:1', 'a:1']);
+    now = 20;
+    ms.failed(c, new GRPCUnavailableError('14 UNAVAILABLE'));
+    expect(ms.order().map((m) => m.endpoint)).toEqual(['a:1', 'b:1', 'c:1']);
+    // a is frozen: its probe fails again, so it goes last.
+    now = 30;
+    ms.failed(a, new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED'));
+    expect(ms.order().map((m) => m.endpoint)).toEqual(['b:1', 'c:1', 'a:1']);
   });
 
   it('reads each version by Status and warns about a version with a lease-safety bug', async () => {
