@@ -19,7 +19,7 @@ import { postmasterWriteState } from './postgres/files.js';
 import { startFenceGuard } from './loop/fence-guard-client.js';
 import { createJobRunner } from './loop/jobs.js';
 import { componentLogger } from './obs/logger.js';
-import { startingSnapshot, type StatusSnapshot } from './obs/status.js';
+import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
 
 export interface RunAgentOptions {
   readonly config: Config;
@@ -71,7 +71,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const stop = new AbortController();
   const local = createLocalActions({ jobs, getStatus: () => status });
   const api = buildServer({
-    config, getStatus: () => status, clock, dcs, logger: componentLogger(root, 'api'),
+    config, getStatus: () => withEtcdMembers(status, dcs.etcdMembers()), clock, dcs, logger: componentLogger(root, 'api'),
     wakeLoop: () => loop?.wake(),
     requestRestart: (req) => local.restart(req),
     requestReinitialize: (req) => local.reinitialize(req),

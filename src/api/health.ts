@@ -1,7 +1,7 @@
 // Health checks: pure functions of (published snapshot, query, monotonic now). Nothing here does
 // I/O, so a health request costs a few property reads no matter what etcd or PostgreSQL are doing.
 import type { NodeStatus, StatusSnapshot, XlogReplica } from '../obs/status.js';
-import { isValidLeaderNow, leaseSecondsLeft } from '../obs/status.js';
+import { etcdWarnings, isValidLeaderNow, leaseSecondsLeft } from '../obs/status.js';
 import type { Parsed } from './units.js';
 import { parseByteSize } from './units.js';
 
@@ -198,6 +198,17 @@ export function renderStatusBody(snap: StatusSnapshot, nowMonoMs: number): Recor
       lease_seconds_left: Math.round(leaseSecondsLeft(snap, nowMonoMs) * 1000) / 1000,
       last_decision: { reason: snap.lastDecision.reason, actions: snap.lastDecision.actions },
       last_tick_age_ms: Math.max(0, Math.round(nowMonoMs - snap.lastTickMonoMs)),
+      ...(snap.etcdMembers === undefined ? {} : { etcd: etcdBody(snap) }),
     },
+  };
+}
+
+/** pg_ha_agent.etcd: each member as this agent's client sees it, and lease-safety warnings. */
+function etcdBody(snap: StatusSnapshot): Record<string, unknown> {
+  return {
+    members: (snap.etcdMembers ?? []).map((m) => ({
+      endpoint: m.endpoint, up: m.up, in_use: m.inUse, version: m.version, raft_leader: m.raftLeader, errors_total: m.errorsTotal,
+    })),
+    warnings: etcdWarnings(snap),
   };
 }

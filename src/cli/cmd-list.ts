@@ -122,7 +122,22 @@ function tableFor(ctx: CtlContext, cluster: ClusterView, rows: readonly MemberRo
   return table + info.map((l) => ` ${l}\n`).join('');
 }
 
-export function listJson(scope: string, cluster: ClusterView): Record<string, unknown> {
+/**
+ * One footer line per etcd member whose version has a known lease-safety bug (docs/etcd.md).
+ * Asked of the members directly, so it shows even when no agent runs; silent when none answers.
+ */
+export async function etcdVersionWarnings(ctx: CtlContext): Promise<string[]> {
+  const refresh = ctx.dcs.refreshEtcdMembers;
+  if (refresh === undefined) return [];
+  try {
+    const members = await refresh.call(ctx.dcs);
+    return members.flatMap((m) => (m.warning === null ? [] : [`Warning: ${m.warning}`]));
+  } catch {
+    return [];
+  }
+}
+
+export function listJson(scope: string, cluster: ClusterView, etcdWarnings: readonly string[] = []): Record<string, unknown> {
   const fo = cluster.failover?.value;
   return {
     scope,
@@ -132,17 +147,19 @@ export function listJson(scope: string, cluster: ClusterView): Record<string, un
     scheduled_switchover: fo?.scheduledAt ? { at: fo.scheduledAt, from: fo.leader ?? null, to: fo.member ?? null } : null,
     pending_failover: fo && !fo.scheduledAt ? { from: fo.leader ?? null, to: fo.member ?? null } : null,
     members: memberRows(cluster).map(({ replicatefrom: _r, ...row }) => row),
+    etcd_warnings: etcdWarnings.map((w) => w.replace(/^Warning: /, '')),
   };
 }
 
 export async function runList(ctx: CtlContext, opts: { extended: boolean }): Promise<number> {
   const cluster = await readCluster(ctx);
+  const warnings = await etcdVersionWarnings(ctx);
   if (ctx.format !== 'table') {
-    ctx.io.out(renderData(ctx.format, listJson(ctx.config.scope, cluster)));
+    ctx.io.out(renderData(ctx.format, listJson(ctx.config.scope, cluster, warnings)));
     return EXIT_OK;
   }
   const rows = memberRows(cluster);
-  ctx.io.out(tableFor(ctx, cluster, rows, rows.map((r) => r.name), opts.extended));
+  ctx.io.out(tableFor(ctx, cluster, rows, rows.map((r) => r.name), opts.extended) + warnings.map((l) => ` ${l}\n`).join(''));
   return EXIT_OK;
 }
 

@@ -1,6 +1,7 @@
 // What every agentctl command gets: the config, a read-only view of etcd, the REST client, the
 // terminal, time. Built once by run.ts; unit tests build it from fakes.
 import type { Clock } from '../core/clock.js';
+import type { EtcdMemberHealth } from '../dcs/etcd-members.js';
 import type { Dcs } from '../dcs/port.js';
 import type { CtlConfig } from './ctl-config.js';
 import type { RestClient } from './http.js';
@@ -24,7 +25,10 @@ export interface CtlIo {
  * grants a lease or writes a member key (the Dcs grants its lease lazily, only for
  * touchMember/acquireLeader, which agentctl does not call); changes go through the REST API.
  */
-export type ClusterReader = Pick<Dcs, 'snapshot' | 'removeCluster' | 'close'>;
+export type ClusterReader = Pick<Dcs, 'snapshot' | 'removeCluster' | 'close'> & {
+  /** The etcd Dcs asks each etcd member for its status (version); absent on fakes. */
+  readonly refreshEtcdMembers?: () => Promise<readonly EtcdMemberHealth[]>;
+};
 
 export interface CtlContext {
   readonly config: CtlConfig;

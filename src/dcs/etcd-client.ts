@@ -7,11 +7,12 @@ import {
 } from 'cockatiel';
 import {
   ClientClosedError, Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError,
-  EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCOutOfRangeError,
+  EtcdLeaseInvalidError, EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCOutOfRangeError,
   GRPCUnauthenticatedError, isRecoverableError, type IOptions,
 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Etcd3Config } from '../config/types.js';
+import type { MemberClient } from './etcd-members.js';
 import { DcsError } from './port.js';
 
 export interface EtcdTimeouts {
@@ -72,10 +73,9 @@ function hostBreaker(endpoint: string, log: Logger | undefined): CircuitBreakerP
   return breaker;
 }
 
-export function etcdClientOptions(cfg: Etcd3Config, timeouts: EtcdTimeouts, log?: Logger): IOptions {
-  if (cfg.hosts.length === 0) throw new DcsError('invalid', 'etcd3.hosts is empty', { retryable: false });
+function baseOptions(cfg: Etcd3Config, hosts: string[], timeouts: EtcdTimeouts): IOptions {
   const opts: IOptions = {
-    hosts: cfg.hosts.map((h) => hostUrl(cfg.protocol, h.host, h.port)),
+    hosts,
     // No dialTimeout: etcd3 1.x accepts the option but never reads it. Connecting is bounded by
     // the per-attempt deadline below instead.
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeouts.attemptTimeoutMs }),
@@ -87,18 +87,6 @@ export function etcdClientOptions(cfg: Etcd3Config, timeouts: EtcdTimeouts, log?
       // Own subchannels per channel: a channel the pool resets reconnects at once instead of
       // inheriting a shared subchannel's backoff.
       'grpc.use_local_subchannel_pool': 1,
-    },
-    faultHandling: {
-      // With one endpoint there is nowhere else to go: a breaker would only turn one slow call
-      // into a second of instant failures.
-      host: (endpoint) => (cfg.hosts.length > 1 ? hostBreaker(endpoint, log) : noop),
-      global: retry(handleWhen(isRecoverableError), {
-        maxAttempts: 3,
-        backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }),
-      }),
-      // etcd3 types this as IBackoff but uses it as a factory (calls next() to reset), as its own
-      // default `new ExponentialBackoff()` shows. Capped: a watch retries at least every 2 s.
-      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>,
     },
   };
   if (cfg.username !== undefined) opts.auth = { username: cfg.username, password: cfg.password ?? '' };
@@ -115,8 +103,51 @@ export function etcdClientOptions(cfg: Etcd3Config, timeouts: EtcdTimeouts, log?
   return opts;
 }
 
+function checkHosts(cfg: Etcd3Config): void {
+  if (cfg.hosts.length === 0) throw new DcsError('invalid', 'etcd3.hosts is empty', { retryable: false });
+}
+
+/** The pooled client over every endpoint: used for watches only (etcd3's watch manager reconnects by itself). */
+export function etcdClientOptions(cfg: Etcd3Config, timeouts: EtcdTimeouts, log?: Logger): IOptions {
+  checkHosts(cfg);
+  return {
+    ...baseOptions(cfg, cfg.hosts.map((h) => hostUrl(cfg.protocol, h.host, h.port)), timeouts),
+    faultHandling: {
+      // With one endpoint there is nowhere else to go: a breaker would only turn one slow call
+      // into a second of instant failures.
+      host: (endpoint) => (cfg.hosts.length > 1 ? hostBreaker(endpoint, log) : noop),
+      global: retry(handleWhen(isRecoverableError), {
+        maxAttempts: 3,
+        backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }),
+      }),
+      // etcd3 types this as IBackoff but uses it as a factory (calls next() to reset), as its own
+      // default `new ExponentialBackoff()` shows. Capped: a watch retries at least every 2 s.
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>,
+    },
+  };
+}
+
 export function createEtcdClient(cfg: Etcd3Config, timeouts: EtcdTimeouts, log?: Logger): Etcd3 {
   return new Etcd3(etcdClientOptions(cfg, timeouts, log));
+}
+
+/**
+ * One client per member, with no retry or breaker of the library's own: EtcdBackend chooses the
+ * member for each attempt (etcd-members.ts) and retries on the next one itself.
+ */
+export function createMemberClients(cfg: Etcd3Config, timeouts: EtcdTimeouts): MemberClient[] {
+  checkHosts(cfg);
+  return cfg.hosts.map((h) => ({
+    endpoint: hostUrl('', h.host, h.port).replace(/^:\/\//, ''),
+    client: new Etcd3({ ...baseOptions(cfg, [hostUrl(cfg.protocol, h.host, h.port)], timeouts), faultHandling: { host: () => noop, global: noop } }),
+  }));
+}
+
+/** The member failed us (transport, deadline, leader change): retry elsewhere. Not an answer from etcd. */
+export function isMemberFailure(err: unknown): boolean {
+  if (err instanceof EtcdLeaseInvalidError) return false;
+  if (err instanceof Error && err.name === 'LeaseNotFoundError') return false;
+  return toDcsError(err, 'etcd').retryable;
 }
 
 /** Library error -> DcsError with a stable code. The message never includes credentials. */

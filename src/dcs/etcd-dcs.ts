@@ -2,8 +2,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
-import { createEtcdClient, timeoutsFor, type EtcdTimeouts } from './etcd-client.js';
+import { createEtcdClient, createMemberClients, timeoutsFor, type EtcdTimeouts } from './etcd-client.js';
 import { EtcdBackend } from './etcd-backend.js';
+import { EtcdMembers, type EtcdMemberHealth } from './etcd-members.js';
 import { createLeaseDcs } from './lease-dcs.js';
 import type { Dcs } from './port.js';
 
@@ -22,10 +23,20 @@ export interface EtcdDcsOptions {
   readonly timeouts?: EtcdTimeouts;
 }
 
-export function createEtcdDcs(opts: EtcdDcsOptions): Dcs {
+/** The etcd Dcs, plus what it knows about each etcd member (for /patroni, /metrics, agentctl). */
+export interface EtcdDcs extends Dcs {
+  /** Per member: up, in use, version, errors, lease-safety warning. Cheap; no etcd call. */
+  etcdMembers(): EtcdMemberHealth[];
+  /** Asks every member for its status now (version, leader); waits at most one attempt deadline. */
+  refreshEtcdMembers(): Promise<EtcdMemberHealth[]>;
+}
+
+export function createEtcdDcs(opts: EtcdDcsOptions): EtcdDcs {
   const timeouts = opts.timeouts ?? timeoutsFor(opts.retryTimeoutSec);
   const log = opts.logger.child({ component: 'dcs' });
-  const client = createEtcdClient(opts.config.etcd3, timeouts, log);
+  const clients = createMemberClients(opts.config.etcd3, timeouts);
+  const watchClient = createEtcdClient(opts.config.etcd3, timeouts, log);
+  const members = new EtcdMembers(clients, log);
   log.info({
     endpoints: opts.config.etcd3.hosts.map((h) => `${h.host}:${h.port}`),
     protocol: opts.config.etcd3.protocol,
@@ -34,8 +45,9 @@ export function createEtcdDcs(opts: EtcdDcsOptions): Dcs {
     callTimeoutMs: timeouts.callTimeoutMs,
     attemptTimeoutMs: timeouts.attemptTimeoutMs,
   }, 'etcd client created');
-  return createLeaseDcs({
-    backend: new EtcdBackend(client, timeouts, log),
+  members.start();
+  const dcs = createLeaseDcs({
+    backend: new EtcdBackend({ members, clients, watchClient, timeouts, log }),
     namespace: opts.config.namespace,
     scope: opts.config.scope,
     name: opts.config.name,
@@ -43,5 +55,9 @@ export function createEtcdDcs(opts: EtcdDcsOptions): Dcs {
     clock: opts.clock,
     logger: log,
     ...(opts.leaseMarginMs === undefined ? {} : { leaseMarginMs: opts.leaseMarginMs }),
+  });
+  return Object.assign(dcs, {
+    etcdMembers: () => members.health(),
+    refreshEtcdMembers: () => members.refresh(),
   });
 }

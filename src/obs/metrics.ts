@@ -204,6 +204,27 @@ function renderAgentMetrics(e: Exposition, snap: StatusSnapshot, nowMonoMs: numb
   for (const kind of Object.keys(c.decisionsByKind).sort()) {
     e.sample('pg_ha_agent_decisions_total', `kind="${escapeLabel(kind)}"`, c.decisionsByKind[kind] ?? 0);
   }
+  renderEtcdMembers(e, snap);
+}
+
+/** Per etcd member (label endpoint): errors, up, in use, and known lease-safety bugs of its version. */
+function renderEtcdMembers(e: Exposition, snap: StatusSnapshot): void {
+  const members = snap.etcdMembers;
+  if (members === undefined || members.length === 0) return;
+  const label = (endpoint: string): string => `endpoint="${escapeLabel(endpoint)}"`;
+  e.header('pg_ha_agent_etcd_member_errors_total', 'counter',
+    'Failed etcd calls and status probes per etcd member (transport errors, deadlines, etcd leader changes).');
+  for (const m of members) e.sample('pg_ha_agent_etcd_member_errors_total', label(m.endpoint), m.errorsTotal);
+  e.header('pg_ha_agent_etcd_member_up', 'gauge', 'Value is 1 if the etcd member answers, 0 if calls skip it.');
+  for (const m of members) e.sample('pg_ha_agent_etcd_member_up', label(m.endpoint), m.up ? 1 : 0);
+  e.header('pg_ha_agent_etcd_member_in_use', 'gauge', 'Value is 1 for the etcd member the agent sends its calls to.');
+  for (const m of members) e.sample('pg_ha_agent_etcd_member_in_use', label(m.endpoint), m.inUse ? 1 : 0);
+  e.header('pg_ha_agent_etcd_member_lease_safety_warning', 'gauge',
+    'Value is 1 if the etcd member runs a version with a known lease-safety bug (see docs/etcd.md).');
+  for (const m of members) {
+    if (m.version === null) continue;
+    e.sample('pg_ha_agent_etcd_member_lease_safety_warning', `${label(m.endpoint)},version="${escapeLabel(m.version)}"`, m.warning === null ? 0 : 1);
+  }
 }
 
 function renderHistogram(e: Exposition, name: string, help: string, h: DurationHistogram): void {

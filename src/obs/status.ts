@@ -7,6 +7,7 @@
 import type { DynamicConfig, Tags, TagValue } from '../config/types.js';
 import type { ClusterView, MemberRole } from '../core/cluster.js';
 import type { LocalPg, PgRunning } from '../core/local-pg.js';
+import type { EtcdMemberHealth } from '../dcs/etcd-members.js';
 import type { AgentCounters } from './metrics.js';
 import { emptyCounters } from './metrics.js';
 
@@ -86,6 +87,18 @@ export interface StatusSnapshot {
   readonly tags: Tags;
   readonly noloadbalance: boolean;
   readonly counters: AgentCounters;
+  /** Each etcd member as the client sees it (added at request time, not by the loop). */
+  readonly etcdMembers?: readonly EtcdMemberHealth[];
+}
+
+/** The snapshot with the etcd client's per-member view, read now (no etcd call). */
+export function withEtcdMembers(snap: StatusSnapshot, members: readonly EtcdMemberHealth[]): StatusSnapshot {
+  return Object.freeze({ ...snap, etcdMembers: members });
+}
+
+/** The lease-safety warnings of the etcd members, one line each. */
+export function etcdWarnings(snap: StatusSnapshot): string[] {
+  return (snap.etcdMembers ?? []).flatMap((m) => (m.warning === null ? [] : [m.warning]));
 }
 
 export interface StatusInputs {

@@ -3,8 +3,7 @@ import { Etcd3 } from 'etcd3';
 import { pino, type Logger } from 'pino';
 import type { Etcd3Config } from '../../src/config/types.js';
 import type { EtcdTimeouts } from '../../src/dcs/etcd-client.js';
-import { createEtcdDcs } from '../../src/dcs/etcd-dcs.js';
-import type { Dcs } from '../../src/dcs/port.js';
+import { createEtcdDcs, type EtcdDcs } from '../../src/dcs/etcd-dcs.js';
 import { systemClock } from '../../src/loop/clock.js';
 
 /** Silent unless TEST_LOG=debug|info|... is set. */
@@ -33,7 +32,7 @@ export interface EtcdDcsForTest {
   logger?: Logger;
 }
 
-export function etcdDcs(o: EtcdDcsForTest): Dcs {
+export function etcdDcs(o: EtcdDcsForTest): EtcdDcs {
   return createEtcdDcs({
     config: { etcd3: etcd3Config(o.endpoints), namespace: '/service/', scope: o.scope, name: o.name },
     ttlSec: o.ttlSec,
