@@ -10,6 +10,8 @@ import { buildPostgresql } from './build-pg.js';
 import { applyEnvOverrides } from './env.js';
 import { ConfigError, ProblemSink, type ConfigProblem } from './errors.js';
 import { IGNORED_KEYS, UNSUPPORTED_KEYS } from './keys.js';
+import { LOCAL_REGISTRY } from './registry-local.js';
+import { checkRegistry } from './registry.js';
 import { nodeFsProbe, type FsProbe } from './paths.js';
 import { deepFreeze, obj, type Raw } from './read.js';
 import { DYNAMIC_SCHEMA, LOCAL_SCHEMA, schemaPaths } from './schema.js';
@@ -81,6 +83,7 @@ export function checkConfig(input: string | Raw, env: NodeJS.ProcessEnv = {}, op
   }
   const raw = applyEnvOverrides(isPlainObject(parsed) ? parsed : {}, env, sink);
   walk(raw, LOCAL_SCHEMA, '', '', { ignored: IGNORED_KEYS, unsupported: UNSUPPORTED_KEYS, warnIgnored: true, allPaths: LOCAL_PATHS }, sink);
+  checkRegistry(raw, LOCAL_REGISTRY, LOCAL_SCHEMA, '', sink);
   const ctx: BuildCtx = { sink, cwd: opts.cwd ?? process.cwd(), probe: opts.probe ?? nodeFsProbe, env };
   const config = build(raw, ctx, opts.configFile ?? '');
   if (sink.problems.length > 0 || config === undefined) {

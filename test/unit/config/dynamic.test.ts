@@ -3,10 +3,11 @@ import { DEFAULT_DYNAMIC_CONFIG, mergeDynamicConfig, validateDynamicConfig } fro
 
 describe('validateDynamicConfig', () => {
   it('fills defaults and keeps passthrough keys unchanged', () => {
-    const r = validateDynamicConfig({ ttl: 40, max_timelines_history: 5, slots: { s: { type: 'physical' } } });
+    const r = validateDynamicConfig({ ttl: 40, max_timelines_history: 5, slots: {} });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config).toMatchObject({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 40, max_timelines_history: 5, slots: { s: { type: 'physical' } } });
+    expect(r.config).toMatchObject({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 40, max_timelines_history: 5, slots: {} });
+    expect(r.warnings).toEqual([{ path: 'max_timelines_history', message: 'accepted and ignored: the full timeline history is kept' }]);
     expect(Object.isFrozen(r.config)).toBe(true);
   });
 
