@@ -1,5 +1,7 @@
 // The dynamic configuration (bootstrap.dcs, the etcd `config` key, PATCH /config, edit-config):
 // defaults, validation and JSON merge patch. Shared by the loader, the REST API and agentctl.
+import { coerceStrings } from './coerce.js';
+import { envValue } from './env.js';
 import { ProblemSink, joinPath, type ConfigProblem } from './errors.js';
 import { DYNAMIC_PASSTHROUGH_KEYS, DYNAMIC_UNSUPPORTED_KEYS } from './keys.js';
 import { bool, deepFreeze, num, obj, scalarMap, strList, type Raw } from './read.js';
@@ -55,18 +57,39 @@ function ranged(raw: Raw | undefined, key: string, prefix: string, bound: Bound,
 function startStop(raw: Raw | undefined, which: 'start' | 'stop', prefix: string, sink: ProblemSink): number | undefined {
   const primary = ranged(raw, `primary_${which}_timeout`, prefix, { min: 0, unit: ' seconds' }, sink);
   const master = ranged(raw, `master_${which}_timeout`, prefix, { min: 0, unit: ' seconds' }, sink);
-  if (primary !== undefined && master !== undefined) {
+  // Patroni: primary_* wins when both are set.
+  if (primary !== undefined && master !== undefined && primary !== master) {
     sink.warn(joinPath(prefix, `master_${which}_timeout`), `ignored: primary_${which}_timeout is set (master_* is the Patroni 3 spelling)`);
   }
   return primary ?? master;
 }
 
-function timingRule(c: { ttl: number; loop_wait: number; retry_timeout: number }, prefix: string, sink: ProblemSink): void {
-  const need = c.loop_wait + 2 * c.retry_timeout;
-  if (need > c.ttl) {
-    sink.problem(joinPath(prefix, 'ttl'),
-      `ttl (${c.ttl}) must be at least loop_wait + 2 * retry_timeout = ${c.loop_wait} + 2 * ${c.retry_timeout} = ${need}`);
+type Timing = { ttl: number; loop_wait: number; retry_timeout: number };
+
+/**
+ * loop_wait + 2 * retry_timeout <= ttl, adjusted with a warning as Patroni does
+ * (config.py, _validate_and_adjust_timeouts): shorten loop_wait down to 1 s, then retry_timeout.
+ */
+function adjustTiming(c: Timing, prefix: string, sink: ProblemSink): Timing {
+  if (c.loop_wait + 2 * c.retry_timeout <= c.ttl) return c;
+  const minLoop = Math.min(1, c.loop_wait);
+  const rule = `loop_wait + 2 * retry_timeout <= ttl is violated (${c.loop_wait} + 2 * ${c.retry_timeout} > ${c.ttl})`;
+  if (minLoop + 2 * c.retry_timeout > c.ttl) {
+    const retry = Math.floor((c.ttl - minLoop) / 2);
+    sink.warn(joinPath(prefix, 'ttl'), `${rule}: loop_wait adjusted from ${c.loop_wait} to ${minLoop} and retry_timeout from ${c.retry_timeout} to ${retry}, as Patroni does`);
+    return { ttl: c.ttl, loop_wait: minLoop, retry_timeout: retry };
   }
+  const loop = c.ttl - 2 * c.retry_timeout;
+  sink.warn(joinPath(prefix, 'ttl'), `${rule}: loop_wait adjusted from ${c.loop_wait} to ${loop}, as Patroni does`);
+  return { ...c, loop_wait: loop };
+}
+
+/** Patroni reads synchronous_mode with parse_bool ("off" is false); other strings (quorum) stay. */
+function coerceSyncMode(raw: Raw): Raw {
+  const v = raw['synchronous_mode'];
+  if (typeof v !== 'string') return raw;
+  const b = envValue({ kind: 'leaf', type: 'boolean' }, v);
+  return b === undefined ? raw : { ...raw, synchronous_mode: b };
 }
 
 function dynamicPostgresql(raw: Raw | undefined): DynamicConfig['postgresql'] {
@@ -82,10 +105,17 @@ function dynamicPostgresql(raw: Raw | undefined): DynamicConfig['postgresql'] {
 }
 
 /** Keys stored and handed back as given: ignored ones and the accepted "off" values of refused ones. */
-const PASSTHROUGH = new Set([...Object.keys(DYNAMIC_PASSTHROUGH_KEYS), 'slots', 'ignore_slots']);
+// master_*_timeout stays as sent (GET /config shows it, as Patroni's does) next to primary_*.
+const PASSTHROUGH = new Set([...Object.keys(DYNAMIC_PASSTHROUGH_KEYS), 'slots', 'ignore_slots', 'master_start_timeout', 'master_stop_timeout']);
 
 /** Pushes problems into `sink`; returns the config with defaults (meaningful only without problems). */
-export function checkDynamicConfig(input: unknown, prefix: string, sink: ProblemSink): DynamicConfig {
+/** Strings read as Patroni reads them (coerce.ts); anything but a mapping is returned as is. */
+function normalized(given: unknown): unknown {
+  return isPlainObject(given) ? coerceSyncMode(coerceStrings(given, DYNAMIC_SCHEMA)) : given;
+}
+
+export function checkDynamicConfig(given: unknown, prefix: string, sink: ProblemSink): DynamicConfig {
+  const input = normalized(given);
   const allPaths = schemaPaths(DYNAMIC_SCHEMA, prefix);
   walk(input, DYNAMIC_SCHEMA, prefix, '', { ignored: DYNAMIC_PASSTHROUGH_KEYS, unsupported: DYNAMIC_UNSUPPORTED_KEYS, warnIgnored: true, allPaths }, sink);
   checkRegistry(input, DYNAMIC_REGISTRY, DYNAMIC_SCHEMA, prefix, sink);
@@ -97,8 +127,8 @@ export function checkDynamicConfig(input: unknown, prefix: string, sink: Problem
     retry_timeout: ranged(raw, 'retry_timeout', prefix, { min: 1, unit: ' second' }, sink),
   };
   const badTiming = ['ttl', 'loop_wait', 'retry_timeout'].some((k) => sink.hasProblemAt(joinPath(prefix, k)));
-  const merged = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
-  if (!badTiming) timingRule(merged, prefix, sink);
+  const given3 = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
+  const merged = badTiming ? given3 : adjustTiming(given3, prefix, sink);
   const passthrough = Object.fromEntries(Object.entries(raw ?? {}).filter(([k, v]) => PASSTHROUGH.has(k) && v !== null));
   return deepFreeze({
     ...passthrough,
@@ -150,7 +180,8 @@ function withoutPaths(input: Raw, paths: readonly string[]): Raw {
  * cluster, so it is left out (its feature stays off) and returned in `refused` for the caller
  * to report; the rest applies. Any other problem makes the whole value invalid, as before.
  */
-export function readStoredDynamicConfig(input: unknown): StoredResult {
+export function readStoredDynamicConfig(given: unknown): StoredResult {
+  const input = normalized(given);
   const refused = refusedDynamicKeys(input);
   const kept = isPlainObject(input) && refused.length > 0 ? withoutPaths(input, refused.map((p) => p.path)) : input;
   const result = validateDynamicConfig(kept);
@@ -163,7 +194,14 @@ export function readStoredDynamicConfig(input: unknown): StoredResult {
  */
 export function mergeDynamicConfig(base: unknown, patch: unknown): Record<string, unknown> {
   const merged = mergePatch(base, patch);
-  return isPlainObject(merged) ? merged : {};
+  if (!isPlainObject(merged)) return {};
+  // A patch in Patroni 3's words (master_start_timeout) means that value, not the primary_* the
+  // stored config carries (the agent writes every key, defaults included), which would win.
+  for (const which of ['start', 'stop']) {
+    const sets = (key: string): boolean => isPlainObject(patch) && patch[key] !== undefined && patch[key] !== null;
+    if (sets(`master_${which}_timeout`) && !sets(`primary_${which}_timeout`)) delete merged[`primary_${which}_timeout`];
+  }
+  return merged;
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
