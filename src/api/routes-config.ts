@@ -36,6 +36,11 @@ function invalid(reply: FastifyReply, problems: readonly ConfigProblem[]): Fasti
   return sendError(reply, 400, `invalid configuration: ${problems.map(formatProblem).join('; ')}`);
 }
 
+/** Timing adjusted as Patroni does, ignored keys: accepted, and said in the log. */
+function logWarnings(ctx: ApiContext, warnings: readonly ConfigProblem[]): void {
+  if (warnings.length > 0) ctx.log.warn({ warnings: warnings.map(formatProblem) }, 'dynamic configuration accepted with warnings');
+}
+
 async function writeConfig(ctx: ApiContext, reply: FastifyReply, config: DynamicConfig, expected: number | null): Promise<FastifyReply | null> {
   try {
     const ok = await ctx.deps.dcs.setConfig(config, expected, AbortSignal.timeout(ctx.dcsTimeoutMs));
@@ -60,6 +65,7 @@ async function patchConfig(ctx: ApiContext, body: JsonObject, reply: FastifyRepl
   // Every problem of the merged result is reported, also one already stored (e.g. a key set with
   // etcdctl): the operator can remove it in the same PATCH with `"key": null`.
   if (!result.ok) return invalid(reply, result.problems);
+  logWarnings(ctx, result.warnings);
   if (!isDeepStrictEqual(result.config, current)) {
     const failed = await writeConfig(ctx, reply, result.config, cluster.config.modRevision);
     if (failed) return failed;
@@ -71,6 +77,7 @@ async function patchConfig(ctx: ApiContext, body: JsonObject, reply: FastifyRepl
 async function putConfig(ctx: ApiContext, body: JsonObject, reply: FastifyReply): Promise<FastifyReply> {
   const result = validateDynamicConfig(body);
   if (!result.ok) return invalid(reply, result.problems);
+  logWarnings(ctx, result.warnings);
   const failed = await writeConfig(ctx, reply, result.config, null);
   if (failed) return failed;
   ctx.log.info({ keys: Object.keys(body) }, 'dynamic configuration replaced');

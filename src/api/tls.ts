@@ -5,7 +5,7 @@ import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { RestApiConfig } from '../config/types.js';
 
 export type HttpsOptions = Pick<TlsOptions, 'requestCert' | 'rejectUnauthorized'> &
-  Pick<SecureContextOptions, 'cert' | 'key' | 'ca'>;
+  Pick<SecureContextOptions, 'cert' | 'key' | 'ca' | 'passphrase'>;
 
 export type ReadFile = (path: string) => Buffer;
 
@@ -40,6 +40,7 @@ export function buildHttpsOptions(restapi: RestApiConfig, readFile: ReadFile = r
     cert,
     key,
     ...(ca !== undefined ? { ca } : {}),
+    ...(restapi.keyfile_password !== undefined ? { passphrase: restapi.keyfile_password } : {}),
     requestCert: mode !== 'none',
     rejectUnauthorized: mode === 'required',
   };

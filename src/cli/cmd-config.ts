@@ -122,6 +122,8 @@ export async function runEditConfig(ctx: CtlContext, opts: EditConfigOptions): P
   if (!checked.ok) {
     throw refused(`the new configuration is invalid: ${checked.problems.map(formatProblem).join('; ')}`, 'nothing was changed');
   }
+  // Accepted with a note: timing adjusted as Patroni does, keys the agent ignores.
+  for (const w of checked.warnings) ctx.io.err(`Warning: ${formatProblem(w)}\n`);
   const patch = mergePatch(current, next);
   if (Object.keys(patch).length === 0) {
     ctx.io.err('Not changed\n');

@@ -91,7 +91,10 @@ export function serviceInfo(cluster: ClusterView): string[] {
     out.push(`Switchover/failover in progress: from ${fo.leader ?? '(no leader)'} to ${fo.member ?? '(the best candidate)'}`);
   }
   if (cluster.leader === null && cluster.members.length > 0) out.push('No leader: the leader key is absent (failover in progress, or paused without a primary)');
-  for (const bad of cluster.invalid) out.push(`Warning: ${bad.key} has an invalid value and is ignored (${bad.reason})`);
+  for (const bad of cluster.invalid) {
+    if (bad.refusedKey !== undefined) out.push(`Warning: ${bad.key}: ${bad.reason}`);
+    else out.push(`Warning: ${bad.key} has an invalid value and is ignored (${bad.reason})`);
+  }
   return out;
 }
 

@@ -75,6 +75,8 @@ function watchdogMode(ctx: BuildCtx, v: unknown): WatchdogConfig['mode'] {
 
 export function watchdog(ctx: BuildCtx, raw: Raw | undefined): WatchdogConfig {
   const mode = watchdogMode(ctx, raw?.['mode']);
+  // `required` is refused (registry-local.ts); `automatic` is Patroni's "use one if there is one".
+  if (mode === 'automatic') ctx.sink.warn('watchdog.mode', 'automatic: no watchdog is used (the agent has no watchdog support yet); set watchdog.mode: off to silence this');
   const deviceText = str(raw, 'device') ?? '/dev/watchdog';
   const device = report(ctx, 'watchdog.device', resolveConfigPath(deviceText, ctx.cwd)) ?? deviceText;
   const margin = num(raw, 'safety_margin') ?? 5;

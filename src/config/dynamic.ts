@@ -1,11 +1,15 @@
 // The dynamic configuration (bootstrap.dcs, the etcd `config` key, PATCH /config, edit-config):
 // defaults, validation and JSON merge patch. Shared by the loader, the REST API and agentctl.
+import { coerceStrings } from './coerce.js';
+import { envValue } from './env.js';
 import { ProblemSink, joinPath, type ConfigProblem } from './errors.js';
 import { DYNAMIC_PASSTHROUGH_KEYS, DYNAMIC_UNSUPPORTED_KEYS } from './keys.js';
 import { bool, deepFreeze, num, obj, scalarMap, strList, type Raw } from './read.js';
+import { DYNAMIC_REGISTRY } from './registry-dynamic.js';
+import { checkRegistry, registryFindings } from './registry.js';
 import { DYNAMIC_SCHEMA, schemaPaths } from './schema.js';
 import type { DynamicConfig } from './types.js';
-import { describeValue, isPlainObject, walk } from './walk.js';
+import { isPlainObject, walk } from './walk.js';
 
 /** Smallest ttl accepted (Patroni's is 20; tests run with ttl 5-10). */
 export const MIN_TTL = 4;
@@ -50,30 +54,42 @@ function ranged(raw: Raw | undefined, key: string, prefix: string, bound: Bound,
   return undefined;
 }
 
-function synchronousMode(raw: Raw | undefined, prefix: string, sink: ProblemSink): boolean | undefined {
-  const v = raw?.['synchronous_mode'];
-  if (v === undefined || v === null || typeof v === 'boolean') return v ?? undefined;
-  const path = joinPath(prefix, 'synchronous_mode');
-  if (v === 'quorum') sink.problem(path, 'quorum commit (synchronous_mode: quorum) is not supported: use true or false');
-  else sink.problem(path, `expected true or false, got ${describeValue(v)}`);
-  return undefined;
-}
-
 function startStop(raw: Raw | undefined, which: 'start' | 'stop', prefix: string, sink: ProblemSink): number | undefined {
   const primary = ranged(raw, `primary_${which}_timeout`, prefix, { min: 0, unit: ' seconds' }, sink);
   const master = ranged(raw, `master_${which}_timeout`, prefix, { min: 0, unit: ' seconds' }, sink);
-  if (primary !== undefined && master !== undefined) {
+  // Patroni: primary_* wins when both are set.
+  if (primary !== undefined && master !== undefined && primary !== master) {
     sink.warn(joinPath(prefix, `master_${which}_timeout`), `ignored: primary_${which}_timeout is set (master_* is the Patroni 3 spelling)`);
   }
   return primary ?? master;
 }
 
-function timingRule(c: { ttl: number; loop_wait: number; retry_timeout: number }, prefix: string, sink: ProblemSink): void {
-  const need = c.loop_wait + 2 * c.retry_timeout;
-  if (need > c.ttl) {
-    sink.problem(joinPath(prefix, 'ttl'),
-      `ttl (${c.ttl}) must be at least loop_wait + 2 * retry_timeout = ${c.loop_wait} + 2 * ${c.retry_timeout} = ${need}`);
+type Timing = { ttl: number; loop_wait: number; retry_timeout: number };
+
+/**
+ * loop_wait + 2 * retry_timeout <= ttl, adjusted with a warning as Patroni does
+ * (config.py, _validate_and_adjust_timeouts): shorten loop_wait down to 1 s, then retry_timeout.
+ */
+function adjustTiming(c: Timing, prefix: string, sink: ProblemSink): Timing {
+  if (c.loop_wait + 2 * c.retry_timeout <= c.ttl) return c;
+  const minLoop = Math.min(1, c.loop_wait);
+  const rule = `loop_wait + 2 * retry_timeout <= ttl is violated (${c.loop_wait} + 2 * ${c.retry_timeout} > ${c.ttl})`;
+  if (minLoop + 2 * c.retry_timeout > c.ttl) {
+    const retry = Math.floor((c.ttl - minLoop) / 2);
+    sink.warn(joinPath(prefix, 'ttl'), `${rule}: loop_wait adjusted from ${c.loop_wait} to ${minLoop} and retry_timeout from ${c.retry_timeout} to ${retry}, as Patroni does`);
+    return { ttl: c.ttl, loop_wait: minLoop, retry_timeout: retry };
   }
+  const loop = c.ttl - 2 * c.retry_timeout;
+  sink.warn(joinPath(prefix, 'ttl'), `${rule}: loop_wait adjusted from ${c.loop_wait} to ${loop}, as Patroni does`);
+  return { ...c, loop_wait: loop };
+}
+
+/** Patroni reads synchronous_mode with parse_bool ("off" is false); other strings (quorum) stay. */
+function coerceSyncMode(raw: Raw): Raw {
+  const v = raw['synchronous_mode'];
+  if (typeof v !== 'string') return raw;
+  const b = envValue({ kind: 'leaf', type: 'boolean' }, v);
+  return b === undefined ? raw : { ...raw, synchronous_mode: b };
 }
 
 function dynamicPostgresql(raw: Raw | undefined): DynamicConfig['postgresql'] {
@@ -88,10 +104,21 @@ function dynamicPostgresql(raw: Raw | undefined): DynamicConfig['postgresql'] {
   };
 }
 
+/** Keys stored and handed back as given: ignored ones and the accepted "off" values of refused ones. */
+// master_*_timeout stays as sent (GET /config shows it, as Patroni's does) next to primary_*.
+const PASSTHROUGH = new Set([...Object.keys(DYNAMIC_PASSTHROUGH_KEYS), 'slots', 'ignore_slots', 'master_start_timeout', 'master_stop_timeout']);
+
 /** Pushes problems into `sink`; returns the config with defaults (meaningful only without problems). */
-export function checkDynamicConfig(input: unknown, prefix: string, sink: ProblemSink): DynamicConfig {
+/** Strings read as Patroni reads them (coerce.ts); anything but a mapping is returned as is. */
+function normalized(given: unknown): unknown {
+  return isPlainObject(given) ? coerceSyncMode(coerceStrings(given, DYNAMIC_SCHEMA)) : given;
+}
+
+export function checkDynamicConfig(given: unknown, prefix: string, sink: ProblemSink): DynamicConfig {
+  const input = normalized(given);
   const allPaths = schemaPaths(DYNAMIC_SCHEMA, prefix);
-  walk(input, DYNAMIC_SCHEMA, prefix, '', { ignored: DYNAMIC_PASSTHROUGH_KEYS, unsupported: DYNAMIC_UNSUPPORTED_KEYS, warnIgnored: false, allPaths }, sink);
+  walk(input, DYNAMIC_SCHEMA, prefix, '', { ignored: DYNAMIC_PASSTHROUGH_KEYS, unsupported: DYNAMIC_UNSUPPORTED_KEYS, warnIgnored: true, allPaths }, sink);
+  checkRegistry(input, DYNAMIC_REGISTRY, DYNAMIC_SCHEMA, prefix, sink);
   const raw = isPlainObject(input) ? input : undefined;
   const d = DEFAULT_DYNAMIC_CONFIG;
   const timing = {
@@ -100,9 +127,9 @@ export function checkDynamicConfig(input: unknown, prefix: string, sink: Problem
     retry_timeout: ranged(raw, 'retry_timeout', prefix, { min: 1, unit: ' second' }, sink),
   };
   const badTiming = ['ttl', 'loop_wait', 'retry_timeout'].some((k) => sink.hasProblemAt(joinPath(prefix, k)));
-  const merged = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
-  if (!badTiming) timingRule(merged, prefix, sink);
-  const passthrough = Object.fromEntries(Object.entries(raw ?? {}).filter(([k]) => Object.hasOwn(DYNAMIC_PASSTHROUGH_KEYS, k)));
+  const given3 = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
+  const merged = badTiming ? given3 : adjustTiming(given3, prefix, sink);
+  const passthrough = Object.fromEntries(Object.entries(raw ?? {}).filter(([k, v]) => PASSTHROUGH.has(k) && v !== null));
   return deepFreeze({
     ...passthrough,
     ...merged,
@@ -110,7 +137,8 @@ export function checkDynamicConfig(input: unknown, prefix: string, sink: Problem
     maximum_lag_on_syncnode: num(raw, 'maximum_lag_on_syncnode') ?? d.maximum_lag_on_syncnode,
     primary_start_timeout: startStop(raw, 'start', prefix, sink) ?? d.primary_start_timeout,
     primary_stop_timeout: startStop(raw, 'stop', prefix, sink) ?? d.primary_stop_timeout,
-    synchronous_mode: synchronousMode(raw, prefix, sink) ?? d.synchronous_mode,
+    // Refused unless false (registry-dynamic.ts), so only false or the default gets here.
+    synchronous_mode: bool(raw, 'synchronous_mode') ?? d.synchronous_mode,
     synchronous_mode_strict: bool(raw, 'synchronous_mode_strict') ?? d.synchronous_mode_strict,
     synchronous_node_count: ranged(raw, 'synchronous_node_count', prefix, { min: 1, unit: '' }, sink) ?? d.synchronous_node_count,
     failsafe_mode: bool(raw, 'failsafe_mode') ?? d.failsafe_mode,
@@ -120,13 +148,60 @@ export function checkDynamicConfig(input: unknown, prefix: string, sink: Problem
   });
 }
 
+export type StoredResult =
+  | { readonly ok: true; readonly config: DynamicConfig; readonly refused: readonly ConfigProblem[] }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+/** The refused keys `input` holds: values the registry refuses and refused keys the schema lacks. */
+export function refusedDynamicKeys(input: unknown): ConfigProblem[] {
+  const found = registryFindings(input, DYNAMIC_REGISTRY, DYNAMIC_SCHEMA, '').refused;
+  const raw = isPlainObject(input) ? input : {};
+  for (const [path, message] of Object.entries(DYNAMIC_UNSUPPORTED_KEYS)) {
+    const [head, tail] = path.split('.', 2) as [string, string | undefined];
+    const parent = tail === undefined ? raw : raw[head];
+    if (isPlainObject(parent) && Object.hasOwn(parent, tail ?? head)) found.push({ path, message });
+  }
+  return found;
+}
+
+function withoutPaths(input: Raw, paths: readonly string[]): Raw {
+  const out = structuredClone(input);
+  for (const path of paths) {
+    const parts = path.split('.');
+    let node: unknown = out;
+    for (const key of parts.slice(0, -1)) node = isPlainObject(node) ? node[key] : undefined;
+    if (isPlainObject(node)) delete node[parts[parts.length - 1]!];
+  }
+  return out;
+}
+
+/**
+ * etcd's stored `config`, possibly written by Patroni: a refused key must not stop a running
+ * cluster, so it is left out (its feature stays off) and returned in `refused` for the caller
+ * to report; the rest applies. Any other problem makes the whole value invalid, as before.
+ */
+export function readStoredDynamicConfig(given: unknown): StoredResult {
+  const input = normalized(given);
+  const refused = refusedDynamicKeys(input);
+  const kept = isPlainObject(input) && refused.length > 0 ? withoutPaths(input, refused.map((p) => p.path)) : input;
+  const result = validateDynamicConfig(kept);
+  return result.ok ? { ok: true, config: result.config, refused } : { ok: false, problems: result.problems };
+}
+
 /**
  * RFC 7396 JSON merge patch: objects merge recursively, `null` deletes, anything else replaces.
  * The result is not validated: pass it to validateDynamicConfig.
  */
 export function mergeDynamicConfig(base: unknown, patch: unknown): Record<string, unknown> {
   const merged = mergePatch(base, patch);
-  return isPlainObject(merged) ? merged : {};
+  if (!isPlainObject(merged)) return {};
+  // A patch in Patroni 3's words (master_start_timeout) means that value, not the primary_* the
+  // stored config carries (the agent writes every key, defaults included), which would win.
+  for (const which of ['start', 'stop']) {
+    const sets = (key: string): boolean => isPlainObject(patch) && patch[key] !== undefined && patch[key] !== null;
+    if (sets(`master_${which}_timeout`) && !sets(`primary_${which}_timeout`)) delete merged[`primary_${which}_timeout`];
+  }
+  return merged;
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {

@@ -7,9 +7,12 @@ import type { BuildCtx } from './build-ctx.js';
 import { bootstrap, identifier, logLevel, namespace, tags, watchdog } from './build-misc.js';
 import { buildEtcd3, buildRestApi } from './build-net.js';
 import { buildPostgresql } from './build-pg.js';
+import { coerceStrings } from './coerce.js';
 import { applyEnvOverrides } from './env.js';
 import { ConfigError, ProblemSink, type ConfigProblem } from './errors.js';
 import { IGNORED_KEYS, UNSUPPORTED_KEYS } from './keys.js';
+import { LOCAL_REGISTRY } from './registry-local.js';
+import { checkRegistry } from './registry.js';
 import { nodeFsProbe, type FsProbe } from './paths.js';
 import { deepFreeze, obj, type Raw } from './read.js';
 import { DYNAMIC_SCHEMA, LOCAL_SCHEMA, schemaPaths } from './schema.js';
@@ -79,8 +82,9 @@ export function checkConfig(input: string | Raw, env: NodeJS.ProcessEnv = {}, op
     sink.problem('', `the configuration must be a YAML mapping of sections, got ${describeValue(parsed)}`);
     return { ok: false, problems: sink.problems, warnings: sink.warnings };
   }
-  const raw = applyEnvOverrides(isPlainObject(parsed) ? parsed : {}, env, sink);
+  const raw = coerceStrings(applyEnvOverrides(isPlainObject(parsed) ? parsed : {}, env, sink), LOCAL_SCHEMA);
   walk(raw, LOCAL_SCHEMA, '', '', { ignored: IGNORED_KEYS, unsupported: UNSUPPORTED_KEYS, warnIgnored: true, allPaths: LOCAL_PATHS }, sink);
+  checkRegistry(raw, LOCAL_REGISTRY, LOCAL_SCHEMA, '', sink);
   const ctx: BuildCtx = { sink, cwd: opts.cwd ?? process.cwd(), probe: opts.probe ?? nodeFsProbe, env };
   const config = build(raw, ctx, opts.configFile ?? '');
   if (sink.problems.length > 0 || config === undefined) {

@@ -1,5 +1,5 @@
-// The shape of Patroni's YAML as pg-ha-agent supports it: which keys exist, their value types,
-// and (in keys.ts) which are accepted-and-ignored or rejected as unsupported. One tree drives
+// The shape of Patroni's YAML as pg-ha-agent supports it: which keys exist and their value types.
+// Whether the agent acts on, ignores or refuses each key is registry-local.ts / registry-dynamic.ts. One tree drives
 // the unknown-key check, "did you mean" hints, type checks and PGHA_/PATRONI_ env mapping.
 
 export type LeafType =
@@ -56,6 +56,8 @@ export const DYNAMIC_SCHEMA: SectionSpec = section({
   synchronous_mode_strict: bool,
   synchronous_node_count: leaf('integer'),
   failsafe_mode: bool,
+  slots: leaf('any'),
+  ignore_slots: leaf('any'),
   check_timeline: bool,
   pause: bool,
   postgresql: section({
@@ -146,6 +148,8 @@ export const LOCAL_SCHEMA: SectionSpec = section({
     leaf('scalar'),
   ),
   watchdog: section({ mode: leaf('any'), device: str, safety_margin: leaf('integer') }),
+  /** Read by agentctl (src/cli/ctl-config.ts), which checks it; the agent does not use it. */
+  ctl: leaf('any'),
 });
 
 /** Every key path the schema names (for "did you mean" across sections). */

@@ -8,7 +8,7 @@ import type { LeafSpec, SectionSpec, Spec } from './schema.js';
 export interface WalkRules {
   /** Schema path (relative to the walked root) -> why it is ignored. */
   readonly ignored: Readonly<Record<string, string>>;
-  /** Schema path -> why it is rejected. */
+  /** Schema path -> the whole problem text ("not supported: ..."). */
   readonly unsupported: Readonly<Record<string, string>>;
   /** Warn about ignored keys (local file) or keep them silently (dynamic passthrough). */
   readonly warnIgnored: boolean;
@@ -93,7 +93,7 @@ export function walk(value: unknown, spec: Spec, path: string, schemaPath: strin
     const childSchema = schemaPath === '' ? key : `${schemaPath}.${key}`;
     const known = Object.hasOwn(spec.keys, key) ? spec.keys[key] : undefined;
     if (known !== undefined) walk(child, known, childPath, childSchema, rules, sink);
-    else if (Object.hasOwn(rules.unsupported, childSchema)) sink.problem(childPath, `not supported: ${rules.unsupported[childSchema]}`);
+    else if (Object.hasOwn(rules.unsupported, childSchema)) sink.problem(childPath, rules.unsupported[childSchema] ?? 'not supported');
     else if (Object.hasOwn(rules.ignored, childSchema)) {
       if (rules.warnIgnored) sink.warn(childPath, `accepted and ignored: ${rules.ignored[childSchema]}`);
     } else if (spec.open !== undefined) walk(child, spec.open, childPath, childSchema, rules, sink);

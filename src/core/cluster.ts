@@ -91,6 +91,8 @@ export interface InvalidKey {
   readonly reason: string;
   /** mod_revision of the bad value, so a compare-and-set can overwrite it. */
   readonly modRevision?: number;
+  /** Set when the value was used without this refused key (config; issue 22), not treated as absent. */
+  readonly refusedKey?: string;
 }
 
 export interface ClusterView {
@@ -105,6 +107,9 @@ export interface ClusterView {
   readonly sync: Versioned<SyncState> | null;
   readonly history: Versioned<readonly HistoryEntry[]> | null;
   readonly status: LeaderStatus | null;
-  /** Keys whose value could not be parsed; they are treated as absent and logged. */
+  /**
+   * Keys whose value could not be parsed; they are treated as absent and logged. Entries with
+   * `refusedKey` are the exception: the key's value is used without that refused key.
+   */
   readonly invalid: readonly InvalidKey[];
 }

@@ -1,8 +1,10 @@
 // config: the dynamic configuration JSON (Patroni's `config` key). Patroni writes only the keys
 // the user set; reading validates with the same rules as bootstrap.dcs, PATCH /config and
 // edit-config (src/config/dynamic.ts) and fills Patroni's defaults in. A value those rules
-// reject is an invalid key (logged, treated as absent), never an exception in the loop.
-import { validateDynamicConfig } from '../config/dynamic.js';
+// reject is an invalid key (logged, treated as absent), never an exception in the loop; a key
+// the agent refuses (synchronous_mode: true, ...) is left out and reported in `notes`, and the
+// rest of the config applies (issue 22).
+import { readStoredDynamicConfig } from '../config/dynamic.js';
 import { formatProblem } from '../config/errors.js';
 import type { DynamicConfig } from '../config/types.js';
 import { compactJson, invalid, ok, parseJson, type Decoded, type JsonRecord } from './codec-util.js';
@@ -10,9 +12,9 @@ import { compactJson, invalid, ok, parseJson, type Decoded, type JsonRecord } fr
 export function decodeConfig(text: string): Decoded<DynamicConfig> {
   const parsed = parseJson(text);
   if (!parsed.ok) return parsed;
-  const res = validateDynamicConfig(parsed.value);
+  const res = readStoredDynamicConfig(parsed.value);
   if (!res.ok) return invalid(res.problems.map(formatProblem).join('; '));
-  return ok(res.config);
+  return res.refused.length === 0 ? ok(res.config) : { ok: true, value: res.config, refused: res.refused };
 }
 
 export function encodeConfig(config: DynamicConfig): string {

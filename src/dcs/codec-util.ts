@@ -2,7 +2,7 @@
 // `invalid` result carrying a reason, which the snapshot logs together with the key.
 
 export type Decoded<T> =
-  | { readonly ok: true; readonly value: T }
+  | { readonly ok: true; readonly value: T; readonly refused?: readonly { readonly path: string; readonly message: string }[] }
   | { readonly ok: false; readonly reason: string };
 
 export function ok<T>(value: T): Decoded<T> {

@@ -315,7 +315,8 @@ class LeaseDcs implements Dcs {
       const id = `${bad.key}@${bad.modRevision ?? 0}`;
       if (this.loggedInvalid.has(id)) continue;
       this.loggedInvalid.add(id);
-      this.log.warn({ key: this.prefix + bad.key, reason: bad.reason, modRevision: bad.modRevision }, 'invalid value in etcd ignored');
+      const what = bad.refusedKey === undefined ? 'invalid value in etcd ignored' : 'refused configuration key in etcd ignored; the rest of the configuration applies';
+      this.log.warn({ key: this.prefix + bad.key, reason: bad.reason, modRevision: bad.modRevision }, what);
     }
     return view;
   }

@@ -31,7 +31,13 @@ export function emptyView(revision: number): ClusterView {
 }
 
 function versioned<T>(d: Decoded<T>, kv: KvRecord, bad: InvalidKey[]): Versioned<T> | null {
-  if (d.ok) return { value: d.value, modRevision: kv.modRevision };
+  if (d.ok) {
+    // Refused keys (issue 22): reported with the key, which is used without them.
+    for (const r of d.refused ?? []) {
+      bad.push({ key: kv.key, reason: `${r.path}: ${r.message}; this key is ignored, the rest of the configuration applies`, modRevision: kv.modRevision, refusedKey: r.path });
+    }
+    return { value: d.value, modRevision: kv.modRevision };
+  }
   bad.push({ key: kv.key, reason: d.reason, modRevision: kv.modRevision });
   return null;
 }

@@ -52,6 +52,8 @@ export interface NodeStatus {
   readonly tags?: Readonly<Record<string, TagValue>>;
   readonly database_system_identifier?: string;
   readonly pending_restart?: true;
+  /** Keys of etcd's `config` the agent refuses and runs without (issue 22); absent when none. */
+  readonly config_refused?: readonly { readonly key: string; readonly reason: string }[];
   readonly patroni: { readonly version: string; readonly scope: string; readonly name: string };
 }
 
@@ -208,9 +210,15 @@ function buildNodeStatus(inputs: StatusInputs): NodeStatus {
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     ...(sysid ? { database_system_identifier: sysid } : {}),
     ...(running?.pendingRestart ? { pending_restart: true as const } : {}),
+    ...configRefused(cluster),
     patroni: { version: inputs.agentVersion, scope: inputs.scope, name: inputs.name },
   };
   return Object.freeze(node);
+}
+
+function configRefused(cluster: ClusterView | null): Pick<NodeStatus, 'config_refused'> {
+  const refused = (cluster?.invalid ?? []).flatMap((bad) => (bad.refusedKey === undefined ? [] : [{ key: bad.refusedKey, reason: bad.reason }]));
+  return refused.length === 0 ? {} : { config_refused: refused };
 }
 
 function runningRole(pg: PgRunning, hint: MemberRole | undefined): MemberRole {

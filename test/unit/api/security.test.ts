@@ -150,6 +150,9 @@ describe('TLS', () => {
     expect(buildHttpsOptions({ ...restapi, verify_client: 'optional' })).toMatchObject({ requestCert: true, rejectUnauthorized: false });
     expect(buildHttpsOptions(restapi)).toMatchObject({ requestCert: false, rejectUnauthorized: false });
     expect(buildHttpsOptions(testConfig().restapi)).toBeNull();
+    // keyfile_password decrypts an encrypted keyfile (it used to be read and then dropped).
+    expect(buildHttpsOptions({ ...restapi, keyfile_password: 'key-pass' })).toMatchObject({ passphrase: 'key-pass' });
+    expect(buildHttpsOptions(restapi)).not.toHaveProperty('passphrase');
     expect(() => buildHttpsOptions({ ...restapi, keyfile: file('missing.key') }))
       .toThrow(`restapi.keyfile: cannot read '${file('missing.key')}' (ENOENT)`);
   });

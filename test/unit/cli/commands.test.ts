@@ -86,6 +86,27 @@ describe('agentctl edit-config', () => {
     expect(w.requests).toEqual([]);
   });
 
+  it.each([['failsafe_mode=true', 'failsafe_mode'], ['synchronous_mode=on', 'synchronous_mode'], ['slots.dr.type=physical', 'slots']])(
+    'refuses a key the agent does not act on (%s) and changes nothing (issue 22)', async (setting, key) => {
+      const w = new FakeWorld();
+      await expect(runEditConfig(makeCtx(w), { ...EDIT, set: [setting] })).rejects.toMatchObject({
+        kind: 'refused', message: expect.stringContaining(`${key}: not supported yet: `),
+      });
+      expect(w.requests).toEqual([]);
+    });
+
+  it('says when the timing is adjusted as Patroni does (issue 23)', async () => {
+    const w = new FakeWorld();
+    const ctx = makeCtx(w);
+    expect(await runEditConfig(ctx, { ...EDIT, set: ['loop_wait=9'] })).toBe(0);
+    expect(ctx.io.stderr).toContain('Warning: ttl: loop_wait + 2 * retry_timeout <= ttl is violated (9 + 2 * 4 > 10): loop_wait adjusted from 9 to 2');
+  });
+
+  it('accepts the "off" values of refused features (synchronous_mode=false, slots={})', async () => {
+    const w = new FakeWorld();
+    expect(await runEditConfig(makeCtx(w), { ...EDIT, set: ['synchronous_mode=false', 'failsafe_mode=false', 'slots={}', 'ttl=12'] })).toBe(0);
+  });
+
   it('asks for confirmation; "n" or no stdin leaves the config alone', async () => {
     const w = new FakeWorld();
     await expect(runEditConfig(makeCtx(w, { io: new FakeIo(['n']) }), { ...EDIT, force: false, set: ['ttl=20'] }))

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runList, runTopology } from '../../../src/cli/cmd-list.js';
+import { runList, runTopology, serviceInfo } from '../../../src/cli/cmd-list.js';
+import { clusterView } from '../api/fixtures.js';
 import { runHistory, runShowConfig } from '../../../src/cli/cmd-config.js';
 import { renderTable } from '../../../src/cli/render.js';
 import { FakeWorld, makeCtx } from './fakes.js';
@@ -110,5 +111,13 @@ describe('agentctl history and show-config', () => {
     expect(ctx.io.stdout).toMatch(/^loop_wait: 2$/m);
     w.config = null;
     await expect(runShowConfig(makeCtx(w))).rejects.toMatchObject({ kind: 'refused', message: 'there is no configuration in etcd yet' });
+  });
+});
+
+describe('agentctl list footer', () => {
+  it("names a refused key of etcd's config and says the rest applies (issue 22)", () => {
+    const reason = 'failsafe_mode: not supported yet: failsafe_mode would ...; this key is ignored, the rest of the configuration applies';
+    const view = clusterView('a', { invalid: [{ key: 'config', reason, modRevision: 3, refusedKey: 'failsafe_mode' }, { key: 'sync', reason: 'not JSON' }] });
+    expect(serviceInfo(view)).toEqual([`Warning: config: ${reason}`, 'Warning: sync has an invalid value and is ignored (not JSON)']);
   });
 });

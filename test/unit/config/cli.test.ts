@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,20 @@ describe('runAgentCli', () => {
       'etcd3.hosts: is required: give etcd3.host or etcd3.hosts (host:port of each etcd member)',
     ]));
     expect(h.out()).not.toContain('hunter2');
+  });
+
+  it('--validate-config exits 2 naming every refused key (issue 22)', async () => {
+    const refused = join(dir, 'refused.yml');
+    const text = readFileSync(`${FIXTURES}/node1.yml`, 'utf8')
+      .replace('synchronous_mode: false', 'synchronous_mode: true')
+      .replace('watchdog:\n  mode: off', 'watchdog:\n  mode: required')
+      .replace('  basebackup:', '  callbacks:\n    on_role_change: /bin/true\n  basebackup:');
+    writeFileSync(refused, text);
+    const h = harness();
+    expect(await runAgentCli(['--validate-config', refused], h.deps)).toBe(2);
+    const lines = h.out().trim().split('\n');
+    expect(lines.map((l) => l.slice(0, l.indexOf(': '))).sort()).toEqual(['bootstrap.dcs.synchronous_mode', 'postgresql.callbacks', 'watchdog.mode']);
+    expect(lines.every((l) => l.includes(': not supported yet: '))).toBe(true);
   });
 
   it('an unreadable file is a config error (exit 2)', async () => {

@@ -3,10 +3,11 @@ import { DEFAULT_DYNAMIC_CONFIG, mergeDynamicConfig, validateDynamicConfig } fro
 
 describe('validateDynamicConfig', () => {
   it('fills defaults and keeps passthrough keys unchanged', () => {
-    const r = validateDynamicConfig({ ttl: 40, max_timelines_history: 5, slots: { s: { type: 'physical' } } });
+    const r = validateDynamicConfig({ ttl: 40, max_timelines_history: 5, slots: {} });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config).toMatchObject({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 40, max_timelines_history: 5, slots: { s: { type: 'physical' } } });
+    expect(r.config).toMatchObject({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 40, max_timelines_history: 5, slots: {} });
+    expect(r.warnings).toEqual([{ path: 'max_timelines_history', message: 'accepted and ignored: the full timeline history is kept' }]);
     expect(Object.isFrozen(r.config)).toBe(true);
   });
 
@@ -16,7 +17,9 @@ describe('validateDynamicConfig', () => {
     if (r.ok) return;
     expect(r.problems).toEqual([
       { path: 'config.postgresql.use_slot', message: 'unknown key; did you mean "use_slots"?' },
-      { path: 'config.ttl', message: 'ttl (8) must be at least loop_wait + 2 * retry_timeout = 2 + 2 * 4 = 10' },
+    ]);
+    expect(r.warnings).toEqual([
+      { path: 'config.ttl', message: 'loop_wait + 2 * retry_timeout <= ttl is violated (2 + 2 * 4 > 8): loop_wait adjusted from 2 to 1 and retry_timeout from 4 to 3, as Patroni does' },
     ]);
   });
 
@@ -58,7 +61,7 @@ describe('mergeDynamicConfig (JSON merge patch)', () => {
   });
 
   it('a merged result that breaks a rule is caught by validation', () => {
-    const r = validateDynamicConfig(mergeDynamicConfig(base, { loop_wait: 25 }), '');
+    const r = validateDynamicConfig(mergeDynamicConfig(base, { ttl: 2 }), '');
     expect(r.ok ? [] : r.problems.map((p) => p.path)).toEqual(['ttl']);
   });
 });

@@ -29,7 +29,7 @@ describe('environment overrides', () => {
       PGHA_TAGS_ZONE: 'eu-1',
       PGHA_BOOTSTRAP_DCS_TTL: '20',
       PGHA_BOOTSTRAP_DCS_POSTGRESQL_PARAMETERS_MAX_CONNECTIONS: '200',
-      PGHA_WATCHDOG_MODE: 'required',
+      PGHA_WATCHDOG_MODE: 'automatic',
       PGHA_LOG_LEVEL: 'DEBUG',
     }, opts);
     expect(c.name).toBe('node9');
@@ -45,7 +45,7 @@ describe('environment overrides', () => {
     expect(c.tags).toEqual({ nofailover: true, failover_priority: 3, zone: 'eu-1' });
     expect(c.bootstrap.dcs.ttl).toBe(20);
     expect(c.bootstrap.dcs.postgresql.parameters['max_connections']).toBe('200');
-    expect(c.watchdog.mode).toBe('required');
+    expect(c.watchdog.mode).toBe('automatic');
     expect(c.log.level).toBe('debug');
   });
 

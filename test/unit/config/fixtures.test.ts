@@ -26,7 +26,8 @@ describe("Patroni's example configs (etcd switched to etcd3)", () => {
     expect(config.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
     expect(config.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, 'data-checksums']);
     expect(config.postgresql.parameters['unix_socket_directories']).toBe('..');
-    expect(warnings).toEqual(['bootstrap.users']); // removed in Patroni 4: accepted and ignored
+    // bootstrap.users: removed in Patroni 4; replicatefrom: cascading is not built yet. Both ignored.
+    expect(warnings).toEqual(file === 'postgres2.yml' ? ['bootstrap.users', 'tags.replicatefrom'] : ['bootstrap.users']);
   });
 
   it('reads the per-node differences', () => {
@@ -106,7 +107,7 @@ describe('defaults', () => {
     const c = parseConfig({ ...baseRaw(), namespace: 'db', bootstrap: { dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4, master_start_timeout: 60 } } }, {}, opts);
     expect(c.namespace).toBe('/db/');
     expect(c.bootstrap.dcs.primary_start_timeout).toBe(60);
-    expect(c.bootstrap.dcs['master_start_timeout']).toBeUndefined();
+    expect(c.bootstrap.dcs['master_start_timeout']).toBe(60); // kept as written (issue 23)
   });
 
   it('takes pg_ctl from PATH before the Debian layout', () => {

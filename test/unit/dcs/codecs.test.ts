@@ -104,7 +104,7 @@ describe('small key codecs', () => {
       [decodeLeader, ''], [decodeInitialize, 'abc'], [decodeFailover, '[1]'],
       [decodeFailover, '{"scheduled_at":"not a date"}'], [decodeSync, '"x"'], [decodeHistory, '{"a":1}'],
       [decodeHistory, '[[1,"x","r"]]'], [decodeStatus, '{"optime":"x"}'], [decodeStatus, '{"slots":[1]}'],
-      [decodeConfig, '{"ttl":"long"}'], [decodeConfig, '[]'], [decodeConfig, '{"synchronous_mode":"quorum"}'],
+      [decodeConfig, '{"ttl":"long"}'], [decodeConfig, '[]'], [decodeConfig, '{"synchronous_mode":"sometimes","ttl":"long"}'],
     ] as const) {
       const d = (decode as (t: string) => Decoded<unknown>)(text);
       expect(d.ok, `${decode.name}(${text})`).toBe(false);
@@ -133,8 +133,17 @@ describe('small key codecs', () => {
   });
 
   it('keeps dynamic keys it does not act on (passthrough) across a read-modify-write', () => {
-    const d = decodeConfig('{"ttl":30,"loop_wait":10,"retry_timeout":10,"member_slots_ttl":600}');
+    const d = decodeConfig('{"ttl":30,"loop_wait":10,"retry_timeout":10,"max_timelines_history":600}');
     if (!d.ok) throw new Error(d.reason);
-    expect(JSON.parse(encodeConfig(d.value))).toHaveProperty('member_slots_ttl', 600);
+    expect(JSON.parse(encodeConfig(d.value))).toHaveProperty('max_timelines_history', 600);
+  });
+
+  it('reads a stored config with refused keys without them, and names them (issue 22)', () => {
+    const d = decodeConfig('{"ttl":30,"loop_wait":10,"retry_timeout":10,"synchronous_mode":"quorum","failsafe_mode":true,"member_slots_ttl":600,"slots":{"dr":{"type":"physical"}},"maximum_lag_on_failover":5}');
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.value).toMatchObject({ synchronous_mode: false, failsafe_mode: false, maximum_lag_on_failover: 5 });
+    expect(d.value).not.toHaveProperty('slots');
+    expect(d.value).not.toHaveProperty('member_slots_ttl');
+    expect(d.refused?.map((r) => r.path).sort()).toEqual(['failsafe_mode', 'member_slots_ttl', 'slots', 'synchronous_mode']);
   });
 });
