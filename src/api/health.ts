@@ -1,5 +1,6 @@
 // Health checks: pure functions of (published snapshot, query, monotonic now). Nothing here does
 // I/O, so a health request costs a few property reads no matter what etcd or PostgreSQL are doing.
+import type { JobBackoff } from '../core/decide-types.js';
 import type { NodeStatus, StatusSnapshot, XlogReplica } from '../obs/status.js';
 import { isValidLeaderNow, leaseSecondsLeft } from '../obs/status.js';
 import type { Parsed } from './units.js';
@@ -198,6 +199,19 @@ export function renderStatusBody(snap: StatusSnapshot, nowMonoMs: number): Recor
       lease_seconds_left: Math.round(leaseSecondsLeft(snap, nowMonoMs) * 1000) / 1000,
       last_decision: { reason: snap.lastDecision.reason, actions: snap.lastDecision.actions },
       last_tick_age_ms: Math.max(0, Math.round(nowMonoMs - snap.lastTickMonoMs)),
+      ...(snap.jobBackoff ? { pending_job_backoff: backoffBody(snap.jobBackoff, nowMonoMs) } : {}),
     },
+  };
+}
+
+/** A repair job that keeps failing: what, how often, and when the agent tries it again. */
+export function backoffBody(b: JobBackoff, nowMonoMs: number): Record<string, unknown> {
+  return {
+    job: b.job,
+    target: b.target,
+    failures: b.failures,
+    delay_seconds: b.delayMs / 1000,
+    retry_in_seconds: Math.max(0, Math.ceil((b.notBeforeMs - nowMonoMs) / 100) / 10),
+    last_error: b.error,
   };
 }

@@ -87,6 +87,21 @@ export type Action =
 
 export type ActionKind = Action['kind'];
 
+/** The same job failed again and again: it is not started again before notBeforeMs. */
+export interface JobBackoff {
+  readonly job: JobKind;
+  /** The member the job aimed at (leader, clone source, candidate); another target starts afresh. */
+  readonly target: string | null;
+  /** The leader key holder when it last failed: a change of leader ends the backoff. */
+  readonly leader: string | null;
+  /** Failures in a row. */
+  readonly failures: number;
+  readonly delayMs: number;
+  /** Monotonic ms. */
+  readonly notBeforeMs: number;
+  readonly error: string;
+}
+
 /** What Patroni keeps in object fields, passed explicitly from tick to tick. */
 export interface Memory {
   /** Monotonic ms when the leader first saw its PostgreSQL down (crash restart window, SPEC 5.5). */
@@ -101,6 +116,8 @@ export interface Memory {
   readonly bootstrapFailed: string | null;
   /** The last leader this node saw (for logs and "former leader" reasoning). */
   readonly lastLeader: string | null;
+  /** A job that keeps failing backs off (exponential, capped); null after a success or a new leader. */
+  readonly jobBackoff: JobBackoff | null;
 }
 
 export const EMPTY_MEMORY: Memory = {
@@ -111,6 +128,7 @@ export const EMPTY_MEMORY: Memory = {
   lastJob: null,
   bootstrapFailed: null,
   lastLeader: null,
+  jobBackoff: null,
 };
 
 export interface LeaseInfo {

@@ -5,12 +5,12 @@ import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers,
 import { bestAmongPeers, newerTimelinePeer, peerCouldLead, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
+import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
 
 export function decide(input: DecideInput): Decision {
-  const afterJob = absorbFinishedJob(input);
-  if (afterJob !== input) return decideNow(afterJob);
-  return decideNow(input);
+  const ready = forgetOnLeaderChange(absorbFinishedJob(input));
+  return holdBackRepeatedJob(ready, decideNow(ready));
 }
 
 function decideNow(input: DecideInput): Decision {
@@ -32,7 +32,7 @@ function decideNow(input: DecideInput): Decision {
 function absorbFinishedJob(input: DecideInput): DecideInput {
   const last = input.memory.lastJob;
   if (!last) return input;
-  const memory = { ...input.memory, lastJob: null };
+  const memory = recordJobOutcome({ ...input.memory, lastJob: null }, last, input.cluster?.leader?.name ?? input.memory.lastLeader);
   if (!last.ok && last.spec.kind === 'rejoin' && last.retryable !== true) {
     return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error' } } };
   }

@@ -13,7 +13,7 @@ import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
 import { Executor } from './executor.js';
 import type { FenceTimer } from './fence-timer.js';
 import type { JobRunner } from './jobs.js';
-import { connUrl, memberStatus, pgStateWord } from './member-status.js';
+import { connUrl, memberBackoff, memberStatus, pgStateWord } from './member-status.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
@@ -213,7 +213,7 @@ export class AgentLoop {
     this.deps.guard.update(armed, lease.validUntilMs);
     const job = this.deps.jobs.running();
     try {
-      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause }));
+      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause, backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()) }));
     } catch (err) {
       this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
     }
@@ -229,7 +229,7 @@ export class AgentLoop {
       pgState: pgStateWord(local, this.deps.jobs.running()?.spec.kind ?? null),
       ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
       lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },
-      tickMonoMs: this.deps.clock.monoMs(), counters: this.counters,
+      tickMonoMs: this.deps.clock.monoMs(), counters: this.counters, jobBackoff: decision.memory.jobBackoff,
     }));
   }
 

@@ -6,6 +6,7 @@
 // lease that expired after the last tick must answer 503 at once, not one loop_wait later.
 import type { DynamicConfig, Tags, TagValue } from '../config/types.js';
 import type { ClusterView, MemberRole } from '../core/cluster.js';
+import type { JobBackoff } from '../core/decide-types.js';
 import type { LocalPg, PgRunning } from '../core/local-pg.js';
 import type { AgentCounters } from './metrics.js';
 import { emptyCounters } from './metrics.js';
@@ -86,6 +87,8 @@ export interface StatusSnapshot {
   readonly tags: Tags;
   readonly noloadbalance: boolean;
   readonly counters: AgentCounters;
+  /** A repair job that keeps failing and waits before its next try (null when none). */
+  readonly jobBackoff: JobBackoff | null;
 }
 
 export interface StatusInputs {
@@ -110,6 +113,7 @@ export interface StatusInputs {
   readonly lastDecision: LastDecision;
   readonly tickMonoMs: number;
   readonly counters: AgentCounters;
+  readonly jobBackoff?: JobBackoff | null;
 }
 
 /** Build the snapshot the loop publishes after a tick. Pure. */
@@ -136,6 +140,7 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
     tags: inputs.tags,
     noloadbalance: inputs.tags.noloadbalance === true,
     counters: inputs.counters,
+    jobBackoff: inputs.jobBackoff ?? null,
   });
 }
 

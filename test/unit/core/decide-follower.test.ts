@@ -148,13 +148,14 @@ describe('decide: rejoin of a former primary (5.7, S4)', () => {
     expect(d.memory.lastJob).toBeNull();
   });
 
-  it('retries at once when the rejoin failed for a transient reason (leader unreachable)', () => {
-    const d = decide(replicaInput({
-      local: localPg.down({ state: 'in production' }),
-      memory: memory({ lastJob: { ...finished({ kind: 'rejoin', leader: ref('pg1') }, false, 'could not connect to the leader'), retryable: true } }),
-    }));
-    expect(jobOf(d)).toEqual({ kind: 'rejoin', leader: ref('pg1') });
+  it('retries, after a backoff, when the rejoin failed for a transient reason (leader unreachable)', () => {
+    const lastJob = { ...finished({ kind: 'rejoin', leader: ref('pg1') }, false, 'could not connect to the leader'), retryable: true };
+    const d = decide(replicaInput({ local: localPg.down({ state: 'in production' }), memory: memory({ lastJob }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toMatch(/^backing off: job rejoin \(pg1\) failed 1 time in a row \(could not connect to the leader\); next try in 5 s; held back: rejoining pg1/);
     expect(d.memory.rejoinFailed).toBeNull();
+    const later = decide(replicaInput({ local: localPg.down({ state: 'in production' }), memory: d.memory, nowMs: lastJob.finishedMs + 5_000 }));
+    expect(jobOf(later)).toEqual({ kind: 'rejoin', leader: ref('pg1') });
   });
 
   it('stays stopped on later ticks too', () => {
