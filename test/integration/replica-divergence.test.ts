@@ -3,10 +3,11 @@
 // Recipe: leader L, replicas B (behind) and A (ahead). L's walsender for B is frozen (SIGSTOP)
 // while writes continue, so only A receives them; L's agent and postmaster are killed; a failover
 // request makes B the leader despite being behind; A is then past B's fork point.
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pausePid, signalPid, waitFor } from '../harness/index.js';
-import { startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
+import { agentctl, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 
 let cluster: AgentCluster;
 const figures: Record<string, number | string> = {};
@@ -115,5 +116,43 @@ describe('a replica ahead of the new timeline fork point', () => {
     figures['aheadRejoinJobs'] = jobStarts(ahead, 'rejoin');
     // One rejoin does it; a couple more would still be no loop, dozens would.
     expect(figures['aheadRejoinJobs']).toBeLessThanOrEqual(3);
+  });
+
+  it('a start that keeps failing is retried with growing waits, shown in /patroni and agentctl list', async () => {
+    const leader = await cluster.waitForLeader();
+    const replica = cluster.others(leader).find((n) => n.agentRunning()) as AgentNode;
+    // A setting PostgreSQL refuses, in a file the agent does not manage: every start fails.
+    await replica.agent?.kill();
+    const pm = replica.postmasterPid();
+    if (pm !== null) process.kill(pm, 'SIGINT');
+    await waitFor('replica postmaster stopped', () => replica.postmasterPid() === null || null);
+    const auto = join(replica.dataDir, 'postgresql.auto.conf');
+    const original = readFileSync(auto, 'utf8');
+    appendFileSync(auto, '\nbogus_setting_for_backoff_test = 1\n');
+    replica.start();
+    const starts0 = jobStarts(replica, 'startReplica');
+    const seen: { failures: number; delay: number }[] = [];
+    type Body = { pg_ha_agent?: { pending_job_backoff?: { failures: number; delay_seconds: number; last_error: string } } };
+    await waitFor('three failed starts in a row', async () => {
+      const b = ((await replica.status()) as Body | null)?.pg_ha_agent?.pending_job_backoff;
+      if (b && !seen.some((s) => s.failures === b.failures)) seen.push({ failures: b.failures, delay: b.delay_seconds });
+      return b !== undefined && b.failures >= 3 ? b : null;
+    }, { timeoutMs: 90_000, intervalMs: 250 });
+    figures['backoffSeen'] = JSON.stringify(seen);
+    // 5 s, 10 s, 20 s, ...: each failure in a row doubles the wait.
+    for (const s of seen) expect(s.delay, `wait after failure ${s.failures}`).toBe(5 * 2 ** (s.failures - 1));
+    const body = (await replica.status()) as Body;
+    expect(body.pg_ha_agent?.pending_job_backoff?.last_error).toContain('bogus_setting_for_backoff_test');
+    const list = await agentctl(replica.configPath, ['list']);
+    expect(list.stdout).toMatch(new RegExp(`Backing off: ${replica.name} job startReplica \\(${leader.name}\\) failed [3-9] times in a row`));
+    // Roughly 5 + 10 s for three failures: not one start per tick.
+    expect(jobStarts(replica, 'startReplica') - starts0).toBeLessThanOrEqual(4);
+
+    writeFileSync(auto, original);
+    await cluster.waitStreamingFrom(replica, leader, 90_000);
+    await waitFor('backoff cleared after the start succeeded', async () => {
+      const b = ((await replica.status()) as Body | null)?.pg_ha_agent;
+      return b !== undefined && b.pending_job_backoff === undefined ? true : null;
+    }, { timeoutMs: 30_000 });
   });
 });
