@@ -18,6 +18,11 @@ export interface SelfInfo {
   readonly tags: Tags;
   /** The agent version string written into member keys ("pg-ha-agent/x.y.z"). */
   readonly agent: string;
+  /**
+   * postgresql.remove_data_directory_on_rewind_failure: after a rewind that failed for good,
+   * re-clone (the old data directory kept aside, S5) instead of staying stopped. Absent: stay stopped.
+   */
+  readonly recloneOnRewindFailure?: boolean;
 }
 
 /** A peer's answer to GET /patroni, fetched by the loop when a leader race or a switchover needs it. */
@@ -60,6 +65,8 @@ export interface FinishedJob {
   readonly error?: string;
   /** The failure was transient (leader unreachable, ...), not a verdict on the data: try again. */
   readonly retryable?: boolean;
+  /** A rejoin found the data diverged and could not rewind it (the rewind-failure policy applies). */
+  readonly rewindFailed?: boolean;
   readonly finishedMs: number;
 }
 
@@ -110,7 +117,7 @@ export interface Memory {
   readonly followSinceMs: number | null;
   readonly followLeader: string | null;
   /** The last rejoin / rewind failed: stay down and report (policy: no re-clone). */
-  readonly rejoinFailed: { readonly leader: string; readonly error: string } | null;
+  readonly rejoinFailed: { readonly leader: string; readonly error: string; readonly rewindFailed?: boolean } | null;
   readonly lastJob: FinishedJob | null;
   /** Our bootstrap failed: hand the race back and stop. */
   readonly bootstrapFailed: string | null;

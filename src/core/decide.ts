@@ -34,9 +34,10 @@ function absorbFinishedJob(input: DecideInput): DecideInput {
   if (!last) return input;
   const memory = recordJobOutcome({ ...input.memory, lastJob: null }, last, input.cluster?.leader?.name ?? input.memory.lastLeader);
   if (!last.ok && last.spec.kind === 'rejoin' && last.retryable !== true) {
-    return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error' } } };
+    const rewind = last.rewindFailed === true ? { rewindFailed: true } : {};
+    return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error', ...rewind } } };
   }
-  if (last.ok && last.spec.kind === 'rejoin') return { ...input, memory: { ...memory, rejoinFailed: null } };
+  if (last.ok && (last.spec.kind === 'rejoin' || last.spec.kind === 'reinit')) return { ...input, memory: { ...memory, rejoinFailed: null } };
   if (!last.ok && last.spec.kind === 'bootstrap') return { ...input, memory: { ...memory, bootstrapFailed: last.error ?? 'unknown error' } };
   return { ...input, memory };
 }

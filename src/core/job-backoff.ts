@@ -41,9 +41,10 @@ function sameJob(b: JobBackoff, spec: JobSpec): boolean {
 /**
  * The repair jobs decide() starts on its own and would start again at once. Not the leader's own
  * restart (primary_start_timeout bounds it and every second counts), not a switchover (the request
- * is cleared when it fails), not operator requests or a bootstrap (a failure halts).
+ * is cleared when it fails), not a bootstrap (a failure halts). A reinit counts: decide() starts one
+ * after a failed rewind; a failed operator reinit only shows in the status, nothing else starts it.
  */
-const BACKED_OFF: ReadonlySet<JobSpec['kind']> = new Set(['rejoin', 'startReplica', 'clone']);
+const BACKED_OFF: ReadonlySet<JobSpec['kind']> = new Set(['rejoin', 'startReplica', 'clone', 'reinit']);
 
 /** Fold a finished job into the backoff: a failure counts, a success of the same job clears it. */
 export function recordJobOutcome(memory: Memory, last: FinishedJob, leader: string | null): Memory {
@@ -58,9 +59,15 @@ export function recordJobOutcome(memory: Memory, last: FinishedJob, leader: stri
   const delayMs = backoffDelayMs(failures);
   const jobBackoff: JobBackoff = {
     job: last.spec.kind, target: jobTarget(last.spec), leader, failures, delayMs,
-    notBeforeMs: last.finishedMs + delayMs, error: last.error ?? 'unknown error',
+    notBeforeMs: last.finishedMs + delayMs, error: oneLine(last.error ?? 'unknown error'),
   };
   return { ...memory, jobBackoff };
+}
+
+/** Errors can quote a server log: keep what fits a status line. */
+function oneLine(error: string): string {
+  const flat = error.replace(/\s+/g, ' ').trim();
+  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
 }
 
 /** A new leader (as far as a readable etcd says) may well accept what the old one refused. */

@@ -155,7 +155,10 @@ export class AgentLoop {
     if (finished) this.memory = { ...this.memory, lastJob: finished };
     const lease = dcs.lease();
     const input: DecideInput = {
-      self: { name: config.name, tags: config.tags, agent: this.deps.agentVersion, connUrl: connUrl(config) },
+      self: {
+        name: config.name, tags: config.tags, agent: this.deps.agentVersion, connUrl: connUrl(config),
+        recloneOnRewindFailure: config.postgresql.remove_data_directory_on_rewind_failure,
+      },
       config: dynamic, cluster, dcsError, lease: { validUntilMs: lease.validUntilMs, leaseId: lease.leaseId },
       local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
       nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(),
