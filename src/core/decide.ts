@@ -32,7 +32,8 @@ function decideNow(input: DecideInput): Decision {
 function absorbFinishedJob(input: DecideInput): DecideInput {
   const last = input.memory.lastJob;
   if (!last) return input;
-  const memory = recordJobOutcome({ ...input.memory, lastJob: null }, last, input.cluster?.leader?.name ?? input.memory.lastLeader);
+  const leader = input.cluster ? input.cluster.leader?.name ?? null : input.memory.lastLeader;
+  const memory = recordJobOutcome({ ...input.memory, lastJob: null }, last, leader);
   if (!last.ok && last.spec.kind === 'rejoin' && last.retryable !== true) {
     const rewind = last.rewindFailed === true ? { rewindFailed: true } : {};
     return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error', ...rewind } } };

@@ -87,6 +87,15 @@ describe('job backoff', () => {
     expect(jobOf(d)).toEqual({ kind: 'rejoin', leader: ref('pg3') });
   });
 
+  it('backs off in a cluster without a leader too (the leader race start of a replica)', () => {
+    const unlocked = cluster({ leader: null });
+    const lastJob = finished({ kind: 'startReplica', leader: null }, false, 'PostgreSQL did not start');
+    const d = decide(input({ name: 'pg2', cluster: unlocked, local: localPg.down({ state: 'shut down in recovery' }), memory: memory({ lastJob, lastLeader: 'pg1' }) }));
+    expect(d.memory.jobBackoff).toMatchObject({ job: 'startReplica', target: null, leader: null, failures: 1 });
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toMatch(/^backing off: job startReplica failed 1 time in a row \(PostgreSQL did not start\); next try in 5 s; held back: no leader: starting postgresql/);
+  });
+
   it('keeps the backoff while etcd cannot be read (no leader change is known)', () => {
     const d = decide(input({ cluster: null, dcsError: 'timeout', local: localPg.replica(), memory: memory({ jobBackoff: backoff() }) }));
     expect(d.memory.jobBackoff).toEqual(backoff());
