@@ -85,8 +85,12 @@ export function createPgAdapter(deps: {
       role: 'replica', timeoutMs: startTimeoutMs(), ...(leader ? { leader: upstream(leader) } : {}), ...(signal ? { signal } : {}),
     }), 'start as replica'),
     rejoin: async (leader, signal) => {
-      const r = await rejoinAsReplica({ config, runner, logger: log.child({ component: 'rejoin' }), supervisor, leader: upstream(leader), dynamicConfig: deps.dynamic(), startTimeoutMs: startTimeoutMs(), ...(signal ? { signal } : {}) });
-      if (r.outcome === 'failed') throw new Error(`rejoin failed: ${r.reason}`);
+      // The rewind-failure policy (re-clone or stay stopped) is decide()'s, not the job's.
+      const r = await rejoinAsReplica({
+        config, runner, logger: log.child({ component: 'rejoin' }), supervisor, leader: upstream(leader), dynamicConfig: deps.dynamic(),
+        startTimeoutMs: startTimeoutMs(), onRewindFailure: 'stay-stopped', ...(signal ? { signal } : {}),
+      });
+      if (r.outcome === 'failed') throw Object.assign(new Error(`rejoin failed: ${r.reason}`), { rewindFailed: true });
       return { rewound: r.outcome === 'rewound' };
     },
     applyDynamicConfig: async (dynamic, signal) => {

@@ -1,5 +1,6 @@
 // Health checks: pure functions of (published snapshot, query, monotonic now). Nothing here does
 // I/O, so a health request costs a few property reads no matter what etcd or PostgreSQL are doing.
+import type { JobBackoff } from '../core/decide-types.js';
 import type { NodeStatus, StatusSnapshot, XlogReplica } from '../obs/status.js';
 import { etcdWarnings, isValidLeaderNow, leaseSecondsLeft } from '../obs/status.js';
 import type { Parsed } from './units.js';
@@ -199,6 +200,7 @@ export function renderStatusBody(snap: StatusSnapshot, nowMonoMs: number): Recor
       last_decision: { reason: snap.lastDecision.reason, actions: snap.lastDecision.actions },
       last_tick_age_ms: Math.max(0, Math.round(nowMonoMs - snap.lastTickMonoMs)),
       ...(snap.etcdMembers === undefined ? {} : { etcd: etcdBody(snap) }),
+      ...(snap.jobBackoff ? { pending_job_backoff: backoffBody(snap.jobBackoff, nowMonoMs) } : {}),
     },
   };
 }
@@ -210,5 +212,17 @@ function etcdBody(snap: StatusSnapshot): Record<string, unknown> {
       endpoint: m.endpoint, up: m.up, in_use: m.inUse, version: m.version, raft_leader: m.raftLeader, errors_total: m.errorsTotal,
     })),
     warnings: etcdWarnings(snap),
+  };
+}
+
+/** A repair job that keeps failing: what, how often, and when the agent tries it again. */
+export function backoffBody(b: JobBackoff, nowMonoMs: number): Record<string, unknown> {
+  return {
+    job: b.job,
+    target: b.target,
+    failures: b.failures,
+    delay_seconds: b.delayMs / 1000,
+    retry_in_seconds: Math.max(0, Math.ceil((b.notBeforeMs - nowMonoMs) / 100) / 10),
+    last_error: b.error,
   };
 }

@@ -1,6 +1,6 @@
 // agentctl list and topology: the members as etcd shows them, like patronictl list, with the
 // cluster name and system identifier in the title and pause / scheduled switchover below.
-import type { ClusterView, MemberView } from '../core/cluster.js';
+import type { ClusterView, MemberJobBackoff, MemberView } from '../core/cluster.js';
 import { readCluster } from './cluster.js';
 import type { CtlContext } from './context.js';
 import { EXIT_OK } from './errors.js';
@@ -21,6 +21,8 @@ export interface MemberRow {
   /** pg-ha-agent's last decision on that member (absent for Patroni members). */
   readonly reason: string | null;
   readonly replicatefrom: string | null;
+  /** pg-ha-agent: a repair job on that member keeps failing and waits before its next try. */
+  readonly pending_job_backoff: { job: string; target: string | null; failures: number; retry_in_seconds: number; last_error: string } | null;
 }
 
 function hostPort(connUrl: string): { host: string; port: number | null } {
@@ -65,6 +67,9 @@ export function memberRows(cluster: ClusterView): MemberRow[] {
       api_url: m.apiUrl,
       reason: m.reason ?? null,
       replicatefrom: typeof m.tags.replicatefrom === 'string' ? m.tags.replicatefrom : null,
+      pending_job_backoff: m.jobBackoff
+        ? { job: m.jobBackoff.job, target: m.jobBackoff.target, failures: m.jobBackoff.failures, retry_in_seconds: m.jobBackoff.retryInSeconds, last_error: m.jobBackoff.error }
+        : null,
     };
   });
 }
@@ -91,11 +96,18 @@ export function serviceInfo(cluster: ClusterView): string[] {
     out.push(`Switchover/failover in progress: from ${fo.leader ?? '(no leader)'} to ${fo.member ?? '(the best candidate)'}`);
   }
   if (cluster.leader === null && cluster.members.length > 0) out.push('No leader: the leader key is absent (failover in progress, or paused without a primary)');
+  for (const m of cluster.members) if (m.jobBackoff) out.push(backoffLine(m.name, m.jobBackoff));
   for (const bad of cluster.invalid) {
     if (bad.refusedKey !== undefined) out.push(`Warning: ${bad.key}: ${bad.reason}`);
     else out.push(`Warning: ${bad.key} has an invalid value and is ignored (${bad.reason})`);
   }
   return out;
+}
+
+/** A member whose agent repeats a failing job: say so under the table, every time. */
+export function backoffLine(name: string, b: MemberJobBackoff): string {
+  const target = b.target === null ? '' : ` (${b.target})`;
+  return `Backing off: ${name} job ${b.job}${target} failed ${b.failures} time${b.failures === 1 ? '' : 's'} in a row, next try in ${b.retryInSeconds} s: ${b.error}`;
 }
 
 function tableFor(ctx: CtlContext, cluster: ClusterView, rows: readonly MemberRow[], names: readonly string[], extended: boolean): string {

@@ -35,6 +35,17 @@ export interface MemberStatus {
   readonly agent?: string;
   /** pg-ha-agent extension: the reason for the member's last decision. */
   readonly reason?: string;
+  /** pg-ha-agent extension (`pending_job_backoff`): a repair job that keeps failing and waits. */
+  readonly jobBackoff?: MemberJobBackoff;
+}
+
+export interface MemberJobBackoff {
+  readonly job: string;
+  readonly target: string | null;
+  readonly failures: number;
+  /** As of the member key's last update (every tick). */
+  readonly retryInSeconds: number;
+  readonly error: string;
 }
 
 export interface MemberView extends MemberStatus {

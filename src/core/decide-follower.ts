@@ -52,13 +52,25 @@ function escapeRe(s: string): string {
 function followerDown(input: DecideInput, leader: MemberRef, memory: object): Decision {
   if (isPaused(input)) return decision(input, [], `paused: postgresql is stopped; not starting it`, memory);
   const failed = input.memory.rejoinFailed;
-  if (failed && failed.leader === leader.name) {
-    return decision(input, [], `staying stopped: rejoining ${leader.name} failed (${failed.error}); needs reinit or operator action`, memory);
-  }
+  if (failed && failed.leader === leader.name) return afterFailedRejoin(input, leader, failed, memory);
   if (input.fenced || stoppedAsPrimary(input)) {
     const clear = input.fenced ? [{ kind: 'clearFence' } as const] : [];
     return decision(input, [...clear, { kind: 'startJob', job: { kind: 'rejoin', leader } }],
       `rejoining ${leader.name} as a replica: this node was a primary, checking the fork point first (S4)`, memory);
   }
   return decision(input, [{ kind: 'startJob', job: { kind: 'startReplica', leader } }], `starting postgresql as a replica of ${leader.name}`, memory);
+}
+
+/**
+ * Give up per policy (S4, S5): a rewind that failed for good is followed by a fresh clone only when
+ * remove_data_directory_on_rewind_failure allows it (the diverged data directory is moved aside,
+ * never deleted); otherwise, and after any other lasting failure, the node stays stopped and says so.
+ */
+function afterFailedRejoin(input: DecideInput, leader: MemberRef, failed: NonNullable<DecideInput['memory']['rejoinFailed']>, memory: object): Decision {
+  if (failed.rewindFailed === true && input.self.recloneOnRewindFailure === true) {
+    return decision(input, [{ kind: 'startJob', job: { kind: 'reinit', source: leader } }],
+      `re-cloning from ${leader.name}: pg_rewind could not rejoin it (${failed.error}) and remove_data_directory_on_rewind_failure allows it; the diverged data directory is kept aside`, memory);
+  }
+  const policy = failed.rewindFailed === true ? ' (remove_data_directory_on_rewind_failure is off)' : '';
+  return decision(input, [], `staying stopped: rejoining ${leader.name} failed (${failed.error})${policy}; needs reinit or operator action`, memory);
 }

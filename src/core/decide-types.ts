@@ -18,6 +18,11 @@ export interface SelfInfo {
   readonly tags: Tags;
   /** The agent version string written into member keys ("pg-ha-agent/x.y.z"). */
   readonly agent: string;
+  /**
+   * postgresql.remove_data_directory_on_rewind_failure: after a rewind that failed for good,
+   * re-clone (the old data directory kept aside, S5) instead of staying stopped. Absent: stay stopped.
+   */
+  readonly recloneOnRewindFailure?: boolean;
 }
 
 /** A peer's answer to GET /patroni, fetched by the loop when a leader race or a switchover needs it. */
@@ -64,6 +69,8 @@ export interface FinishedJob {
   readonly retryable?: boolean;
   /** Where a multi-step job failed ('history' for a promotion that could not be recorded). */
   readonly stage?: string;
+  /** A rejoin found the data diverged and could not rewind it (the rewind-failure policy applies). */
+  readonly rewindFailed?: boolean;
   readonly finishedMs: number;
 }
 
@@ -91,6 +98,21 @@ export type Action =
 
 export type ActionKind = Action['kind'];
 
+/** The same job failed again and again: it is not started again before notBeforeMs. */
+export interface JobBackoff {
+  readonly job: JobKind;
+  /** The member the job aimed at (leader, clone source, candidate); another target starts afresh. */
+  readonly target: string | null;
+  /** The leader key holder when it last failed: a change of leader ends the backoff. */
+  readonly leader: string | null;
+  /** Failures in a row. */
+  readonly failures: number;
+  readonly delayMs: number;
+  /** Monotonic ms. */
+  readonly notBeforeMs: number;
+  readonly error: string;
+}
+
 /** What Patroni keeps in object fields, passed explicitly from tick to tick. */
 export interface Memory {
   /** Monotonic ms when the leader first saw its PostgreSQL down (crash restart window, SPEC 5.5). */
@@ -99,12 +121,14 @@ export interface Memory {
   readonly followSinceMs: number | null;
   readonly followLeader: string | null;
   /** The last rejoin / rewind failed: stay down and report (policy: no re-clone). */
-  readonly rejoinFailed: { readonly leader: string; readonly error: string } | null;
+  readonly rejoinFailed: { readonly leader: string; readonly error: string; readonly rewindFailed?: boolean } | null;
   readonly lastJob: FinishedJob | null;
   /** Our bootstrap failed: hand the race back and stop. */
   readonly bootstrapFailed: string | null;
   /** The last leader this node saw (for logs and "former leader" reasoning). */
   readonly lastLeader: string | null;
+  /** A job that keeps failing backs off (exponential, capped); null after a success or a new leader. */
+  readonly jobBackoff: JobBackoff | null;
 }
 
 export const EMPTY_MEMORY: Memory = {
@@ -115,6 +139,7 @@ export const EMPTY_MEMORY: Memory = {
   lastJob: null,
   bootstrapFailed: null,
   lastLeader: null,
+  jobBackoff: null,
 };
 
 export interface LeaseInfo {

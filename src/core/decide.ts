@@ -5,14 +5,14 @@ import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers,
 import { bestAmongPeers, newerTimelinePeer, peerCouldLead, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
+import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
 
 export function decide(input: DecideInput): Decision {
   const unrecorded = promotionNotRecorded(input);
   if (unrecorded) return unrecorded;
-  const afterJob = absorbFinishedJob(input);
-  if (afterJob !== input) return decideNow(afterJob);
-  return decideNow(input);
+  const ready = forgetOnLeaderChange(absorbFinishedJob(input));
+  return holdBackRepeatedJob(ready, decideNow(ready));
 }
 
 function decideNow(input: DecideInput): Decision {
@@ -46,11 +46,13 @@ function promotionNotRecorded(input: DecideInput): Decision | null {
 function absorbFinishedJob(input: DecideInput): DecideInput {
   const last = input.memory.lastJob;
   if (!last) return input;
-  const memory = { ...input.memory, lastJob: null };
+  const leader = input.cluster ? input.cluster.leader?.name ?? null : input.memory.lastLeader;
+  const memory = recordJobOutcome({ ...input.memory, lastJob: null }, last, leader);
   if (!last.ok && last.spec.kind === 'rejoin' && last.retryable !== true) {
-    return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error' } } };
+    const rewind = last.rewindFailed === true ? { rewindFailed: true } : {};
+    return { ...input, memory: { ...memory, rejoinFailed: { leader: last.spec.leader.name, error: last.error ?? 'unknown error', ...rewind } } };
   }
-  if (last.ok && last.spec.kind === 'rejoin') return { ...input, memory: { ...memory, rejoinFailed: null } };
+  if (last.ok && (last.spec.kind === 'rejoin' || last.spec.kind === 'reinit')) return { ...input, memory: { ...memory, rejoinFailed: null } };
   if (!last.ok && last.spec.kind === 'bootstrap') return { ...input, memory: { ...memory, bootstrapFailed: last.error ?? 'unknown error' } };
   return { ...input, memory };
 }

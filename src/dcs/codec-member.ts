@@ -1,7 +1,7 @@
 // members/<name>: the member status JSON, in Patroni 4.x spelling. Patroni 3.x wrote role
 // "master" (and older versions "standby-leader"); both are read, 4.x words are written.
 import type { Tags, TagValue } from '../config/types.js';
-import type { MemberRole, MemberStatus } from '../core/cluster.js';
+import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster.js';
 import {
   compactJson, defined, FieldReader, invalid, isRecord, ok, parseJson,
   type Decoded, type JsonRecord,
@@ -94,8 +94,21 @@ export function decodeMember(name: string, text: string): Decoded<MemberStatus> 
     pause: r.bool('pause'),
     agent: r.str('agent'),
     reason: r.str('reason'),
+    jobBackoff: decodeBackoff(obj['pending_job_backoff']),
   });
   return r.problem === null ? ok(member) : invalid(r.problem);
+}
+
+/** Our own field: read leniently (a malformed one is dropped, never the whole member). */
+function decodeBackoff(value: unknown): MemberJobBackoff | undefined {
+  if (!isRecord(value) || typeof value['job'] !== 'string' || typeof value['failures'] !== 'number') return undefined;
+  return {
+    job: value['job'],
+    target: typeof value['target'] === 'string' ? value['target'] : null,
+    failures: value['failures'],
+    retryInSeconds: typeof value['retry_in_seconds'] === 'number' ? value['retry_in_seconds'] : 0,
+    error: typeof value['last_error'] === 'string' ? value['last_error'] : '',
+  };
 }
 
 /** Field order follows Patroni's touch_member so the JSON reads the same in etcdctl. */
@@ -119,5 +132,9 @@ export function encodeMember(m: MemberStatus): string {
   if (m.pause === true) out['pause'] = true;
   if (m.agent !== undefined) out['agent'] = m.agent;
   if (m.reason !== undefined) out['reason'] = m.reason;
+  if (m.jobBackoff !== undefined) {
+    const b = m.jobBackoff;
+    out['pending_job_backoff'] = { job: b.job, target: b.target, failures: b.failures, retry_in_seconds: b.retryInSeconds, last_error: b.error };
+  }
   return compactJson(out);
 }

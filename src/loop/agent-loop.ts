@@ -12,7 +12,7 @@ import { emptyCounters, recordTick, type AgentCounters } from '../obs/metrics.js
 import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
 import { Executor } from './executor.js';
 import type { JobRunner } from './jobs.js';
-import { connUrl, memberStatus, pgStateWord } from './member-status.js';
+import { connUrl, memberBackoff, memberStatus, pgStateWord } from './member-status.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
@@ -167,7 +167,10 @@ export class AgentLoop {
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };
     const input: DecideInput = {
-      self: { name: config.name, tags: config.tags, agent: this.deps.agentVersion, connUrl: connUrl(config) },
+      self: {
+        name: config.name, tags: config.tags, agent: this.deps.agentVersion, connUrl: connUrl(config),
+        recloneOnRewindFailure: config.postgresql.remove_data_directory_on_rewind_failure,
+      },
       config: dynamic, cluster, dcsError, lease: this.leaseForDecide(), joined: this.joined,
       local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
       nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(),
@@ -241,7 +244,7 @@ export class AgentLoop {
     this.deps.fencing.apply();
     const job = this.deps.jobs.running();
     try {
-      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause }));
+      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause, backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()) }));
       this.joined = true;
     } catch (err) {
       this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
@@ -258,7 +261,7 @@ export class AgentLoop {
       pgState: pgStateWord(local, this.deps.jobs.running()?.spec.kind ?? null),
       ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
       lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },
-      tickMonoMs: this.deps.clock.monoMs(), counters: this.counters,
+      tickMonoMs: this.deps.clock.monoMs(), counters: this.counters, jobBackoff: decision.memory.jobBackoff,
     }));
   }
 

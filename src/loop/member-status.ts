@@ -1,6 +1,7 @@
 // The member key this node publishes every tick (Patroni's member JSON, via the dcs codecs).
 import type { Config } from '../config/types.js';
-import type { MemberRole, MemberStatus } from '../core/cluster.js';
+import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster.js';
+import type { JobBackoff } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
 
 export function connUrl(config: Config): string {
@@ -27,6 +28,8 @@ export function memberStatus(args: {
   config: Config; agent: string; local: LocalPg; holdsLeader: boolean; jobKind: string | null; reason: string;
   /** The cluster is paused: Patroni's member key says so (patronictl pause --wait waits for it). */
   paused?: boolean;
+  /** A repair job backing off (pending_job_backoff). */
+  backoff?: MemberJobBackoff | null;
 }): MemberStatus {
   const { config, local } = args;
   let role: MemberRole = 'uninitialized';
@@ -42,6 +45,7 @@ export function memberStatus(args: {
     agent: args.agent,
     reason: args.reason,
     ...(args.paused === true ? { pause: true } : {}),
+    ...(args.backoff ? { jobBackoff: args.backoff } : {}),
   };
   if (local.kind !== 'running') return base;
   const extra = {
@@ -60,4 +64,10 @@ export function memberStatus(args: {
     ...(local.replayLsn !== null ? { replayLsn: local.replayLsn } : {}),
     ...(local.walReceiver?.status === 'streaming' ? { replicationState: 'streaming' } : { replicationState: 'in archive recovery' }),
   };
+}
+
+/** The member key's view of a backoff, relative to now (refreshed every tick). */
+export function memberBackoff(b: JobBackoff | null, nowMonoMs: number): MemberJobBackoff | null {
+  if (b === null) return null;
+  return { job: b.job, target: b.target, failures: b.failures, retryInSeconds: Math.max(0, Math.ceil((b.notBeforeMs - nowMonoMs) / 1000)), error: b.error };
 }

@@ -6,6 +6,7 @@
 // lease that expired after the last tick must answer 503 at once, not one loop_wait later.
 import type { DynamicConfig, Tags, TagValue } from '../config/types.js';
 import type { ClusterView, MemberRole } from '../core/cluster.js';
+import type { JobBackoff } from '../core/decide-types.js';
 import type { LocalPg, PgRunning } from '../core/local-pg.js';
 import type { EtcdMemberHealth } from '../dcs/etcd-members.js';
 import type { AgentCounters } from './metrics.js';
@@ -89,6 +90,8 @@ export interface StatusSnapshot {
   readonly tags: Tags;
   readonly noloadbalance: boolean;
   readonly counters: AgentCounters;
+  /** A repair job that keeps failing and waits before its next try (null when none). */
+  readonly jobBackoff: JobBackoff | null;
   /** Each etcd member as the client sees it (added at request time, not by the loop). */
   readonly etcdMembers?: readonly EtcdMemberHealth[];
 }
@@ -125,6 +128,7 @@ export interface StatusInputs {
   readonly lastDecision: LastDecision;
   readonly tickMonoMs: number;
   readonly counters: AgentCounters;
+  readonly jobBackoff?: JobBackoff | null;
 }
 
 /** Build the snapshot the loop publishes after a tick. Pure. */
@@ -151,6 +155,7 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
     tags: inputs.tags,
     noloadbalance: inputs.tags.noloadbalance === true,
     counters: inputs.counters,
+    jobBackoff: inputs.jobBackoff ?? null,
   });
 }
 

@@ -1,5 +1,5 @@
-// Rejoin of a stopped former primary (SPEC 5.7): check divergence, rewind if needed, start as a
-// replica. On rewind failure: stay stopped and report, or move the data directory aside (never
+// Rejoin of a former primary or of a replica that cannot follow a newer timeline (SPEC S4, 5.7):
+// stop it if it still runs, check divergence, rewind if needed, start as a replica. On rewind failure: stay stopped and report, or move the data directory aside (never
 // delete it, S5) and clone afresh.
 import { rename } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -8,7 +8,8 @@ import type { Runner } from '../exec/runner.js';
 import { cloneFrom } from './clone.js';
 import type { UpstreamNode } from './conf.js';
 import { PgError, errorMessage } from './errors.js';
-import { makeOwnedDir, ownerOf } from './files.js';
+import { makeOwnedDir, ownerOf, runningPostmasterPid } from './files.js';
+import { pgPaths } from './paths.js';
 import { checkRewind, fetchLeaderTimeline, rewind } from './rewind.js';
 import type { RewindDecision } from './timeline.js';
 import type { PgSupervisor, StartOutcome } from './supervisor.js';
@@ -25,6 +26,8 @@ export interface RejoinOptions {
   /** Defaults to postgresql.remove_data_directory_on_rewind_failure (true: reclone). */
   readonly onRewindFailure?: RewindFailurePolicy;
   readonly startTimeoutMs?: number;
+  /** Bound of the fast stop of a still-running server before the check (then immediate, then SIGKILL). */
+  readonly stopTimeoutMs?: number;
   /** Injected for tests: the suffix of the moved-aside directory. */
   readonly now?: () => Date;
   readonly signal?: AbortSignal;
@@ -51,6 +54,17 @@ export async function moveDataDirAside(config: Config, logger: Logger, reason: s
   return target;
 }
 
+/**
+ * A replica that cannot stream from a newer-timeline leader is still running: the fork check reads
+ * pg_control and pg_rewind needs a stopped server, so stop it here (fast: a clean shutdown in
+ * recovery records where replay ended). Left to the caller, a running replica never got checked.
+ */
+async function stopForCheck(o: RejoinOptions): Promise<void> {
+  if (runningPostmasterPid(pgPaths(o.config).postmasterPid) === null) return;
+  o.logger.info({ leader: o.leader.name }, 'stopping postgresql to check it against the leader\'s timeline');
+  await o.supervisor.stop({ mode: 'fast', timeoutMs: o.stopTimeoutMs ?? 60_000, ...(o.signal ? { signal: o.signal } : {}) });
+}
+
 export async function rejoinAsReplica(o: RejoinOptions): Promise<RejoinResult> {
   const t0 = performance.now();
   const elapsed = (): number => Math.round(performance.now() - t0);
@@ -61,6 +75,7 @@ export async function rejoinAsReplica(o: RejoinOptions): Promise<RejoinResult> {
   let decision: RewindDecision | null = null;
   let failure: string;
   try {
+    await stopForCheck(o);
     const check = await checkRewind({ ...deps, source: o.leader });
     decision = check.decision;
     if (decision.kind === 'not-needed') {

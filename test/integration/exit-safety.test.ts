@@ -40,9 +40,10 @@ async function ticksMore(node: AgentNode, n: number): Promise<void> {
 }
 
 async function leaderLeaseHex(): Promise<string> {
-  const out = JSON.parse(await etcdctl(cluster.etcd, ['get', key('leader'), '-w', 'json'])) as { kvs?: { lease?: number | string }[] };
-  const lease = out.kvs?.[0]?.lease;
-  if (lease === undefined) throw new Error('leader key has no lease');
+  // Lease ids are 64-bit: read the digits, JSON.parse would round them.
+  const out = await etcdctl(cluster.etcd, ['get', key('leader'), '-w', 'json']);
+  const lease = /"lease":(\d+)/.exec(out)?.[1];
+  if (lease === undefined) throw new Error(`leader key has no lease: ${out}`);
   return BigInt(lease).toString(16);
 }
 
@@ -52,16 +53,24 @@ async function noFailoverThrough(label: string, fault: (leader: AgentNode) => Pr
   const pid = leader.postmasterPid();
   const writer = new Writer(cluster.nodes, 30);
   await writer.prepare(leader);
+  // Each Writer numbers its rows from 1: start from an empty table.
+  await leader.query('TRUNCATE writes');
   writer.start();
-  await waitFor('writes flowing', () => writer.acked.length > 10 || null);
   const t0 = performance.now();
-  await fault(leader);
-  await waitFor(`${leader.name} to hold the key again`, async () => {
-    const out = await etcdctl(cluster.etcd, ['get', key('leader'), '--print-value-only']);
-    return out.trim() === leader.name && (await leader.health('/primary')) === 200 ? true : null;
-  }, { timeoutMs: 30_000, intervalMs: 50 });
-  await ticksMore(leader, 3);
-  await writer.stop();
+  try {
+    await waitFor('writes flowing', () => writer.acked.length > 10 || null);
+    await fault(leader);
+    await waitFor(`${leader.name} to hold the key again`, async () => {
+      const out = await etcdctl(cluster.etcd, ['get', key('leader'), '--print-value-only']);
+      return out.trim() === leader.name && (await leader.health('/primary')) === 200 ? true : null;
+    }, { timeoutMs: 30_000, intervalMs: 50 });
+    await ticksMore(leader, 3);
+  } catch (err) {
+    for (const n of cluster.nodes) console.log(`--- ${n.name} log tail\n${n.logTail()}`);
+    throw err;
+  } finally {
+    await writer.stop();
+  }
   figures[`${label}LongestWriteGapMs`] = Math.round(writer.longestGapMs(t0));
   expect(writer.acked.filter((a) => a.node !== leader.name)).toEqual([]);
   expect(leader.postmasterPid()).toBe(pid);

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   readonly logLevel?: string;
   /** restapi.authentication of every node (basic auth on mutating requests); default none. */
   readonly restapiAuth?: { readonly username: string; readonly password: string };
+  /** Extra keys of each node's local `postgresql` section (e.g. remove_data_directory_on_rewind_failure). */
+  readonly postgresqlExtra?: Record<string, unknown>;
 }
 
 export type PatroniStatus = Record<string, unknown> & {
@@ -187,6 +189,7 @@ export async function prepareNode(spec: NodeSpec, opts: ClusterOptions = {}): Pr
       },
       parameters: { unix_socket_directories: baseDir },
       use_pg_rewind: true,
+      ...(opts.postgresqlExtra ?? {}),
     },
     tags: opts.tags?.(name) ?? {},
   };

@@ -86,6 +86,19 @@ describe('health details', () => {
     expect(body.replication).toEqual([{ application_name: 'b', client_addr: '127.0.0.1', state: 'streaming', sync_state: 'async' }]);
   });
 
+  it('says when a repair job keeps failing and when it is tried again (pending_job_backoff)', async () => {
+    const local = new FakeClock();
+    const jobBackoff = { job: 'rejoin' as const, target: 'a', leader: 'a', failures: 3, delayMs: 20_000, notBeforeMs: local.monoMs() + 12_000, error: 'pg_rewind failed' };
+    const app = testApi({ config: testConfig('b'), clock: local, dcs, status: snapshot(local, { local: replicaPg(false), jobBackoff }) });
+    const body = (await app.app.inject({ url: '/patroni' })).json();
+    expect(body.pg_ha_agent.pending_job_backoff).toEqual({ job: 'rejoin', target: 'a', failures: 3, delay_seconds: 20, retry_in_seconds: 12, last_error: 'pg_rewind failed' });
+    local.advance(12_000);
+    expect((await app.app.inject({ url: '/patroni' })).json().pg_ha_agent.pending_job_backoff.retry_in_seconds).toBe(0);
+    await app.app.close();
+    api.status = scenario('leader', clock);
+    expect((await api.app.inject({ url: '/patroni' })).json().pg_ha_agent).not.toHaveProperty('pending_job_backoff');
+  });
+
   it('a lease that expires after the last tick turns /primary to 503 without a new snapshot', async () => {
     const local = new FakeClock();
     const app = testApi({ config: testConfig(), clock: local, dcs, status: snapshot(local, {

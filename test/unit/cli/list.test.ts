@@ -59,6 +59,20 @@ describe('agentctl list', () => {
     expect(ctx.io.stdout).toContain(' No leader: the leader key is absent');
   });
 
+  it('says under the table which member backs off a failing job, and gives it in JSON', async () => {
+    const w = new FakeWorld();
+    const backoff = { job: 'rejoin', target: 'a', failures: 3, retryInSeconds: 17, error: 'pg_rewind from a failed (exit 1)' };
+    w.member('c').view = { ...w.member('c').view, jobBackoff: backoff };
+    const ctx = makeCtx(w);
+    await runList(ctx, { extended: false });
+    expect(ctx.io.stdout).toContain(' Backing off: c job rejoin (a) failed 3 times in a row, next try in 17 s: pg_rewind from a failed (exit 1)\n');
+    const json = makeCtx(w, { format: 'json' });
+    await runList(json, { extended: false });
+    const members = (JSON.parse(json.io.stdout) as { members: Record<string, unknown>[] }).members;
+    expect(members[2]?.['pending_job_backoff']).toEqual({ job: 'rejoin', target: 'a', failures: 3, retry_in_seconds: 17, last_error: 'pg_rewind from a failed (exit 1)' });
+    expect(members[1]?.['pending_job_backoff']).toBeNull();
+  });
+
   it('gives the same facts as JSON', async () => {
     const w = new FakeWorld();
     const ctx = makeCtx(w, { format: 'json' });

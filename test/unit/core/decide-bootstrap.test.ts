@@ -125,10 +125,14 @@ describe('decide: bootstrap and clone', () => {
     expect(d.memory.lastJob).toBeNull();
   });
 
-  it('retries a failed clone on the next tick', () => {
-    const d = decide(input({ name: 'pg3', local: localPg.empty(), memory: memory({ lastJob: finished({ kind: 'clone', source: ref('pg1') }, false, 'pg_basebackup: exit 1') }) }));
-    expect(jobOf(d)).toEqual({ kind: 'clone', source: ref('pg1') });
+  it('retries a failed clone once its backoff is over', () => {
+    const lastJob = finished({ kind: 'clone', source: ref('pg1') }, false, 'pg_basebackup: exit 1');
+    const d = decide(input({ name: 'pg3', local: localPg.empty(), memory: memory({ lastJob }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toMatch(/^backing off: job clone \(pg1\) failed 1 time in a row \(pg_basebackup: exit 1\)/);
     expect(d.memory.lastJob).toBeNull();
+    const later = decide(input({ name: 'pg3', local: localPg.empty(), memory: d.memory, nowMs: lastJob.finishedMs + 5_000 }));
+    expect(jobOf(later)).toEqual({ kind: 'clone', source: ref('pg1') });
   });
 
   it('a leader whose data directory vanished releases the key instead of cloning from itself', () => {

@@ -148,12 +148,41 @@ describe('decide: rejoin of a former primary (5.7, S4)', () => {
     expect(d.memory.lastJob).toBeNull();
   });
 
-  it('retries at once when the rejoin failed for a transient reason (leader unreachable)', () => {
-    const d = decide(replicaInput({
-      local: localPg.down({ state: 'in production' }),
-      memory: memory({ lastJob: { ...finished({ kind: 'rejoin', leader: ref('pg1') }, false, 'could not connect to the leader'), retryable: true } }),
-    }));
-    expect(jobOf(d)).toEqual({ kind: 'rejoin', leader: ref('pg1') });
+  it('retries, after a backoff, when the rejoin failed for a transient reason (leader unreachable)', () => {
+    const lastJob = { ...finished({ kind: 'rejoin', leader: ref('pg1') }, false, 'could not connect to the leader'), retryable: true };
+    const d = decide(replicaInput({ local: localPg.down({ state: 'in production' }), memory: memory({ lastJob }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toMatch(/^backing off: job rejoin \(pg1\) failed 1 time in a row \(could not connect to the leader\); next try in 5 s; held back: rejoining pg1/);
+    expect(d.memory.rejoinFailed).toBeNull();
+    const later = decide(replicaInput({ local: localPg.down({ state: 'in production' }), memory: d.memory, nowMs: lastJob.finishedMs + 5_000 }));
+    expect(jobOf(later)).toEqual({ kind: 'rejoin', leader: ref('pg1') });
+  });
+
+  it('gives up per policy after pg_rewind failed: stays stopped and names the setting', () => {
+    const lastJob = { ...finished({ kind: 'rejoin', leader: ref('pg1') }, false, 'rejoin failed: pg_rewind from pg1 failed (exit 1)'), rewindFailed: true };
+    const d = decide(replicaInput({ local: localPg.down({ state: 'shut down in recovery' }), memory: memory({ lastJob }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toBe('staying stopped: rejoining pg1 failed (rejoin failed: pg_rewind from pg1 failed (exit 1)) (remove_data_directory_on_rewind_failure is off); needs reinit or operator action');
+    expect(d.memory.rejoinFailed).toEqual({ leader: 'pg1', error: 'rejoin failed: pg_rewind from pg1 failed (exit 1)', rewindFailed: true });
+  });
+
+  it('re-clones after pg_rewind failed when remove_data_directory_on_rewind_failure allows it (old data kept aside)', () => {
+    const lastJob = { ...finished({ kind: 'rejoin', leader: ref('pg1') }, false, 'rejoin failed: pg_rewind from pg1 failed (exit 1)'), rewindFailed: true };
+    const base = replicaInput({ local: localPg.down({ state: 'shut down in recovery' }), memory: memory({ lastJob }) });
+    const d = decide({ ...base, self: { ...base.self, recloneOnRewindFailure: true } });
+    expect(jobOf(d)).toEqual({ kind: 'reinit', source: ref('pg1') });
+    expect(d.reason).toBe('re-cloning from pg1: pg_rewind could not rejoin it (rejoin failed: pg_rewind from pg1 failed (exit 1)) and remove_data_directory_on_rewind_failure allows it; the diverged data directory is kept aside');
+  });
+
+  it('does not re-clone for a failure that is no rewind verdict (a start that failed after the rewind)', () => {
+    const base = replicaInput({ local: localPg.down({ state: 'shut down in recovery' }), memory: memory({ rejoinFailed: { leader: 'pg1', error: 'PostgreSQL did not start' } }) });
+    const d = decide({ ...base, self: { ...base.self, recloneOnRewindFailure: true } });
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('staying stopped');
+  });
+
+  it('forgets the failed rejoin once the re-clone succeeded', () => {
+    const d = decide(replicaInput({ memory: memory({ rejoinFailed: { leader: 'pg1', error: 'x', rewindFailed: true }, lastJob: finished({ kind: 'reinit', source: ref('pg1') }, true) }) }));
     expect(d.memory.rejoinFailed).toBeNull();
   });
 

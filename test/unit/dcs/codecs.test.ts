@@ -78,6 +78,16 @@ describe('member codec', () => {
     });
   });
 
+  it('writes and reads our pending_job_backoff field; a malformed one is dropped, not the member', () => {
+    const jobBackoff = { job: 'rejoin', target: 'pg2', failures: 2, retryInSeconds: 9, error: 'boom' };
+    const text = encodeMember({ ...base, jobBackoff });
+    expect(JSON.parse(text)).toMatchObject({ pending_job_backoff: { job: 'rejoin', target: 'pg2', failures: 2, retry_in_seconds: 9, last_error: 'boom' } });
+    const d = decodeMember('pg1', text);
+    expect(d.ok && d.value.jobBackoff).toEqual(jobBackoff);
+    const bad = decodeMember('pg1', JSON.stringify({ conn_url: base.connUrl, api_url: base.apiUrl, role: 'replica', pending_job_backoff: 'x' }));
+    expect(bad.ok && bad.value.jobBackoff).toBeUndefined();
+  });
+
   it.each([
     ['{', 'not JSON'],
     ['[1,2]', 'not a JSON object'],
