@@ -28,6 +28,18 @@ export interface ClusterOptions {
   readonly logLevel?: string;
   /** restapi.authentication of every node (basic auth on mutating requests); default none. */
   readonly restapiAuth?: { readonly username: string; readonly password: string };
+  /**
+   * Edits a node's config object before it is written, once its ports are known (e.g. the fault
+   * suite points etcd3.hosts and the connect_addresses at its TCP proxies).
+   */
+  readonly configure?: (config: Record<string, unknown>, node: NodePorts) => void | Promise<void>;
+}
+
+export interface NodePorts {
+  readonly name: string;
+  readonly pgPort: number;
+  readonly apiPort: number;
+  readonly baseDir: string;
 }
 
 export type PatroniStatus = Record<string, unknown> & {
@@ -190,6 +202,7 @@ export async function prepareNode(spec: NodeSpec, opts: ClusterOptions = {}): Pr
     },
     tags: opts.tags?.(name) ?? {},
   };
+  await opts.configure?.(config, { name, pgPort, apiPort, baseDir });
   writeFileSync(configPath, stringify(config));
   if (isRoot()) chownSync(configPath, postgresUser().uid, postgresUser().gid);
   return new AgentNode(name, dataDir, baseDir, configPath, pgPort, apiPort);

@@ -1,0 +1,170 @@
+// One round: a healthy cluster, the workload running, one fault (inject, hold, heal), then the
+// checker's verdict. ChaosRunner keeps one cluster across rounds while it is healthy and
+// rebuilds it when it is not.
+import { signalPid, waitFor } from '../harness/index.js';
+import type { AgentNode } from '../support/agent-cluster.js';
+import {
+  ackOverlaps, failoverMs, longestGap, lostWrites, recoveryOverlaps, type Ack, type Overlap,
+} from './checker.js';
+import { isHealthy, startChaosCluster, waitHealthy, type AgentExit, type ChaosCluster } from './cluster.js';
+import type { Fault, FaultContext } from './faults.js';
+import { Workload, createWritesTable, readIds } from './workload.js';
+
+/** "Healthy after" must hold within this long after the fault's end. */
+export const HEALTHY_WITHIN_MS = 30_000;
+const BASELINE_ACKS = 10;
+
+export interface RoundResult {
+  readonly fault: string;
+  readonly round: number;
+  readonly rebuilt: boolean;
+  readonly leaderBefore: string;
+  readonly leaderAfter: string | null;
+  readonly primaryChanged: boolean | null;
+  /** Two nodes acknowledged writes in overlapping spans (see checker.ts). */
+  readonly splitBrainAcks: Overlap[];
+  /** Two nodes seen out of recovery at once. */
+  readonly splitBrainMonitor: Overlap[];
+  readonly acked: number;
+  /** Acknowledged ids missing from the final primary; null when there was no primary to ask. */
+  readonly lostWrites: number[] | null;
+  /** Fault -> first write acknowledged by a new primary (ms); null when the primary did not change. */
+  readonly failoverMs: number | null;
+  readonly longestGapMs: number;
+  /** The longest gap began this long after the fault... */
+  readonly gapStartAfterFaultMs: number;
+  /** ...and ended this long after the fault's end (negative: before it). */
+  readonly gapEndAfterHealMs: number;
+  readonly faultDurationMs: number;
+  /** ms from the fault's end to healthy, null if not within HEALTHY_WITHIN_MS. */
+  readonly healthyAfterMs: number | null;
+  readonly agentCrashes: AgentExit[];
+  readonly notes: string[];
+  readonly error: string | null;
+}
+
+const r0 = (ms: number): number => Math.round(ms);
+
+export class ChaosRunner {
+  private cluster: ChaosCluster | null = null;
+  private nextId = 1;
+  readonly log: (msg: string) => void;
+
+  constructor(log: (msg: string) => void = (m) => process.stderr.write(`chaos: ${m}\n`)) {
+    this.log = log;
+  }
+
+  /** The cluster, reused when healthy (after restarting dead agents), else rebuilt. Returns whether it was rebuilt. */
+  private async ensureCluster(): Promise<boolean> {
+    if (this.cluster) {
+      const restarted = this.cluster.restartDeadAgents();
+      if (restarted.length > 0) this.log(`restarted agents ${restarted.join(', ')}`);
+      this.cluster.unexpectedExits();
+      if ((await waitHealthy(this.cluster, 60_000)) !== null) return false;
+      this.log('cluster not healthy after 60 s: rebuilding it');
+      await this.teardown();
+    }
+    this.log('starting a 3-node cluster on a 3-member etcd');
+    const c = await startChaosCluster();
+    this.cluster = c;
+    const leader = await c.leader(180_000);
+    await c.agents.waitForStreaming(c.agents.others(leader).map((n) => n.name), 180_000);
+    await createWritesTable(leader);
+    return true;
+  }
+
+  async round(fault: Fault, round = 1): Promise<RoundResult> {
+    const rebuilt = await this.ensureCluster();
+    const c = this.cluster as ChaosCluster;
+    const leader = await c.leader();
+    const fromId = this.nextId;
+    const w = new Workload(c.nodes, fromId);
+    const notes: string[] = [];
+    let faultMs = Number.NaN;
+    let healMs = Number.NaN;
+    let error: string | null = null;
+    const ctx: FaultContext = {
+      c, leader,
+      faultAt: () => { faultMs = performance.now(); },
+      healedAt: () => { healMs = performance.now(); },
+      note: (m) => notes.push(m),
+    };
+    w.start();
+    try {
+      await waitFor('baseline writes on the leader', () => w.acks.filter((a) => a.node === leader.name).length >= BASELINE_ACKS, { timeoutMs: 20_000 });
+      this.log(`${fault.name} round ${round}: leader ${leader.name}`);
+      await fault.run(ctx);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      this.log(`${fault.name} round ${round}: fault failed: ${error}`);
+    }
+    if (Number.isNaN(faultMs)) faultMs = performance.now();
+    if (Number.isNaN(healMs)) healMs = performance.now();
+    const healthyAfterMs = await waitHealthy(c, Math.max(1000, HEALTHY_WITHIN_MS - (performance.now() - healMs)))
+      .then((ms) => (ms === null ? null : performance.now() - healMs));
+    const leaderAfter = healthyAfterMs === null ? null : await c.leader(5000).catch(() => null);
+    if (leaderAfter) {
+      // A few writes on the final primary, so a failover's first write is recorded.
+      await waitFor('writes on the final primary', () => w.acks.some((a) => a.node === leaderAfter.name && a.atMs > healMs), { timeoutMs: 10_000 })
+        .catch(() => notes.push(`no write acknowledged by ${leaderAfter.name} within 10 s of healthy`));
+    }
+    const endMs = performance.now();
+    await w.stop();
+    this.nextId = w.idCursor;
+    const result = await this.verdict({ fault, round, rebuilt, leader, leaderAfter, acks: w.acks, w, fromId, faultMs, healMs, endMs, healthyAfterMs, notes, error });
+    c.restartDeadAgents();
+    return result;
+  }
+
+  private async verdict(r: {
+    fault: Fault; round: number; rebuilt: boolean; leader: AgentNode; leaderAfter: AgentNode | null; acks: Ack[]; w: Workload;
+    fromId: number; faultMs: number; healMs: number; endMs: number; healthyAfterMs: number | null; notes: string[]; error: string | null;
+  }): Promise<RoundResult> {
+    const c = this.cluster as ChaosCluster;
+    let lost: number[] | null = null;
+    if (r.leaderAfter) {
+      const ids = await readIds(r.leaderAfter, r.fromId).catch(() => null);
+      lost = ids ? lostWrites(r.acks, ids).map((a) => a.id) : null;
+    }
+    const changed = r.leaderAfter ? r.leaderAfter.name !== r.leader.name : null;
+    const gap = longestGap(r.acks, r.faultMs, r.endMs);
+    return {
+      fault: r.fault.name, round: r.round, rebuilt: r.rebuilt, leaderBefore: r.leader.name, leaderAfter: r.leaderAfter?.name ?? null,
+      primaryChanged: changed,
+      splitBrainAcks: ackOverlaps(r.acks).map(relTo(r.faultMs)),
+      splitBrainMonitor: recoveryOverlaps(r.w.samples).map(relTo(r.faultMs)),
+      acked: r.acks.length, lostWrites: lost,
+      failoverMs: changed && r.leaderAfter ? nullableRound(failoverMs(r.acks, r.faultMs, r.leaderAfter.name)) : null,
+      longestGapMs: r0(gap.gapMs), gapStartAfterFaultMs: r0(gap.startMs - r.faultMs), gapEndAfterHealMs: r0(gap.endMs - r.healMs),
+      faultDurationMs: r0(r.healMs - r.faultMs),
+      healthyAfterMs: r.healthyAfterMs === null ? null : r0(r.healthyAfterMs),
+      agentCrashes: c.unexpectedExits().map((e) => ({ ...e, atMs: r0(e.atMs - r.faultMs) })),
+      notes: r.notes, error: r.error,
+    };
+  }
+
+  /** Stops the cluster now (agents, their PostgreSQL, proxies, etcd). */
+  async teardown(): Promise<void> {
+    const c = this.cluster;
+    this.cluster = null;
+    if (!c) return;
+    const postmasters = c.nodes.map((n) => n.postmasterPid());
+    await c.close().catch((err: unknown) => this.log(`closing the cluster: ${String(err)}`));
+    for (const pid of postmasters) if (pid !== null) signalPid(pid, 'SIGKILL');
+    for (const n of c.nodes) for (const pid of c.anyGuardPids(n)) signalPid(pid, 'SIGKILL');
+  }
+
+  /** For a test that wants to know whether the cluster it leaves behind is usable. */
+  async healthyNow(): Promise<boolean> {
+    return this.cluster ? isHealthy(this.cluster) : false;
+  }
+}
+
+function nullableRound(ms: number | null): number | null {
+  return ms === null ? null : r0(ms);
+}
+
+/** Overlap times relative to the fault, so a report reads "from +8.2 s to +9.0 s". */
+function relTo(faultMs: number): (o: Overlap) => Overlap {
+  return (o) => ({ ...o, startMs: r0(o.startMs - faultMs), endMs: r0(o.endMs - faultMs) });
+}
