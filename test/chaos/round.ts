@@ -1,7 +1,7 @@
 // One round: a healthy cluster, the workload running, one fault (inject, hold, heal), then the
 // checker's verdict. ChaosRunner keeps one cluster across rounds while it is healthy and
 // rebuilds it when it is not.
-import { signalPid, waitFor } from '../harness/index.js';
+import { signalPid, sleep, waitFor } from '../harness/index.js';
 import type { AgentNode } from '../support/agent-cluster.js';
 import {
   ackOverlaps, failoverMs, longestGap, lostWrites, recoveryOverlaps, type Ack, type Overlap,
@@ -13,6 +13,8 @@ import { Workload, createWritesTable, readIds } from './workload.js';
 /** "Healthy after" must hold within this long after the fault's end. */
 export const HEALTHY_WITHIN_MS = 30_000;
 const BASELINE_ACKS = 10;
+/** The workload runs at least this long after a fault began: ttl + loop_wait + 3 s. */
+export const OBSERVE_MS = 15_000;
 
 export interface RoundResult {
   readonly fault: string;
@@ -100,8 +102,7 @@ export class ChaosRunner {
     }
     if (Number.isNaN(faultMs)) faultMs = performance.now();
     if (Number.isNaN(healMs)) healMs = performance.now();
-    const healthyAfterMs = await waitHealthy(c, Math.max(1000, HEALTHY_WITHIN_MS - (performance.now() - healMs)))
-      .then((ms) => (ms === null ? null : performance.now() - healMs));
+    const healthyAfterMs = await this.settle(c, faultMs, healMs);
     const leaderAfter = healthyAfterMs === null ? null : await c.leader(5000).catch(() => null);
     if (leaderAfter) {
       // A few writes on the final primary, so a failover's first write is recorded.
@@ -114,6 +115,23 @@ export class ChaosRunner {
     const result = await this.verdict({ fault, round, rebuilt, leader, leaderAfter, acks: w.acks, w, fromId, faultMs, healMs, endMs, healthyAfterMs, notes, error });
     c.restartDeadAgents();
     return result;
+  }
+
+  /**
+   * Waits for healthy within HEALTHY_WITHIN_MS of the fault's end, keeps the workload running until
+   * at least OBSERVE_MS after the fault (a deleted key or revoked lease may cause a promotion
+   * seconds later), and checks health again then. Returns ms from the fault's end to the health
+   * that held at the end of the window, or null.
+   */
+  private async settle(c: ChaosCluster, faultMs: number, healMs: number): Promise<number | null> {
+    const left = (): number => Math.max(2000, healMs + HEALTHY_WITHIN_MS - performance.now());
+    if ((await waitHealthy(c, left())) === null) return null;
+    const firstMs = performance.now() - healMs;
+    const until = Math.max(faultMs + OBSERVE_MS, healMs + 3000);
+    if (performance.now() >= until) return firstMs;
+    await sleep(until - performance.now());
+    if (await isHealthy(c)) return firstMs;
+    return (await waitHealthy(c, left())) === null ? null : performance.now() - healMs;
   }
 
   private async verdict(r: {
