@@ -1,14 +1,11 @@
 // The faults: each one injects, holds and heals, and marks when the fault began (faultAt) and
 // when it ended (healedAt). `leader` is the node answering /primary when the round began.
-import { chownSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import {
-  etcdctl, freePort, isRoot, makeEmptyDataDir, pausePid, postgresUser, resumePid, signalPid, sleep, spawnTracked, waitFor,
-  type TrackedProcess,
+  etcdctl, pausePid, resumePid, signalPid, sleep, waitFor, type TrackedProcess,
 } from '../harness/index.js';
-import { AGENT_BIN, type AgentNode } from '../support/agent-cluster.js';
+import type { AgentNode } from '../support/agent-cluster.js';
 import { CHAOS_TTL, memberKey, leaderKey, type ChaosCluster } from './cluster.js';
+import { startDuplicate } from './duplicate.js';
 
 export interface FaultContext {
   readonly c: ChaosCluster;
@@ -318,26 +315,4 @@ export function faultByName(name: string): Fault {
   const f = FAULTS.find((x) => x.name === name);
   if (!f) throw new Error(`unknown fault '${name}'; known: ${FAULTS.map((x) => x.name).join(', ')}`);
   return f;
-}
-
-/** A copy of `node`'s config with only its ports and data dir changed, started as a 4th agent. */
-async function startDuplicate(node: AgentNode): Promise<TrackedProcess> {
-  const dataDir = await makeEmptyDataDir(`dup-${node.name}`);
-  const baseDir = dirname(dataDir);
-  const cfg = parse(readFileSync(node.configPath, 'utf8')) as Record<string, Record<string, unknown>>;
-  const api = await freePort();
-  const pgPort = await freePort();
-  const rest = cfg['restapi'] as Record<string, unknown>;
-  rest['listen'] = `127.0.0.1:${api}`;
-  rest['connect_address'] = `127.0.0.1:${api}`;
-  const pgc = cfg['postgresql'] as Record<string, unknown>;
-  pgc['listen'] = `127.0.0.1:${pgPort}`;
-  pgc['connect_address'] = `127.0.0.1:${pgPort}`;
-  pgc['data_dir'] = dataDir;
-  pgc['pgpass'] = join(baseDir, 'pgpass-dup');
-  (pgc['parameters'] as Record<string, unknown>)['unix_socket_directories'] = baseDir;
-  const configPath = join(baseDir, 'config-dup.yml');
-  writeFileSync(configPath, stringify(cfg));
-  if (isRoot()) chownSync(configPath, postgresUser().uid, postgresUser().gid);
-  return spawnTracked([process.execPath, AGENT_BIN, configPath], { name: `agent-dup-${node.name}`, user: 'postgres', stopTimeoutMs: 30_000 });
 }

@@ -69,6 +69,8 @@ export function roundLine(r: RoundResult): string {
     `lost ${r.lostWrites === null ? '?' : r.lostWrites.length}/${r.acked}`,
     `failover ${r.failoverMs ?? '-'}ms`, `gap ${r.longestGapMs}ms (+${r.gapStartAfterFaultMs}..heal${r.gapEndAfterHealMs >= 0 ? '+' : ''}${r.gapEndAfterHealMs})`,
     `healthy ${r.healthyAfterMs === null ? 'NO' : `${r.healthyAfterMs}ms`}`,
-    crashes ? `crashes ${crashes}` : '', r.rebuilt ? 'rebuilt' : '', r.notes.join('; '), r.error ? `ERROR ${r.error}` : '',
+    crashes ? `crashes ${crashes}` : '',
+    `acks ${Object.entries(r.acksByNode).map(([n, a]) => `${n}:${a.count}@${a.firstMs}..${a.lastMs}`).join(' ')}`,
+    r.healthyAfterMs === null ? `final ${Object.entries(r.finalState).map(([n, s]) => `${n}:${String(s.primary)}/${String(s.role)}/${String(s.state)}/${String(s.replication)}${s.agentRunning ? '' : '/agent-down'}`).join(' ')}` : '', r.rebuilt ? 'rebuilt' : '', r.notes.join('; '), r.error ? `ERROR ${r.error}` : '',
   ].filter((x) => x !== '').join(' | ');
 }

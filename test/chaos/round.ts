@@ -43,6 +43,18 @@ export interface RoundResult {
   readonly agentCrashes: AgentExit[];
   readonly notes: string[];
   readonly error: string | null;
+  /** Per node: acks in the round and the first/last one relative to the fault (ms). */
+  readonly acksByNode: Record<string, { count: number; firstMs: number; lastMs: number }>;
+  /** Per node at the end of the round: /primary code, /patroni role/state/replication_state, agent running. */
+  readonly finalState: Record<string, NodeState>;
+}
+
+export interface NodeState {
+  readonly primary: number | null;
+  readonly role: string | null;
+  readonly state: string | null;
+  readonly replication: string | null;
+  readonly agentRunning: boolean;
 }
 
 const r0 = (ms: number): number => Math.round(ms);
@@ -140,8 +152,10 @@ export class ChaosRunner {
   }): Promise<RoundResult> {
     const c = this.cluster as ChaosCluster;
     let lost: number[] | null = null;
-    if (r.leaderAfter) {
-      const ids = await readIds(r.leaderAfter, r.fromId).catch(() => null);
+    const countOn = r.leaderAfter ?? await soleWritable(c.nodes);
+    if (countOn && !r.leaderAfter) r.notes.push(`no healthy primary: lost writes counted on ${countOn.name}, the only node out of recovery`);
+    if (countOn) {
+      const ids = await readIds(countOn, r.fromId).catch(() => null);
       lost = ids ? lostWrites(r.acks, ids).map((a) => a.id) : null;
     }
     const changed = r.leaderAfter ? r.leaderAfter.name !== r.leader.name : null;
@@ -158,6 +172,8 @@ export class ChaosRunner {
       healthyAfterMs: r.healthyAfterMs === null ? null : r0(r.healthyAfterMs),
       agentCrashes: c.unexpectedExits().map((e) => ({ ...e, atMs: r0(e.atMs - r.faultMs) })),
       notes: r.notes, error: r.error,
+      acksByNode: acksByNode(r.acks, r.faultMs),
+      finalState: await finalState(c.nodes),
     };
   }
 
@@ -176,6 +192,34 @@ export class ChaosRunner {
   async healthyNow(): Promise<boolean> {
     return this.cluster ? isHealthy(this.cluster) : false;
   }
+}
+
+function acksByNode(acks: readonly Ack[], faultMs: number): RoundResult['acksByNode'] {
+  const out: Record<string, { count: number; firstMs: number; lastMs: number }> = {};
+  for (const a of acks) {
+    const t = r0(a.atMs - faultMs);
+    const cur = out[a.node];
+    out[a.node] = cur ? { count: cur.count + 1, firstMs: Math.min(cur.firstMs, t), lastMs: Math.max(cur.lastMs, t) } : { count: 1, firstMs: t, lastMs: t };
+  }
+  return out;
+}
+
+async function finalState(nodes: readonly AgentNode[]): Promise<Record<string, NodeState>> {
+  const out: Record<string, NodeState> = {};
+  for (const n of nodes) {
+    const [primary, st] = await Promise.all([n.health('/primary'), n.status()]);
+    out[n.name] = {
+      primary, role: st?.role ?? null, state: st?.state ?? null, replication: st?.replication_state ?? null, agentRunning: n.agentRunning(),
+    };
+  }
+  return out;
+}
+
+/** The one node whose PostgreSQL answers pg_is_in_recovery() = false, if exactly one does. */
+async function soleWritable(nodes: readonly AgentNode[]): Promise<AgentNode | null> {
+  const states = await Promise.all(nodes.map((n) => n.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r').then((x) => x[0]?.r === false, () => false)));
+  const writable = nodes.filter((_, i) => states[i]);
+  return writable.length === 1 ? (writable[0] as AgentNode) : null;
 }
 
 function nullableRound(ms: number | null): number | null {
