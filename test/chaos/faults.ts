@@ -267,7 +267,7 @@ export const FAULTS: readonly Fault[] = [
     },
   },
   {
-    name: 'foreign-member', what: 'a member key without the agent field (as Patroni writes it) present for 15 s', primary: 'keep',
+    name: 'foreign-member', what: 'a member key without the agent field (as Patroni writes it) present for 10 s (5 x loop_wait)', primary: 'keep',
     async run(ctx) {
       const key = memberKey('patroni-foreign');
       const value = JSON.stringify({
@@ -276,7 +276,7 @@ export const FAULTS: readonly Fault[] = [
       });
       await etcdctl(ctx.c.etcd, ['put', key, value]);
       ctx.faultAt();
-      await hold(15_000);
+      await hold(10_000);
       await etcdctl(ctx.c.etcd, ['del', key]);
       ctx.healedAt();
     },
