@@ -62,6 +62,7 @@ const r0 = (ms: number): number => Math.round(ms);
 export class ChaosRunner {
   private cluster: ChaosCluster | null = null;
   private nextId = 1;
+  private lastUnhealthy = false;
   readonly log: (msg: string) => void;
 
   constructor(log: (msg: string) => void = (m) => process.stderr.write(`chaos: ${m}\n`)) {
@@ -70,6 +71,11 @@ export class ChaosRunner {
 
   /** The cluster, reused when healthy (after restarting dead agents), else rebuilt. Returns whether it was rebuilt. */
   private async ensureCluster(): Promise<boolean> {
+    if (this.cluster && this.lastUnhealthy) {
+      // What broke the last round (a replica stuck on rejoin, a halted agent) must not be blamed on this one.
+      this.log('the last round ended unhealthy: rebuilding the cluster');
+      await this.teardown();
+    }
     if (this.cluster) {
       const restarted = this.cluster.restartDeadAgents();
       if (restarted.length > 0) this.log(`restarted agents ${restarted.join(', ')}`);
@@ -115,7 +121,8 @@ export class ChaosRunner {
     if (Number.isNaN(faultMs)) faultMs = performance.now();
     if (Number.isNaN(healMs)) healMs = performance.now();
     const healthyAfterMs = await this.settle(c, faultMs, healMs);
-    const leaderAfter = healthyAfterMs === null ? null : await c.leader(5000).catch(() => null);
+    // Not healthy still has a primary when exactly one node answers /primary 200 (a replica not streaming).
+    const leaderAfter = await c.leader(healthyAfterMs === null ? 2000 : 5000).catch(() => null);
     if (leaderAfter) {
       // A few writes on the final primary, so a failover's first write is recorded.
       await waitFor('writes on the final primary', () => w.acks.some((a) => a.node === leaderAfter.name && a.atMs > healMs), { timeoutMs: 10_000 })
@@ -126,6 +133,7 @@ export class ChaosRunner {
     this.nextId = w.idCursor;
     const result = await this.verdict({ fault, round, rebuilt, leader, leaderAfter, acks: w.acks, w, fromId, faultMs, healMs, endMs, healthyAfterMs, notes, error });
     c.restartDeadAgents();
+    this.lastUnhealthy = result.healthyAfterMs === null;
     return result;
   }
 
