@@ -39,12 +39,14 @@ async function ticksMore(node: AgentNode, n: number): Promise<void> {
   await waitFor(`${node.name} to tick ${n} more times`, async () => ((await metric(node, 'pg_ha_agent_ticks_total')) ?? 0) >= start + n || null, { timeoutMs: 60_000 });
 }
 
+/** The lease the leader key hangs on, as etcdctl names it (hex), found through `lease timetolive --keys`. */
 async function leaderLeaseHex(): Promise<string> {
-  // Lease ids are 64-bit: read the digits, JSON.parse would round them.
-  const out = await etcdctl(cluster.etcd, ['get', key('leader'), '-w', 'json']);
-  const lease = /"lease":(\d+)/.exec(out)?.[1];
-  if (lease === undefined) throw new Error(`leader key has no lease: ${out}`);
-  return BigInt(lease).toString(16);
+  const ids = (await etcdctl(cluster.etcd, ['lease', 'list'])).split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]+$/.test(l));
+  for (const id of ids) {
+    const ttl = await etcdctl(cluster.etcd, ['lease', 'timetolive', id, '--keys']).catch(() => '');
+    if (ttl.includes(key('leader'))) return id;
+  }
+  throw new Error(`no lease holds ${key('leader')} (leases: ${ids.join(', ')})`);
 }
 
 /** Runs `fault` with a writer on every node; proves the primary never changed and no other node acknowledged a write. */

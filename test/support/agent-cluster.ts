@@ -30,6 +30,18 @@ export interface ClusterOptions {
   readonly restapiAuth?: { readonly username: string; readonly password: string };
   /** Extra keys of each node's local `postgresql` section (e.g. remove_data_directory_on_rewind_failure). */
   readonly postgresqlExtra?: Record<string, unknown>;
+  /**
+   * Edits a node's config object before it is written, once its ports are known (e.g. the fault
+   * suite points etcd3.hosts and the connect_addresses at its TCP proxies).
+   */
+  readonly configure?: (config: Record<string, unknown>, node: NodePorts) => void | Promise<void>;
+}
+
+export interface NodePorts {
+  readonly name: string;
+  readonly pgPort: number;
+  readonly apiPort: number;
+  readonly baseDir: string;
 }
 
 export type PatroniStatus = Record<string, unknown> & {
@@ -193,6 +205,7 @@ export async function prepareNode(spec: NodeSpec, opts: ClusterOptions = {}): Pr
     },
     tags: opts.tags?.(name) ?? {},
   };
+  await opts.configure?.(config, { name, pgPort, apiPort, baseDir });
   writeFileSync(configPath, stringify(config));
   if (isRoot()) chownSync(configPath, postgresUser().uid, postgresUser().gid);
   return new AgentNode(name, dataDir, baseDir, configPath, pgPort, apiPort);
