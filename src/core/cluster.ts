@@ -35,6 +35,15 @@ export interface MemberStatus {
   readonly agent?: string;
   /** pg-ha-agent extension: the reason for the member's last decision. */
   readonly reason?: string;
+  /** pg-ha-agent extension: the last switchover this member aborted as leader, and why. */
+  readonly switchoverAborted?: SwitchoverAborted;
+}
+
+export interface SwitchoverAborted {
+  readonly to: string;
+  readonly reason: string;
+  /** ISO 8601 */
+  readonly at: string;
 }
 
 export interface MemberView extends MemberStatus {

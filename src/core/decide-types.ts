@@ -60,7 +60,22 @@ export interface FinishedJob {
   readonly error?: string;
   /** The failure was transient (leader unreachable, ...), not a verdict on the data: try again. */
   readonly retryable?: boolean;
+  /**
+   * Switchover only: the key was released cleanly but nobody took it within the bound (pause),
+   * and the candidate's PostgreSQL still answered as a replica.
+   */
+  readonly unclaimed?: boolean;
   readonly finishedMs: number;
+}
+
+/** A switchover this leader aborted (it kept the key): why, for the log, /patroni and the API. */
+export interface SwitchoverAbort {
+  readonly candidate: string;
+  readonly reason: string;
+  /** Wall-clock ms of the abort (the API matches it with the request it is answering). */
+  readonly wallAtMs: number;
+  /** PostgreSQL still has to come back as primary (also in pause): cleared once it runs. */
+  readonly restart: boolean;
 }
 
 export type Action =
@@ -101,6 +116,12 @@ export interface Memory {
   readonly bootstrapFailed: string | null;
   /** The last leader this node saw (for logs and "former leader" reasoning). */
   readonly lastLeader: string | null;
+  readonly switchoverAbort: SwitchoverAbort | null;
+  /**
+   * This node handed the leader key over in a switchover and its PostgreSQL has not run since:
+   * in pause it rejoins `to` all the same, or takes the key back when nobody took it (unclaimed).
+   */
+  readonly handedOver: { readonly to: string; readonly unclaimed: boolean } | null;
 }
 
 export const EMPTY_MEMORY: Memory = {
@@ -111,6 +132,8 @@ export const EMPTY_MEMORY: Memory = {
   lastJob: null,
   bootstrapFailed: null,
   lastLeader: null,
+  switchoverAbort: null,
+  handedOver: null,
 };
 
 export interface LeaseInfo {

@@ -213,7 +213,8 @@ export class AgentLoop {
     this.deps.guard.update(armed, lease.validUntilMs);
     const job = this.deps.jobs.running();
     try {
-      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause }));
+      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause,
+        switchoverAbort: decision.memory.switchoverAbort }));
     } catch (err) {
       this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
     }

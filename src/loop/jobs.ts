@@ -84,10 +84,12 @@ export function createJobRunner(deps: JobDeps): JobRunner {
           error: err instanceof Error ? err.message : String(err),
           // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
           retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
+          unclaimed: typeof err === 'object' && err !== null && (err as { unclaimed?: unknown }).unclaimed === true,
         }),
       ).then((r): FinishedJob => {
         const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
-        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...(r.ok ? {} : { error: r.error, retryable: r.retryable }) };
+        const failure = r.ok ? {} : { error: r.error, retryable: r.retryable, ...(r.unclaimed ? { unclaimed: true } : {}) };
+        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...failure };
         finished = result;
         if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
         else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');

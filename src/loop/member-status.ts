@@ -1,6 +1,7 @@
 // The member key this node publishes every tick (Patroni's member JSON, via the dcs codecs).
 import type { Config } from '../config/types.js';
 import type { MemberRole, MemberStatus } from '../core/cluster.js';
+import type { SwitchoverAbort } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
 
 export function connUrl(config: Config): string {
@@ -27,6 +28,8 @@ export function memberStatus(args: {
   config: Config; agent: string; local: LocalPg; holdsLeader: boolean; jobKind: string | null; reason: string;
   /** The cluster is paused: Patroni's member key says so (patronictl pause --wait waits for it). */
   paused?: boolean;
+  /** The last switchover this node aborted as leader (the REST API reports its reason). */
+  switchoverAbort?: SwitchoverAbort | null;
 }): MemberStatus {
   const { config, local } = args;
   let role: MemberRole = 'uninitialized';
@@ -42,6 +45,9 @@ export function memberStatus(args: {
     agent: args.agent,
     reason: args.reason,
     ...(args.paused === true ? { pause: true } : {}),
+    ...(args.switchoverAbort ? { switchoverAborted: {
+      to: args.switchoverAbort.candidate, reason: args.switchoverAbort.reason, at: new Date(args.switchoverAbort.wallAtMs).toISOString(),
+    } } : {}),
   };
   if (local.kind !== 'running') return base;
   const extra = {
