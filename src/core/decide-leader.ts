@@ -58,6 +58,13 @@ function leaderRunning(input: DecideInput): Decision {
   }
   const abort = input.memory.switchoverAbort;
   const memory = { primaryDownSinceMs: null, lastLeader: input.self.name, switchoverAbort: abort ? { ...abort, restart: false } : null };
+  const fo = input.cluster?.failover;
+  if (abort?.restart === true && fo) {
+    // The job failed before stopping postgresql (a failed CHECKPOINT, ...): drop the request, or
+    // the next tick would run it again.
+    return decision(input, [...actions, { kind: 'deleteFailover', modRevision: fo.modRevision }],
+      `switchover to ${abort.candidate} aborted: ${abort.reason}; clearing the request, postgresql still runs as primary`, memory);
+  }
   const handover = switchoverAsLeader(input);
   if (handover) {
     const starts = handover.actions.some((a) => a.kind === 'startJob');

@@ -229,7 +229,7 @@ export class AgentLoop {
       holdsLeader: holds, leaseValidUntilMs: this.deps.dcs.lease().validUntilMs, dynamic, tags: config.tags,
       pgState: pgStateWord(local, this.deps.jobs.running()?.spec.kind ?? null),
       ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
-      lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },
+      lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind), ...abortedField(decision) },
       tickMonoMs: this.deps.clock.monoMs(), counters: this.counters,
     }));
   }
@@ -248,4 +248,10 @@ export class AgentLoop {
     if (changed) this.log.info(fields, 'tick');
     else this.log.debug(fields, 'tick');
   }
+}
+
+/** The last aborted switchover, as /patroni shows it. */
+function abortedField(decision: Decision): { switchoverAborted?: { to: string; reason: string; at: string } } {
+  const abort = decision.memory.switchoverAbort;
+  return abort ? { switchoverAborted: { to: abort.candidate, reason: abort.reason, at: new Date(abort.wallAtMs).toISOString() } } : {};
 }

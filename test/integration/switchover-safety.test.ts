@@ -118,8 +118,10 @@ async function expectAborted(r: CliResult, old: AgentNode, writer: Writer, t0: n
   figures[`${label}AgentctlMs`] = Math.round(r.durationMs);
   await writer.stop();
   await expectNoAckedWriteLost(writer, old);
-  // The reason is published too (the member key and /patroni of the old leader).
+  // The reason is published too (the log and /patroni of the old leader).
   expect(logOf(old)).toMatch(/switchover to node\d aborted/);
+  const agent = (await old.status())?.['pg_ha_agent'] as { last_switchover_aborted?: { reason: string } } | undefined;
+  expect(agent?.last_switchover_aborted?.reason).toMatch(why);
   for (const n of cluster.others(old)) await cluster.waitStreamingFrom(n, old, 90_000);
 }
 
@@ -160,6 +162,30 @@ describe('switchover safety on real processes', () => {
     await expectNoAckedWriteLost(writer, next);
     await cluster.waitStreamingFrom(old, next, 90_000);
   }, 240_000);
+
+  // Figures only (SWITCHOVER_GAP_ROUNDS=N): the write gap of N planned switchovers back and forth.
+  it.runIf(process.env['SWITCHOVER_GAP_ROUNDS'] !== undefined)('measures the planned switchover write gap', async () => {
+    const gaps: number[] = [];
+    for (let i = 0; i < Number(process.env['SWITCHOVER_GAP_ROUNDS']); i++) {
+      const old = await leaderNow();
+      const candidate = cluster.others(old)[0]!;
+      await cluster.waitStreamingFrom(candidate, old, 90_000);
+      const writer = await startWriter(old);
+      const t0 = performance.now();
+      const r = await ctl(['switchover', '--candidate', candidate.name, '--force', '-f', 'json']);
+      expectCode(r, 0);
+      await waitFor('a write on the new leader', () => writer.acked.some((a) => a.node === candidate.name) ? true : null);
+      await writer.stop();
+      gaps.push(Math.round(writer.longestGapMs(t0)));
+      const phases = (JSON.parse(r.stdout) as { phases: { phase: string; at_ms: number }[] }).phases.map((p) => `${p.phase}@${Math.round(p.at_ms)}`);
+      console.log(`round ${i}: gap ${gaps.at(-1)} ms; ${phases.join(' ')}`);
+      await expectNoAckedWriteLost(writer, candidate);
+      await cluster.waitStreamingFrom(old, candidate, 90_000);
+    }
+    const sorted = [...gaps].sort((a, b) => a - b);
+    figures['plannedGapRoundsMs'] = gaps.join(',');
+    figures['plannedGapMedianMs'] = sorted[Math.floor(sorted.length / 2)] ?? null;
+  }, 900_000);
 
   it('aborts when the old primary cannot stop cleanly: it keeps the key and serves writes again', async () => {
     const old = await leaderNow();

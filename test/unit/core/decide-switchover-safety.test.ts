@@ -27,6 +27,13 @@ describe('decide: an aborted switchover (the job stopped short of releasing the 
     expect(d.memory.switchoverAbort).toEqual({ candidate: 'pg2', reason: unclean, wallAtMs: WALL_NOW_MS, restart: true });
   });
 
+  it('clears the request when the job failed while postgresql still runs (no retry loop)', () => {
+    const d = decide(afterAbort({ local: localPg.primary(), memory: memory({ lastJob: finished(spec, false, 'CHECKPOINT timed out') }) }));
+    expect(kinds(d)).toEqual(['renewLeader', 'publishLeaderStatus', 'createSlots', 'deleteFailover']);
+    expect(d.reason).toBe('switchover to pg2 aborted: CHECKPOINT timed out; clearing the request, postgresql still runs as primary');
+    expect(d.memory.switchoverAbort?.restart).toBe(false);
+  });
+
   it('does the same in pause: the operator asked for a handover, not for a cluster without a primary', () => {
     const d = decide(afterAbort({ config: paused }));
     expect(kinds(d)).toEqual(['renewLeader', 'deleteFailover', 'startJob']);
