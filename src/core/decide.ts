@@ -9,9 +9,21 @@ import { memberRef } from './member-ref.js';
 
 export function decide(input: DecideInput): Decision {
   const d = decideNow(absorbFinishedJob(input));
-  // A handover is settled once PostgreSQL runs again (as a replica of the new leader, or primary).
-  if (input.local.kind === 'running' && d.memory.handedOver !== null) return { ...d, memory: { ...d.memory, handedOver: null } };
-  return d;
+  return { ...d, memory: settleSwitchoverMemory(input, d.memory) };
+}
+
+/**
+ * A handover is settled once PostgreSQL runs again (as a replica of the new leader, or primary);
+ * a pending restart after an abort only holds while this node keeps the key it kept.
+ */
+function settleSwitchoverMemory(input: DecideInput, memory: Memory): Memory {
+  let m = memory;
+  if (input.local.kind === 'running' && m.handedOver !== null) m = { ...m, handedOver: null };
+  const leader = input.cluster?.leader?.name;
+  if (m.switchoverAbort?.restart === true && input.cluster !== null && leader !== input.self.name) {
+    m = { ...m, switchoverAbort: { ...m.switchoverAbort, restart: false } };
+  }
+  return m;
 }
 
 function decideNow(input: DecideInput): Decision {

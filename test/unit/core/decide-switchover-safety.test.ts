@@ -55,6 +55,12 @@ describe('decide: an aborted switchover (the job stopped short of releasing the 
     expect(later.reason).toBe('paused: postgresql is down, leaving it');
   });
 
+  it('forgets the pending restart once another member holds the key', () => {
+    const abort = { candidate: 'pg2', reason: unclean, wallAtMs: WALL_NOW_MS, restart: true };
+    const d = decide(input({ local: localPg.down({ state: 'shut down' }), cluster: cluster({ leader: 'pg2' }), memory: memory({ switchoverAbort: abort }) }));
+    expect(d.memory.switchoverAbort?.restart).toBe(false);
+  });
+
   it('a completed switchover marks the handover, not an abort', () => {
     const d = decide(input({ name: 'pg1', local: localPg.down({ state: 'shut down' }), cluster: cluster({ leader: 'pg2' }), memory: memory({ lastJob: finished(spec, true) }) }));
     expect(d.memory.switchoverAbort).toBeNull();
