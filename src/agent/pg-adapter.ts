@@ -30,6 +30,19 @@ export function createPgAdapter(deps: {
   const slots = createSlotManager({ config, logger: log.child({ component: 'slots' }), sql, clock: deps.clock });
   const startTimeoutMs = () => Math.max(30_000, deps.dynamic().primary_start_timeout * 1000);
 
+  /** One query on a peer's PostgreSQL (switchover checks), on a short-lived connection. */
+  const peerQuery = async <T>(peer: MemberRef, text: string, signal?: AbortSignal): Promise<T[]> => {
+    const remote = createSqlConnection({
+      target: { ...localTarget(config), host: peer.host, port: peer.port },
+      logger: log, timeoutMs: 1_000, applicationName: 'pg-ha-agent switchover',
+    });
+    try {
+      return await remote.query<T>(text, [], signal ? { signal } : {});
+    } finally {
+      await remote.close();
+    }
+  };
+
   const started = async (p: Promise<string>, what: string): Promise<void> => {
     const outcome = await p;
     if (outcome === 'not-ready') throw new Error(`postgresql did not become ready after ${what}`);
@@ -47,9 +60,7 @@ export function createPgAdapter(deps: {
       await supervisor.updateConfig(deps.dynamic(), signal);
       await supervisor.follow(upstream(leader), signal);
     },
-    stop: async (mode, timeoutMs) => {
-      await supervisor.stop({ mode, timeoutMs });
-    },
+    stop: (mode, timeoutMs) => supervisor.stop({ mode, timeoutMs }),
     checkpoint: (signal) => supervisor.checkpoint(30_000, signal),
     controlData: () => controlData(),
     syncSlots: async (members, signal) => {
@@ -57,16 +68,16 @@ export function createPgAdapter(deps: {
       await slots.syncSlots({ members, graceMs: deps.dynamic().ttl * 1000 * 3, ...(signal ? { signal } : {}) });
     },
     peerReceiveLsn: async (peer, signal) => {
-      const remote = createSqlConnection({
-        target: { ...localTarget(config), host: peer.host, port: peer.port },
-        logger: log, timeoutMs: 1_000, applicationName: 'pg-ha-agent switchover',
-      });
+      const rows = await peerQuery<{ lsn: string | null }>(peer, 'SELECT pg_catalog.pg_last_wal_receive_lsn()::text AS lsn', signal);
+      const text = rows[0]?.lsn;
+      return text ? parseLsn(text) : null;
+    },
+    peerInRecovery: async (peer, signal) => {
       try {
-        const rows = await remote.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_receive_lsn()::text AS lsn', [], signal ? { signal } : {});
-        const text = rows[0]?.lsn;
-        return text ? parseLsn(text) : null;
-      } finally {
-        await remote.close();
+        const rows = await peerQuery<{ r: boolean }>(peer, 'SELECT pg_catalog.pg_is_in_recovery() AS r', signal);
+        return typeof rows[0]?.r === 'boolean' ? rows[0].r : null;
+      } catch {
+        return null;
       }
     },
     currentLsn: async (signal): Promise<Lsn | null> => {

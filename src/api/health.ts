@@ -198,6 +198,7 @@ export function renderStatusBody(snap: StatusSnapshot, nowMonoMs: number): Recor
       leader_term: snap.leaderTerm,
       lease_seconds_left: Math.round(leaseSecondsLeft(snap, nowMonoMs) * 1000) / 1000,
       last_decision: { reason: snap.lastDecision.reason, actions: snap.lastDecision.actions },
+      ...(snap.lastDecision.switchoverAborted ? { last_switchover_aborted: snap.lastDecision.switchoverAborted } : {}),
       last_tick_age_ms: Math.max(0, Math.round(nowMonoMs - snap.lastTickMonoMs)),
       ...(snap.etcdMembers === undefined ? {} : { etcd: etcdBody(snap) }),
       ...(snap.jobBackoff ? { pending_job_backoff: backoffBody(snap.jobBackoff, nowMonoMs) } : {}),

@@ -45,7 +45,7 @@ function readCluster(ctx: SwitchoverContext): Promise<ClusterView> {
   return ctx.dcs.snapshot({ signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.dcsTimeoutMs)]) });
 }
 
-interface Request {
+export interface Request {
   readonly action: ManualAction;
   readonly leader: string | null;
   readonly candidate: string | null;
@@ -127,6 +127,16 @@ export function failoverImpossible(cluster: ClusterView, req: Request, checkHeal
   return `${action} is not possible: no good candidates have been found (${detail})`;
 }
 
+/**
+ * In pause a switchover completes (the leader stops cleanly and hands over, the candidate
+ * promotes), as in Patroni. A failover without a leader does not: in pause nothing fences a
+ * primary that lost its key, so promoting a replica could make a second writable primary.
+ */
+export function pausedImpossible(cluster: ClusterView, paused: boolean, req: Request): string | null {
+  if (!paused || cluster.leader !== null) return null;
+  return `${req.action} is not possible in the paused state while the cluster has no leader: a primary that lost its key is not stopped in pause, so a promotion could make a second primary; resume (agentctl resume) to let the agents fail over`;
+}
+
 /** Validate against a fresh (linearizable) read, write the intent, and for an immediate one wait. */
 export async function requestManualFailover(
   requested: ManualAction,
@@ -142,7 +152,7 @@ export async function requestManualFailover(
   } catch {
     return { status: 503, message: 'failed to read the cluster state from etcd' };
   }
-  const impossible = failoverImpossible(cluster, parsed, parsed.scheduledAtMs === null);
+  const impossible = failoverImpossible(cluster, parsed, parsed.scheduledAtMs === null) ?? pausedImpossible(cluster, paused, parsed);
   if (impossible) return { status: 412, message: impossible };
   const pending = 'another switchover or failover request is already pending; cancel it first (DELETE /switchover)';
   if (cluster.failover) return { status: 409, message: pending };
@@ -158,7 +168,7 @@ export async function requestManualFailover(
   }
   if (parsed.scheduledAtMs !== null) return { status: 202, message: `${title(parsed.action)} scheduled` };
   const deadline = ctx.clock.monoMs() + ctx.completionTimeoutMs(cluster);
-  return pollResult(parsed.action, cluster.leader?.name ?? null, parsed.candidate, deadline, ctx);
+  return pollResult(parsed.action, cluster.leader?.name ?? null, parsed.candidate, deadline, ctx, ctx.clock.wallNowMs());
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -179,10 +189,12 @@ async function pollResult(
   candidate: string | null,
   deadlineMs: number,
   ctx: SwitchoverContext,
+  sinceWallMs: number,
 ): Promise<Outcome> {
   // The intent can vanish a moment before the leader key changes hands; only a second look at
-  // "intent gone, same leader" counts as a refusal.
-  let goneOnce = false;
+  // "intent gone, same leader" counts as a refusal. The leader publishes why it aborted with its
+  // member key right after it drops the intent: a few more looks give the reason time to arrive.
+  let gone = 0;
   while (!ctx.signal.aborted && ctx.clock.monoMs() < deadlineMs) {
     await sleep(ctx.pollIntervalMs, ctx.signal);
     let cluster: ClusterView;
@@ -199,10 +211,21 @@ async function pollResult(
       return { status: 200, message: `${action === 'switchover' ? 'Switched' : 'Failed'} over to "${now}" instead of "${candidate}"` };
     }
     const refused = cluster.failover === null && now !== null;
-    if (refused && goneOnce) return { status: 503, message: `${title(action)} failed` };
-    goneOnce = refused;
+    gone = refused ? gone + 1 : 0;
+    const why = refused && now !== null ? abortReason(cluster, now, sinceWallMs) : null;
+    if (gone >= 2 && why) return { status: 503, message: `${title(action)} failed: ${why}` };
+    if (gone >= 5) return { status: 503, message: `${title(action)} failed` };
   }
   return { status: 503, message: `${title(action)} status unknown` };
+}
+
+/** Why the leader aborted the switchover (its member key), if it did so after `sinceWallMs`. */
+export function abortReason(cluster: ClusterView, leader: string, sinceWallMs: number): string | null {
+  const aborted = cluster.members.find((m) => m.name === leader)?.switchoverAborted;
+  if (!aborted) return null;
+  const at = Date.parse(aborted.at);
+  // A second of slack: the leader's and this node's wall clocks may differ a little.
+  return Number.isNaN(at) || at < sinceWallMs - 1000 ? null : `the leader ${leader} aborted it and stays primary: ${aborted.reason}`;
 }
 
 /** DELETE /switchover: cancel a scheduled switchover. */

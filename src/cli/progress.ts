@@ -29,6 +29,8 @@ export interface WatchState {
   readonly leader: string | null;
   readonly failoverPending: boolean;
   readonly statuses: ReadonlyMap<string, Status>;
+  /** This look's cluster view; null when etcd could not be read. */
+  readonly cluster: ClusterView | null;
 }
 
 export class PhaseWatch {
@@ -73,6 +75,7 @@ export class PhaseWatch {
       leader: cluster ? cluster.leader?.name ?? null : (this.newLeader ?? this.oldLeader),
       failoverPending: cluster ? cluster.failover !== null : true,
       statuses: map,
+      cluster,
     };
     if (cluster) this.observe(state);
     return state;

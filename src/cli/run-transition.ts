@@ -33,6 +33,22 @@ function requestTimeoutMs(ctx: CtlContext, cluster: ClusterView): number {
   return scaled(ctx, (Math.max(10, (dyn?.ttl ?? 30) + (dyn?.loop_wait ?? 10)) + 20) * 1000);
 }
 
+/**
+ * How long the leader may take to hand over or abort: its fast stop (primary_stop_timeout, 60 s
+ * when unset) and the escalation after it, the candidate's catch-up, then as for the answer.
+ */
+function handoverTimeoutMs(ctx: CtlContext, cluster: ClusterView): number {
+  const stop = cluster.config?.value.primary_stop_timeout;
+  return requestTimeoutMs(ctx, cluster) + scaled(ctx, ((stop !== undefined && stop > 0 ? stop : 60) + 15) * 1000);
+}
+
+/** The abort the leader published in its member key since `sinceWallMs`, if any. */
+function abortOf(cluster: ClusterView | null, leader: string | null, sinceWallMs: number): string | null {
+  const aborted = cluster?.members.find((m) => m.name === leader)?.switchoverAborted;
+  if (!aborted || Date.parse(aborted.at) < sinceWallMs - 1000) return null;
+  return `${leader ?? '?'} aborted it and stays the leader: ${aborted.reason}`;
+}
+
 function refusal(action: string, member: string, a: RestAnswer): CtlError {
   const msg = answerMessage(a);
   if (a.status === 409) return refused(`${action} refused by ${member}: ${msg}`, 'cancel the pending request with agentctl switchover --cancel, or wait for it');
@@ -52,7 +68,7 @@ async function watchUntil(ctx: CtlContext, watch: PhaseWatch, done: () => boolea
 }
 
 /** POST the request and show the phases until the member answers; returns its sentence. */
-async function sendAndWatch(ctx: CtlContext, t: Transition, watch: PhaseWatch): Promise<string> {
+async function sendAndWatch(ctx: CtlContext, t: Transition, watch: PhaseWatch, sinceWallMs: number): Promise<string> {
   let answer: RestAnswer | null = null;
   let error: unknown = null;
   let settled = false;
@@ -69,26 +85,28 @@ async function sendAndWatch(ctx: CtlContext, t: Transition, watch: PhaseWatch): 
   // "status unknown": the member stopped waiting, the agents may still finish; keep watching.
   if (a?.status === 503 && /status unknown/i.test(answerMessage(a))) {
     ctx.io.err(`  ${t.target.name} answered "${answerMessage(a)}"; still watching\n`);
-    return awaitHandover(ctx, t, watch);
+    return awaitHandover(ctx, t, watch, sinceWallMs);
   }
   if (a === null || a.status !== 200) throw refusal(t.action, t.target.name, a ?? { status: 0, text: '', json: undefined });
   return answerMessage(a);
 }
 
 /** Watch until the leader key moves, or the request disappears without it (scheduled, or status unknown). */
-async function awaitHandover(ctx: CtlContext, t: Transition, watch: PhaseWatch): Promise<string> {
-  const deadline = ctx.clock.monoMs() + requestTimeoutMs(ctx, t.cluster);
-  let goneOnce = false;
+async function awaitHandover(ctx: CtlContext, t: Transition, watch: PhaseWatch, sinceWallMs: number): Promise<string> {
+  const deadline = ctx.clock.monoMs() + handoverTimeoutMs(ctx, t.cluster);
+  let goneLooks = 0;
   for (;;) {
     const st = await watch.poll(() => readCluster(ctx));
     if (watch.has('key-taken')) return `${t.action === 'switchover' ? 'Switched' : 'Failed'} over to "${watch.newLeader ?? '?'}"`;
-    // The key can vanish a moment before the leader key moves: only a second look counts.
-    const gone = !st.failoverPending && st.leader === t.oldLeader;
-    if (gone && goneOnce) {
+    // The key can vanish a moment before the leader key moves: only a second look counts. The
+    // leader's member key says why it aborted a moment after the request is dropped.
+    goneLooks = !st.failoverPending && st.leader === t.oldLeader ? goneLooks + 1 : 0;
+    const aborted = goneLooks > 0 ? abortOf(st.cluster, t.oldLeader, sinceWallMs) : null;
+    if (goneLooks >= 2 && aborted) throw failed(`the ${t.action} did not happen: ${aborted}`, 'agentctl list shows the cluster; the leader logs each step');
+    if (goneLooks >= 10) {
       throw failed(`the ${t.action} did not happen: the request was cancelled, or dropped by the leader`,
         'the leader logs why (its last decision is in agentctl list -e); agentctl list shows the cluster');
     }
-    goneOnce = gone;
     if (ctx.clock.monoMs() > deadline) throw failed(`the ${t.action} has not happened in time`, 'check agentctl list -e and the leader\'s log');
     await ctx.sleep(scaled(ctx, POLL_MS));
   }
@@ -100,7 +118,8 @@ export async function runTransition(ctx: CtlContext, t: Transition, t0: number):
   const writes = new WriteWindowMonitor(ctx, t.waitOldFollows ? t.oldLeader : null, t.cluster.members);
   writes.start();
   try {
-    const message = t.send ? await sendAndWatch(ctx, t, watch) : await awaitHandover(ctx, t, watch);
+    const sinceWallMs = ctx.clock.wallNowMs();
+    const message = t.send ? await sendAndWatch(ctx, t, watch, sinceWallMs) : await awaitHandover(ctx, t, watch, sinceWallMs);
     const finished = await watchUntil(ctx, watch, () => watch.has('promoted') && writes.newWriter() !== null
       && (!t.waitOldFollows || watch.has('old-following')), scaled(ctx, 60_000));
     return summarize(ctx, t, watch, writes, message, finished, t0);

@@ -37,6 +37,8 @@ export interface MemberStatus {
   readonly reason?: string;
   /** pg-ha-agent extension (`pending_job_backoff`): a repair job that keeps failing and waits. */
   readonly jobBackoff?: MemberJobBackoff;
+  /** pg-ha-agent extension: the last switchover this member aborted as leader, and why. */
+  readonly switchoverAborted?: SwitchoverAborted;
 }
 
 export interface MemberJobBackoff {
@@ -46,6 +48,13 @@ export interface MemberJobBackoff {
   /** As of the member key's last update (every tick). */
   readonly retryInSeconds: number;
   readonly error: string;
+}
+
+export interface SwitchoverAborted {
+  readonly to: string;
+  readonly reason: string;
+  /** ISO 8601 */
+  readonly at: string;
 }
 
 export interface MemberView extends MemberStatus {

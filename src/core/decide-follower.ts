@@ -50,7 +50,9 @@ function escapeRe(s: string): string {
 }
 
 function followerDown(input: DecideInput, leader: MemberRef, memory: object): Decision {
-  if (isPaused(input)) return decision(input, [], `paused: postgresql is stopped; not starting it`, memory);
+  // A switchover completes in pause too: the old leader rejoins the member it handed over to.
+  const handedToLeader = input.memory.handedOver?.to === leader.name;
+  if (isPaused(input) && !handedToLeader) return decision(input, [], `paused: postgresql is stopped; not starting it`, memory);
   const failed = input.memory.rejoinFailed;
   if (failed && failed.leader === leader.name) return afterFailedRejoin(input, leader, failed, memory);
   if (input.fenced || stoppedAsPrimary(input)) {

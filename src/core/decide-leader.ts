@@ -1,5 +1,5 @@
 // This node holds the leader key.
-import type { Action, DecideInput, Decision } from './decide-types.js';
+import type { Action, DecideInput, Decision, SwitchoverAbort } from './decide-types.js';
 import { decision, isPaused, slotMembers } from './decision.js';
 import { bestAmongPeers, bestCandidate, candidateHealthy, runningPrimaryPeer } from './eligibility.js';
 import { memberRef } from './member-ref.js';
@@ -8,7 +8,9 @@ export function whenLeader(input: DecideInput): Decision {
   const local = input.local;
   if (local.kind === 'running' && !local.inRecovery) return leaderRunning(input);
   if (local.kind === 'running') {
-    if (isPaused(input)) return decision(input, [{ kind: 'renewLeader' }], 'paused: holding the leader key while postgresql is in recovery');
+    // A switchover the operator asked for completes in pause too: the candidate promotes.
+    const requested = input.cluster?.failover?.value.member === input.self.name;
+    if (isPaused(input) && !requested) return decision(input, [{ kind: 'renewLeader' }], 'paused: holding the leader key while postgresql is in recovery');
     const hold = holdOffPromotion(input);
     if (hold) return hold;
     return decision(input, [
@@ -54,10 +56,19 @@ function leaderRunning(input: DecideInput): Decision {
     }
     actions.push({ kind: 'createSlots', members: slotMembers(input) });
   }
-  const memory = { primaryDownSinceMs: null, lastLeader: input.self.name };
+  const abort = input.memory.switchoverAbort;
+  const memory = { primaryDownSinceMs: null, lastLeader: input.self.name, switchoverAbort: abort ? { ...abort, restart: false } : null };
+  const fo = input.cluster?.failover;
+  if (abort?.restart === true && fo) {
+    // The job failed before stopping postgresql (a failed CHECKPOINT, ...): drop the request, or
+    // the next tick would run it again.
+    return decision(input, [...actions, { kind: 'deleteFailover', modRevision: fo.modRevision }],
+      `switchover to ${abort.candidate} aborted: ${abort.reason}; clearing the request, postgresql still runs as primary`, memory);
+  }
   const handover = switchoverAsLeader(input);
   if (handover) {
-    return decision(input, [...actions, ...handover.actions], handover.reason, memory);
+    const starts = handover.actions.some((a) => a.kind === 'startJob');
+    return decision(input, [...actions, ...handover.actions], handover.reason, starts ? { ...memory, switchoverAbort: null } : memory);
   }
   const base = notes.length > 0 ? `leader: ${notes.join(', ')}` : 'leader: renewing the lease';
   return decision(input, actions, isPaused(input) ? `paused; ${base}` : base, memory);
@@ -91,17 +102,22 @@ function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: st
 
 function leaderPgNotRunning(input: DecideInput): Decision {
   const local = input.local;
-  if (isPaused(input)) return decision(input, [{ kind: 'renewLeader' }], `paused: postgresql is ${local.kind}, leaving it`);
+  const abort = input.memory.switchoverAbort?.restart === true ? input.memory.switchoverAbort : null;
+  // In pause PostgreSQL is left alone, except after an aborted switchover: the operator asked
+  // for a handover, not for a cluster without a primary.
+  if (isPaused(input) && !abort) return decision(input, [{ kind: 'renewLeader' }], `paused: postgresql is ${local.kind}, leaving it`);
   if (local.kind === 'unresponsive') {
     return decision(input, [{ kind: 'renewLeader' }], `leader: postgresql is unresponsive (${local.detail}); waiting`);
   }
   const since = input.memory.primaryDownSinceMs ?? input.nowMs;
   const limitMs = input.config.primary_start_timeout * 1000;
-  if (input.nowMs - since > limitMs) {
+  // Pause never hands the key to a failover; after an abort it keeps trying to start.
+  if (input.nowMs - since > limitMs && !isPaused(input)) {
     return decision(input, [{ kind: 'releaseLeader' }],
       `releasing the leader key: postgresql could not be started within primary_start_timeout (${input.config.primary_start_timeout} s)`,
       { primaryDownSinceMs: null });
   }
+  if (abort) return restartAfterAbort(input, abort, since);
   const actions: Action[] = [{ kind: 'renewLeader' }];
   if (input.fenced) actions.push({ kind: 'clearFence' });
   const state = local.control?.state;
@@ -109,4 +125,21 @@ function leaderPgNotRunning(input: DecideInput): Decision {
   actions.push({ kind: 'startJob', job: wasReplica ? { kind: 'startReplica', leader: null } : { kind: 'startPrimary' } });
   const why = input.fenced ? 'after a fence, with the lease proven again' : 'crash recovery in place, same timeline';
   return decision(input, actions, `leader: starting postgresql (${why})`, { primaryDownSinceMs: since });
+}
+
+/**
+ * SPEC 5.6: the switchover stopped short of releasing the key (an unclean stop, or the candidate
+ * lacks the shutdown checkpoint), so handing over could drop commits. This node still holds the
+ * key: it clears the request and comes back as primary on the same timeline (crash recovery if
+ * the stop was escalated), in pause too.
+ */
+function restartAfterAbort(input: DecideInput, abort: SwitchoverAbort, since: number): Decision {
+  const fo = input.cluster?.failover;
+  const actions: Action[] = [{ kind: 'renewLeader' }];
+  if (fo) actions.push({ kind: 'deleteFailover', modRevision: fo.modRevision });
+  if (input.fenced) actions.push({ kind: 'clearFence' });
+  actions.push({ kind: 'startJob', job: { kind: 'startPrimary' } });
+  return decision(input, actions,
+    `switchover to ${abort.candidate} aborted: ${abort.reason}; keeping the leader key and starting postgresql again as primary on the same timeline`,
+    { primaryDownSinceMs: since });
 }

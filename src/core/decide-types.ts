@@ -71,7 +71,22 @@ export interface FinishedJob {
   readonly stage?: string;
   /** A rejoin found the data diverged and could not rewind it (the rewind-failure policy applies). */
   readonly rewindFailed?: boolean;
+  /**
+   * Switchover only: the key was released cleanly but nobody took it within the bound (pause),
+   * and the candidate's PostgreSQL still answered as a replica.
+   */
+  readonly unclaimed?: boolean;
   readonly finishedMs: number;
+}
+
+/** A switchover this leader aborted (it kept the key): why, for the log, /patroni and the API. */
+export interface SwitchoverAbort {
+  readonly candidate: string;
+  readonly reason: string;
+  /** Wall-clock ms of the abort (the API matches it with the request it is answering). */
+  readonly wallAtMs: number;
+  /** PostgreSQL still has to come back as primary (also in pause): cleared once it runs. */
+  readonly restart: boolean;
 }
 
 export type Action =
@@ -129,6 +144,12 @@ export interface Memory {
   readonly lastLeader: string | null;
   /** A job that keeps failing backs off (exponential, capped); null after a success or a new leader. */
   readonly jobBackoff: JobBackoff | null;
+  readonly switchoverAbort: SwitchoverAbort | null;
+  /**
+   * This node handed the leader key over in a switchover and its PostgreSQL has not run since:
+   * in pause it rejoins `to` all the same, or takes the key back when nobody took it (unclaimed).
+   */
+  readonly handedOver: { readonly to: string; readonly unclaimed: boolean } | null;
 }
 
 export const EMPTY_MEMORY: Memory = {
@@ -140,6 +161,8 @@ export const EMPTY_MEMORY: Memory = {
   bootstrapFailed: null,
   lastLeader: null,
   jobBackoff: null,
+  switchoverAbort: null,
+  handedOver: null,
 };
 
 export interface LeaseInfo {

@@ -1,6 +1,6 @@
 // decide(): observed state in, actions + one reason sentence + memory out. Pure and synchronous.
 // Branches: safety first (S1), then whatever the data dir and the leader key call for.
-import type { Action, DecideInput, Decision } from './decide-types.js';
+import type { Action, DecideInput, Decision, FinishedJob, Memory } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers, stoppedAsPrimary } from './decision.js';
 import { bestAmongPeers, newerTimelinePeer, peerCouldLead, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { whenLeader } from './decide-leader.js';
@@ -12,7 +12,22 @@ export function decide(input: DecideInput): Decision {
   const unrecorded = promotionNotRecorded(input);
   if (unrecorded) return unrecorded;
   const ready = forgetOnLeaderChange(absorbFinishedJob(input));
-  return holdBackRepeatedJob(ready, decideNow(ready));
+  const d = holdBackRepeatedJob(ready, decideNow(ready));
+  return { ...d, memory: settleSwitchoverMemory(input, d.memory) };
+}
+
+/**
+ * A handover is settled once PostgreSQL runs again (as a replica of the new leader, or primary);
+ * a pending restart after an abort only holds while this node keeps the key it kept.
+ */
+function settleSwitchoverMemory(input: DecideInput, memory: Memory): Memory {
+  let m = memory;
+  if (input.local.kind === 'running' && m.handedOver !== null) m = { ...m, handedOver: null };
+  const leader = input.cluster?.leader?.name;
+  if (m.switchoverAbort?.restart === true && input.cluster !== null && leader !== input.self.name) {
+    m = { ...m, switchoverAbort: { ...m.switchoverAbort, restart: false } };
+  }
+  return m;
 }
 
 function decideNow(input: DecideInput): Decision {
@@ -54,7 +69,20 @@ function absorbFinishedJob(input: DecideInput): DecideInput {
   }
   if (last.ok && (last.spec.kind === 'rejoin' || last.spec.kind === 'reinit')) return { ...input, memory: { ...memory, rejoinFailed: null } };
   if (!last.ok && last.spec.kind === 'bootstrap') return { ...input, memory: { ...memory, bootstrapFailed: last.error ?? 'unknown error' } };
+  if (last.spec.kind === 'switchover') return { ...input, memory: afterSwitchoverJob(input, last, memory) };
   return { ...input, memory };
+}
+
+/**
+ * The switchover job only reports: it handed the key over, released it without anyone taking it,
+ * or stopped short of releasing it (the abort). What to do about it is decided here.
+ */
+function afterSwitchoverJob(input: DecideInput, last: FinishedJob, memory: Memory): Memory {
+  if (last.spec.kind !== 'switchover') return memory;
+  const to = last.spec.candidate.name;
+  if (last.ok) return { ...memory, handedOver: { to, unclaimed: false } };
+  if (last.unclaimed === true) return { ...memory, handedOver: { to, unclaimed: true } };
+  return { ...memory, switchoverAbort: { candidate: to, reason: last.error ?? 'unknown error', wallAtMs: input.wallNowMs, restart: true } };
 }
 
 /** Give the bootstrap race back to the others and stop: the half-made data dir needs a look. */
@@ -184,7 +212,7 @@ function whenUnlocked(input: DecideInput): Decision {
       return decision(input, [{ kind: 'acquireLeader' }, { kind: 'publishLeaderStatus' }],
         'paused: no leader key; taking it for the running primary without any other action');
     }
-    return decision(input, [], 'paused: no leader key; no automatic failover');
+    return whenUnlockedPaused(input);
   }
   if (local.kind === 'down' && !input.job) {
     if (input.fenced) {
@@ -197,6 +225,45 @@ function whenUnlocked(input: DecideInput): Decision {
   }
   if (local.kind !== 'running') return decision(input, [], `no leader; postgresql is ${local.kind}, cannot race`);
   return raceForLeader(input);
+}
+
+/**
+ * Pause takes no automatic action, but a switchover the operator asked for completes (as in
+ * Patroni): the named candidate takes the key and promotes. If it never does, the old leader,
+ * stopped cleanly with every record on the candidate, takes the key back.
+ */
+function whenUnlockedPaused(input: DecideInput): Decision {
+  const local = input.local;
+  const handed = input.memory.handedOver;
+  if (handed?.unclaimed === true && local.kind === 'down' && !input.job) {
+    const fo = input.cluster?.failover;
+    return decision(input, [
+      { kind: 'acquireLeader' },
+      ...(fo ? [{ kind: 'deleteFailover', modRevision: fo.modRevision } as const] : []),
+      ...(input.fenced ? [{ kind: 'clearFence' } as const] : []),
+      { kind: 'startJob', job: { kind: 'startPrimary' } },
+    ], `paused: ${handed.to} did not take the leader key after the switchover and is still a replica; taking the key back and starting postgresql again as primary on the same timeline`,
+    { handedOver: { to: handed.to, unclaimed: false } });
+  }
+  const fo = input.cluster?.failover?.value;
+  if (fo && fo.member === input.self.name && fo.scheduledAt === undefined && local.kind === 'running' && local.inRecovery) {
+    const unproven = oldLeaderMayRun(input, fo.leader ?? input.memory.lastLeader);
+    if (unproven) return decision(input, [], `paused: not taking the leader key as the requested candidate: ${unproven}`);
+    return raceForLeader(input);
+  }
+  return decision(input, [], 'paused: no leader key; no automatic failover');
+}
+
+/**
+ * Nothing fences a primary in pause, so the requested candidate promotes only when the member
+ * that led before answers and does not run as primary (it stopped for the switchover).
+ */
+function oldLeaderMayRun(input: DecideInput, old: string | null): string | null {
+  if (old === null || old === input.self.name) return null;
+  const probe = input.peers.get(old);
+  if (!probe || !probe.reachable) return `the former leader ${old} does not answer, so it may still run as primary`;
+  if (probe.role === 'primary' && probe.running) return `the former leader ${old} still reports itself primary`;
+  return null;
 }
 
 function raceForLeader(input: DecideInput): Decision {

@@ -1,7 +1,7 @@
 // members/<name>: the member status JSON, in Patroni 4.x spelling. Patroni 3.x wrote role
 // "master" (and older versions "standby-leader"); both are read, 4.x words are written.
 import type { Tags, TagValue } from '../config/types.js';
-import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster.js';
+import type { MemberJobBackoff, MemberRole, MemberStatus, SwitchoverAborted } from '../core/cluster.js';
 import {
   compactJson, defined, FieldReader, invalid, isRecord, ok, parseJson,
   type Decoded, type JsonRecord,
@@ -63,6 +63,13 @@ function connUrlOf(obj: JsonRecord): string | null {
   return null;
 }
 
+/** Lenient: a malformed extension field is left out rather than failing the whole member. */
+function decodeAborted(value: unknown): SwitchoverAborted | undefined {
+  if (!isRecord(value)) return undefined;
+  const { to, reason, at } = value;
+  return typeof to === 'string' && typeof reason === 'string' && typeof at === 'string' ? { to, reason, at } : undefined;
+}
+
 export function decodeMember(name: string, text: string): Decoded<MemberStatus> {
   if (text.startsWith('postgres')) return decodeLegacyConnString(name, text);
   const parsed = parseJson(text);
@@ -95,6 +102,7 @@ export function decodeMember(name: string, text: string): Decoded<MemberStatus> 
     agent: r.str('agent'),
     reason: r.str('reason'),
     jobBackoff: decodeBackoff(obj['pending_job_backoff']),
+    switchoverAborted: decodeAborted(obj['switchover_aborted']),
   });
   return r.problem === null ? ok(member) : invalid(r.problem);
 }
@@ -136,5 +144,6 @@ export function encodeMember(m: MemberStatus): string {
     const b = m.jobBackoff;
     out['pending_job_backoff'] = { job: b.job, target: b.target, failures: b.failures, retry_in_seconds: b.retryInSeconds, last_error: b.error };
   }
+  if (m.switchoverAborted !== undefined) out['switchover_aborted'] = { ...m.switchoverAborted };
   return compactJson(out);
 }

@@ -244,7 +244,8 @@ export class AgentLoop {
     this.deps.fencing.apply();
     const job = this.deps.jobs.running();
     try {
-      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause, backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()) }));
+      await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause,
+        backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()), switchoverAbort: decision.memory.switchoverAbort }));
       this.joined = true;
     } catch (err) {
       this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
@@ -260,7 +261,7 @@ export class AgentLoop {
       holdsLeader: holds, leaseValidUntilMs: this.deps.dcs.leadership()?.validUntilMs ?? -Infinity, dynamic, tags: config.tags,
       pgState: pgStateWord(local, this.deps.jobs.running()?.spec.kind ?? null),
       ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
-      lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind) },
+      lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind), ...abortedField(decision) },
       tickMonoMs: this.deps.clock.monoMs(), counters: this.counters, jobBackoff: decision.memory.jobBackoff,
     }));
   }
@@ -279,4 +280,10 @@ export class AgentLoop {
     if (changed) this.log.info(fields, 'tick');
     else this.log.debug(fields, 'tick');
   }
+}
+
+/** The last aborted switchover, as /patroni shows it. */
+function abortedField(decision: Decision): { switchoverAborted?: { to: string; reason: string; at: string } } {
+  const abort = decision.memory.switchoverAbort;
+  return abort ? { switchoverAborted: { to: abort.candidate, reason: abort.reason, at: new Date(abort.wallAtMs).toISOString() } } : {};
 }

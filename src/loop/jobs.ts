@@ -92,13 +92,15 @@ export function createJobRunner(deps: JobDeps): JobRunner {
           retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
           stage: typeof err === 'object' && err !== null && typeof (err as { stage?: unknown }).stage === 'string' ? (err as { stage: string }).stage : undefined,
           rewindFailed: typeof err === 'object' && err !== null && (err as { rewindFailed?: unknown }).rewindFailed === true,
+          unclaimed: typeof err === 'object' && err !== null && (err as { unclaimed?: unknown }).unclaimed === true,
         }),
       ).then((r): FinishedJob => {
         const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
-        const result: FinishedJob = {
-          spec, ok: r.ok, finishedMs: deps.clock.monoMs(),
-          ...(r.ok ? {} : { error: r.error, retryable: r.retryable, ...(r.stage === undefined ? {} : { stage: r.stage }), ...(r.rewindFailed ? { rewindFailed: true } : {}) }),
+        const failure = r.ok ? {} : {
+          error: r.error, retryable: r.retryable, ...(r.stage === undefined ? {} : { stage: r.stage }),
+          ...(r.rewindFailed ? { rewindFailed: true } : {}), ...(r.unclaimed ? { unclaimed: true } : {}),
         };
+        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...failure };
         finished = result;
         if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
         else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');

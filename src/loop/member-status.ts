@@ -1,7 +1,7 @@
 // The member key this node publishes every tick (Patroni's member JSON, via the dcs codecs).
 import type { Config } from '../config/types.js';
 import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster.js';
-import type { JobBackoff } from '../core/decide-types.js';
+import type { JobBackoff, SwitchoverAbort } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
 
 export function connUrl(config: Config): string {
@@ -30,6 +30,8 @@ export function memberStatus(args: {
   paused?: boolean;
   /** A repair job backing off (pending_job_backoff). */
   backoff?: MemberJobBackoff | null;
+  /** The last switchover this node aborted as leader (the REST API reports its reason). */
+  switchoverAbort?: SwitchoverAbort | null;
 }): MemberStatus {
   const { config, local } = args;
   let role: MemberRole = 'uninitialized';
@@ -46,6 +48,9 @@ export function memberStatus(args: {
     reason: args.reason,
     ...(args.paused === true ? { pause: true } : {}),
     ...(args.backoff ? { jobBackoff: args.backoff } : {}),
+    ...(args.switchoverAbort ? { switchoverAborted: {
+      to: args.switchoverAbort.candidate, reason: args.switchoverAbort.reason, at: new Date(args.switchoverAbort.wallAtMs).toISOString(),
+    } } : {}),
   };
   if (local.kind !== 'running') return base;
   const extra = {

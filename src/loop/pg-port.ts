@@ -16,13 +16,16 @@ export interface PgPort {
   promote(timeoutMs: number, signal?: AbortSignal): Promise<number>;
   /** Point a running replica at a new leader with a reload (no restart). */
   follow(leader: MemberRef, signal?: AbortSignal): Promise<void>;
-  stop(mode: 'fast' | 'immediate', timeoutMs: number): Promise<void>;
+  /** 'escalated': the mode did not finish within timeoutMs and SIGQUIT/SIGKILL ended PostgreSQL. */
+  stop(mode: 'fast' | 'immediate', timeoutMs: number): Promise<'stopped' | 'already-stopped' | 'escalated'>;
   checkpoint(signal?: AbortSignal): Promise<void>;
   controlData(): Promise<ControlData | null>;
   /** Keep one physical slot per other member on the primary. */
   syncSlots(members: readonly string[], signal?: AbortSignal): Promise<void>;
   /** A peer replica's pg_last_wal_receive_lsn(), asked of its PostgreSQL directly (switchover catch-up). */
   peerReceiveLsn(peer: MemberRef, signal?: AbortSignal): Promise<Lsn | null>;
+  /** A peer's pg_is_in_recovery(), asked of its PostgreSQL directly; null when it does not answer. */
+  peerInRecovery(peer: MemberRef, signal?: AbortSignal): Promise<boolean | null>;
   /** Current WAL position of a running primary (for status optime). */
   currentLsn(signal?: AbortSignal): Promise<Lsn | null>;
 

@@ -61,6 +61,8 @@ export interface NodeStatus {
 export interface LastDecision {
   readonly reason: string;
   readonly actions: readonly string[];
+  /** The last switchover this node aborted as leader (it stays in /patroni after the tick's reason changes). */
+  readonly switchoverAborted?: { readonly to: string; readonly reason: string; readonly at: string };
 }
 
 export interface StatusSnapshot {
@@ -143,7 +145,7 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
     holdsLeader: inputs.holdsLeader,
     leaseValidUntilMs: inputs.leaseValidUntilMs,
     leaderTerm: cluster?.leader?.createRevision ?? null,
-    lastDecision: Object.freeze({ reason: inputs.lastDecision.reason, actions: [...inputs.lastDecision.actions] }),
+    lastDecision: Object.freeze({ ...inputs.lastDecision, actions: [...inputs.lastDecision.actions] }),
     lastTickMonoMs: inputs.tickMonoMs,
     dcsOk: inputs.dcsOk,
     cluster,

@@ -50,7 +50,8 @@ export async function startPostmaster(deps: PgCtlDeps, timeoutMs: number, signal
   });
 }
 
-export type StopOutcome = 'stopped' | 'already-stopped';
+/** 'escalated': the requested mode did not finish in time and SIGQUIT or SIGKILL ended it. */
+export type StopOutcome = 'stopped' | 'already-stopped' | 'escalated';
 
 /** pg_ctl stop in `mode`; past the bound, immediate; past that, SIGKILL of the postmaster and its children. */
 export async function stopPostmaster(deps: PgCtlDeps, mode: StopMode, timeoutMs: number, signal?: AbortSignal): Promise<StopOutcome> {
@@ -69,11 +70,11 @@ export async function stopPostmaster(deps: PgCtlDeps, mode: StopMode, timeoutMs:
   if (mode !== 'immediate') {
     deps.logger.warn({ mode, timeoutMs, exitCode: res.exitCode }, 'postgres did not stop in time, escalating to immediate');
     process.kill(pid, 'SIGQUIT');
-    if (await waitForExit(pid, 5000)) return 'stopped';
+    if (await waitForExit(pid, 5000)) return 'escalated';
   }
   deps.logger.warn({ pid }, 'postgres did not stop after immediate shutdown, killing it');
   signalPostmasterTree(pid, 'SIGKILL');
-  if (await waitForExit(pid, 5000)) return 'stopped';
+  if (await waitForExit(pid, 5000)) return 'escalated';
   throw new PgError('stop-failed', `postmaster ${pid} is still alive after SIGKILL`, { retryable: false });
 }
 

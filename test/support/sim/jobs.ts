@@ -143,10 +143,8 @@ function rejoin(w: WorldState, n: SimNode, leaderHost: string): string | null {
 function switchoverStep(w: WorldState, n: SimNode, spec: Extract<JobSpec, { kind: 'switchover' }>): string | null | 'pending' {
   const job = n.agent.job;
   if (!job) return null;
-  const fail = (why: string): string => {
-    if (etcdReachable(w, n)) w.etcd.deleteFailover(spec.failoverModRevision);
-    return why;
-  };
+  // As the real job: it only reports; decide() clears the request and restarts the primary.
+  const fail = (why: string): string => why;
   if (job.target === null) {
     if (!n.pg.running) return fail('postgresql is not running');
     cleanStop(w, n);

@@ -166,6 +166,22 @@ describe('POST /switchover and /failover', () => {
     expect(res.json().error).toBe('Switchover failed');
   });
 
+  it('503 with the reason when the leader aborted the switchover and stays leader', async () => {
+    const { fc, api } = await setup();
+    const agents = untilFailoverKey(fc).then(async () => {
+      const view = (await fc.nodes.a.snapshot()).members.find((m) => m.name === 'a');
+      if (!view) throw new Error('no member a');
+      const { modRevision: _r, leaseId: _l, ...status } = view;
+      await fc.nodes.a.deleteFailover(null);
+      await delay(20);
+      await fc.nodes.a.touchMember({ ...status, switchoverAborted: { to: 'b', reason: 'postgresql did not stop cleanly', at: new Date().toISOString() } });
+    });
+    const res = await api.app.inject({ method: 'POST', url: '/switchover', payload: { leader: 'a', candidate: 'b' } });
+    await agents;
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('Switchover failed: the leader a aborted it and stays primary: postgresql did not stop cleanly');
+  });
+
   it('503 "Switchover status unknown" when nothing happens within the bound', async () => {
     const { fc, api } = await setup({ extra: { options: { switchoverPollIntervalMs: 5, switchoverTimeoutMs: 500 } } });
     const timer = setInterval(() => fc.clock.advance(50), 5);
@@ -252,6 +268,15 @@ describe('POST /switchover and /failover', () => {
       payload: { leader: 'a', candidate: 'b', scheduled_at: '2026-01-02T00:00:00Z' } });
     expect(scheduled.statusCode).toBe(400);
     expect(scheduled.json().error).toBe("Can't schedule switchover in the paused state");
+  });
+
+  it('in pause a failover without a leader is refused up front (nothing would fence the old primary)', async () => {
+    const { fc, api } = await setup({ paused: true });
+    await fc.nodes.a.releaseLeader();
+    const res = await api.app.inject({ method: 'POST', url: '/failover', payload: { candidate: 'b' } });
+    expect(res.statusCode).toBe(412);
+    expect(res.json().error).toMatch(/^failover is not possible in the paused state while the cluster has no leader: .*resume/);
+    expect((await fc.nodes.a.snapshot()).failover).toBeNull();
   });
 });
 

@@ -199,6 +199,23 @@ describe('agentctl switchover', () => {
     });
   });
 
+  it("fails with the leader's reason when it aborted the switchover (its member key says why)", async () => {
+    const w = new FakeWorld();
+    w.handlers.push((req) => {
+      if (req.method !== 'POST') return undefined;
+      w.failover = { leader: 'a', member: 'b' };
+      setImmediate(() => {
+        w.failover = null;
+        const a = w.member('a');
+        a.view = { ...a.view, switchoverAborted: { to: 'b', reason: 'postgresql did not stop cleanly', at: new Date().toISOString() } };
+      });
+      return errorAnswer(503, 'Switchover status unknown');
+    });
+    await expect(runSwitchover(makeCtx(w), { ...SO, candidate: 'b' })).rejects.toMatchObject({
+      kind: 'failed', message: 'the switchover did not happen: a aborted it and stays the leader: postgresql did not stop cleanly',
+    });
+  });
+
   it('reads --scheduled as ISO (with or without a zone), relative, or now', () => {
     const now = Date.UTC(2026, 0, 1, 10, 0, 0);
     expect(parseSchedule('2026-01-01T11:00:00Z', now)).toBe(Date.UTC(2026, 0, 1, 11, 0, 0));

@@ -102,6 +102,16 @@ describe('member codec', () => {
     expect(d.ok ? '' : d.reason).toContain(reason);
   });
 
+  it('round-trips the switchover_aborted extension and ignores a malformed one', () => {
+    const aborted = { to: 'pg2', reason: 'postgresql did not stop cleanly', at: '2026-01-01T00:00:00.000Z' };
+    const text = encodeMember({ ...base, switchoverAborted: aborted });
+    expect(JSON.parse(text)).toMatchObject({ switchover_aborted: aborted });
+    const d = decodeMember('pg1', text);
+    expect(d.ok && d.value.switchoverAborted).toEqual(aborted);
+    const bad = decodeMember('pg1', '{"conn_url":"postgres://x/postgres","api_url":"http://x","role":"primary","switchover_aborted":{"to":1}}');
+    expect(bad.ok && bad.value.switchoverAborted).toBeUndefined();
+  });
+
   it('accepts LSNs written as numeric strings (Patroni parses them leniently)', () => {
     const d = decodeMember('pg1', '{"conn_url":"postgres://x/postgres","api_url":"http://x","role":"replica","receive_lsn":"123"}');
     expect(d.ok && d.value.receiveLsn).toBe(123);
