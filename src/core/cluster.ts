@@ -105,6 +105,8 @@ export interface ClusterView {
   readonly sync: Versioned<SyncState> | null;
   readonly history: Versioned<readonly HistoryEntry[]> | null;
   readonly status: LeaderStatus | null;
+  /** mod_revision of the status key: the leader puts it every tick, so a change shows it was alive. */
+  readonly statusModRevision?: number;
   /** Keys whose value could not be parsed; they are treated as absent and logged. */
   readonly invalid: readonly InvalidKey[];
 }

@@ -101,6 +101,21 @@ export interface Memory {
   readonly bootstrapFailed: string | null;
   /** The last leader this node saw (for logs and "former leader" reasoning). */
   readonly lastLeader: string | null;
+  /** When this node last saw another leader alive (S2: no promotion while it may be writable). */
+  readonly leaderSeen: LeaderSeen | null;
+}
+
+/** What a replica saw of the current (then former) leader, on the monotonic clock. */
+export interface LeaderSeen {
+  readonly name: string;
+  /** Last time a sign of life changed: the status key, the leader's member key, the leader key. */
+  readonly activityMs: number;
+  /** Those revisions, joined: a change is a sign of life. */
+  readonly signature: string;
+  /** Last time the leader key was present. */
+  readonly keySeenMs: number;
+  /** This node's WAL receiver was streaming when the key was last seen. */
+  readonly streaming: boolean;
 }
 
 export const EMPTY_MEMORY: Memory = {
@@ -111,6 +126,7 @@ export const EMPTY_MEMORY: Memory = {
   lastJob: null,
   bootstrapFailed: null,
   lastLeader: null,
+  leaderSeen: null,
 };
 
 export interface LeaseInfo {

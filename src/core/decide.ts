@@ -6,8 +6,11 @@ import { bestAmongPeers, newerTimelinePeer, peerCouldLead, runningPrimaryPeer, s
 import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
 import { memberRef } from './member-ref.js';
+import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
 
-export function decide(input: DecideInput): Decision {
+export function decide(raw: DecideInput): Decision {
+  const memory = trackLeader(raw);
+  const input = memory === raw.memory ? raw : { ...raw, memory };
   const afterJob = absorbFinishedJob(input);
   if (afterJob !== input) return decideNow(afterJob);
   return decideNow(input);
@@ -201,6 +204,8 @@ function raceForLeader(input: DecideInput): Decision {
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
     rank = `best candidate, ${best.detail}`;
   }
+  const former = formerLeaderMayWrite(input);
+  if (former !== null) return decision(input, [], `not promoting: ${former}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
   const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {

@@ -197,9 +197,9 @@ describe('executor order for the history entry (src/loop/executor.ts writes it b
     }
   });
 
-  it('the simulator still sees the collision the other order would cause (seed 159)', () => {
-    expect(runSimulation({ seed: 159, steps: 10_000, historyFirst: false }).violations.join()).toMatch(/S4: /);
-    expect(runSimulation({ seed: 159, steps: 10_000, historyFirst: true }).violations).toEqual([]);
+  it('the simulator still sees the collision the other order would cause (seed 134)', () => {
+    expect(runSimulation({ seed: 134, steps: 10_000, historyFirst: false }).violations.join()).toMatch(/S4: /);
+    expect(runSimulation({ seed: 134, steps: 10_000, historyFirst: true }).violations).toEqual([]);
   });
 });
 
