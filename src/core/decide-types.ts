@@ -108,10 +108,11 @@ export interface Memory {
 /** What a replica saw of the current (then former) leader, on the monotonic clock. */
 export interface LeaderSeen {
   readonly name: string;
-  /** Last time a sign of life changed: the status key, the leader's member key, the leader key. */
+  /** Last time a sign of life appeared: a newer status key or member key of that leader. */
   readonly activityMs: number;
-  /** Those revisions, joined: a change is a sign of life. */
-  readonly signature: string;
+  /** The newest mod_revisions seen of those keys (0: never seen). */
+  readonly statusRev: number;
+  readonly memberRev: number;
   /** Last time the leader key was present. */
   readonly keySeenMs: number;
   /** This node's WAL receiver was streaming when the key was last seen. */

@@ -4,8 +4,7 @@
 // rules: `etcdctl del`, a revoked lease, a stale etcd leader revoking leases on resume. If that
 // leader's agent is frozen (SIGSTOP, a stalled VM), its PostgreSQL keeps accepting writes until
 // its fence guard stops it at the lease deadline. A replica therefore remembers when it last saw
-// that leader alive (a change of the status key it puts every tick, of its member key or of the
-// leader key) and, once the key is gone, promotes only with evidence that the former primary no
+// that leader alive (a newer status key, which it puts every tick, or a newer member key) and, once the key is gone, promotes only with evidence that the former primary no
 // longer accepts writes, or once that leader's own deadline has passed: its deadline is the send
 // time of its last acknowledged keepalive + ttl - margin, and that keepalive is sent in the same
 // tick right after the status put we saw, so "seen alive" + ttl is later than it.
@@ -16,22 +15,43 @@ function streamingNow(input: DecideInput): boolean {
   return local.kind === 'running' && local.inRecovery && local.walReceiver?.status === 'streaming';
 }
 
-/** Memory after this tick's observation of another leader (cleared while this node leads). */
+/**
+ * Memory after this tick's observation (cleared while this node leads). Signs of life are also
+ * read while the key is absent: after a cut from etcd, a status put we missed must count, or we
+ * would judge the former leader by what we saw before the cut.
+ */
 export function trackLeader(input: DecideInput): Memory {
   const cluster = input.cluster;
-  const leader = cluster?.leader ?? null;
   const memory = input.memory;
-  if (!cluster || !leader) return memory;
-  if (leader.name === input.self.name) return memory.leaderSeen === null ? memory : { ...memory, leaderSeen: null };
-  const member = cluster.members.find((m) => m.name === leader.name);
-  const signature = `${leader.modRevision}/${cluster.statusModRevision ?? '-'}/${member?.modRevision ?? '-'}`;
+  if (!cluster) return memory;
+  const leader = cluster.leader;
+  if (leader?.name === input.self.name) return memory.leaderSeen === null ? memory : { ...memory, leaderSeen: null };
   const prev = memory.leaderSeen;
+  const name = leader?.name ?? prev?.name ?? claimedPrimary(input);
+  if (name === undefined) return memory;
+  const same = prev !== null && prev.name === name;
+  const statusRev = cluster.statusModRevision ?? 0;
+  const memberRev = cluster.members.find((m) => m.name === name)?.modRevision ?? 0;
   // A first sighting counts as activity now: later than the truth, so it only ever waits longer.
-  const same = prev !== null && prev.name === leader.name && prev.signature === signature;
+  // A key that disappears (revision 0) is no sign of life.
+  const alive = !same || statusRev > prev.statusRev || memberRev > prev.memberRev;
   const seen: LeaderSeen = {
-    name: leader.name, signature, activityMs: same ? prev.activityMs : input.nowMs, keySeenMs: input.nowMs, streaming: streamingNow(input),
+    name,
+    activityMs: alive ? input.nowMs : prev.activityMs,
+    statusRev: Math.max(statusRev, same ? prev.statusRev : 0),
+    memberRev: Math.max(memberRev, same ? prev.memberRev : 0),
+    keySeenMs: leader ? input.nowMs : prev?.keySeenMs ?? input.nowMs,
+    streaming: leader ? streamingNow(input) : prev?.streaming ?? false,
   };
   return { ...memory, leaderSeen: seen };
+}
+
+/**
+ * A (re)started agent that finds no leader key knows nothing of the former leader: a member key
+ * that still says primary (it lives on that member's lease) names one that may still be writable.
+ */
+function claimedPrimary(input: DecideInput): string | undefined {
+  return input.cluster?.members.find((m) => m.name !== input.self.name && m.role === 'primary')?.name;
 }
 
 /** The monotonic ms until which the former leader may still run writable, or null when none is known. */
@@ -43,22 +63,39 @@ export function formerLeaderDeadline(input: DecideInput): number | null {
 
 /**
  * null when the former leader cannot be writable any more as far as we can tell; otherwise why
- * we wait. Evidence: its REST API answers and it does not report a running primary, or it cannot
- * be reached while our WAL stream (which ran while it held the key) has ended.
+ * we wait. Every member that may be that leader is checked: the one we remember, and any whose
+ * member key still says primary (we may have missed a change of leader while frozen or cut off).
  */
 export function formerLeaderMayWrite(input: DecideInput): string | null {
   const seen = input.memory.leaderSeen;
   const deadline = formerLeaderDeadline(input);
   if (seen === null || deadline === null || input.nowMs >= deadline) return null;
-  const p = input.peers.get(seen.name);
   const until = `until its lease deadline in ${Math.round(deadline - input.nowMs)} ms`;
-  if (p?.reachable === true) {
-    if (!(p.role === 'primary' && p.running)) return null;
-    return `former leader ${seen.name} may still be writable ${until} (it still reports itself primary); waiting for evidence`;
+  const claimants = (input.cluster?.members ?? []).filter((m) => m.role === 'primary' && m.name !== input.self.name && m.name !== seen.name);
+  for (const name of [seen.name, ...claimants.map((m) => m.name)]) {
+    const why = noEvidence(input, seen, name);
+    if (why !== null) return `former leader ${name} may still be writable ${until} (${why}); waiting for evidence`;
   }
+  return null;
+}
+
+/**
+ * Evidence that `name` stopped accepting writes: its REST API answers and it does not report a
+ * running primary; or it cannot be reached, our WAL stream (which ran while the leader held the
+ * key) has ended and its member key is gone too. The member key lives on that member's lease:
+ * while it is there, the lease is alive and a partition (not a dead host) may be what hides a
+ * primary that still takes local writes. In a plain host loss both keys expire together, so this
+ * costs that case nothing. Returns null with evidence, else what is missing.
+ */
+function noEvidence(input: DecideInput, seen: LeaderSeen, name: string): string | null {
+  const p = input.peers.get(name);
+  if (p?.reachable === true) return p.role === 'primary' && p.running ? 'it still reports itself primary' : null;
   const stream = streamingNow(input);
-  if (seen.streaming && !stream) return null;
-  const why = p === undefined ? 'no member key to probe' : `unreachable: ${p.error}`;
-  const wal = stream ? 'our wal stream still runs' : 'we were not streaming from it';
-  return `former leader ${seen.name} may still be writable ${until} (${why}; ${wal}); waiting for evidence`;
+  const listed = (input.cluster?.members ?? []).some((m) => m.name === name);
+  if (seen.streaming && !stream && !listed) return null;
+  return [
+    p === undefined ? 'not probed' : `unreachable: ${p.error}`,
+    stream ? 'our wal stream still runs' : seen.streaming ? 'our wal stream ended' : 'we were not streaming from it',
+    ...(listed ? ['its member key is still alive'] : []),
+  ].join('; ');
 }

@@ -147,10 +147,12 @@ export class AgentLoop {
       this.lastCluster = cluster;
       this.dcsLastSeenWallMs = clock.wallNowMs();
     }
-    const local = await pg.observe(signal);
+    const observed = await pg.observe(signal);
     const dynamic = this.dynamic();
-    await this.applyConfigChange(cluster, local, dynamic, signal);
-    const peers = await this.maybeProbe(cluster, local, config.name);
+    await this.applyConfigChange(cluster, observed, dynamic, signal);
+    const peers = await this.maybeProbe(cluster, observed, config.name);
+    // Race (S2 d): our own position is read after the peers' fresh ones, never before them.
+    const local = peers.size > 0 ? await pg.observe(signal) : observed;
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };
     const lease = dcs.lease();

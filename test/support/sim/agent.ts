@@ -156,7 +156,9 @@ function one(w: WorldState, n: SimNode, action: Action): Outcome {
   const reach = etcdReachable(w, n);
   switch (action.kind) {
     case 'acquireLeader':
-      return ensureLease(w, n) && etcd.acquire(n.name, a.leaseId as string, w.nowMs) ? 'ok' : 'lost';
+      if (!ensureLease(w, n) || !etcd.acquire(n.name, a.leaseId as string, w.nowMs)) return 'lost';
+      w.keyDeletedFrom = null;
+      return 'ok';
     case 'renewLeader':
       return ensureLease(w, n) && etcd.renew(n.name, a.leaseId as string, w.nowMs) ? 'ok' : 'lost';
     case 'releaseLeader':

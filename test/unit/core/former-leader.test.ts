@@ -9,7 +9,7 @@ import { cluster, kinds, localPg, member, memory, NOW_MS, peer, peers, raceInput
 const TTL_MS = 10_000; // dynamicConfig()'s ttl
 
 function seen(over: Partial<LeaderSeen> = {}): LeaderSeen {
-  return { name: 'pg1', activityMs: NOW_MS - 3_000, signature: '7/10/20', keySeenMs: NOW_MS - 500, streaming: true, ...over };
+  return { name: 'pg1', activityMs: NOW_MS - 3_000, statusRev: 10, memberRev: 20, keySeenMs: NOW_MS - 500, streaming: true, ...over };
 }
 
 /** pg2's race after pg1's key vanished; pg1 is still listed (its member key lives on its own lease). */
@@ -40,6 +40,13 @@ describe('former leader: what a replica remembers of the leader', () => {
     expect(later.leaderSeen?.activityMs).toBe(NOW_MS + 2_000);
   });
 
+  it('a status put while the key is absent counts (missed while cut off from etcd), an expired member key does not', () => {
+    const m = memory({ leaderSeen: seen() });
+    const unlocked = (statusModRevision: number, members = [member('pg1'), member('pg2')]) => cluster({ leader: null, statusModRevision, members });
+    expect(trackLeader(raceInput({ memory: m, cluster: unlocked(11) })).leaderSeen?.activityMs).toBe(NOW_MS);
+    expect(trackLeader(raceInput({ memory: m, cluster: unlocked(10, [member('pg2')]) })).leaderSeen?.activityMs).toBe(NOW_MS - 3_000);
+  });
+
   it('is kept while the key is absent and cleared while this node leads', () => {
     const m = memory({ leaderSeen: seen() });
     expect(trackLeader(raceInput({ memory: m })).leaderSeen).toEqual(seen());
@@ -52,13 +59,20 @@ describe('former leader: no promotion while it may still be writable', () => {
     const d = decide(afterKeyLoss());
     expect(kinds(d)).toEqual([]);
     expect(d.reason).toBe(
-      'not promoting: former leader pg1 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream still runs); waiting for evidence',
+      'not promoting: former leader pg1 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream still runs; its member key is still alive); waiting for evidence',
     );
   });
 
-  it('promotes at once when it is unreachable and our wal stream from it has ended (host loss)', () => {
-    const d = decide(afterKeyLoss({ local: localPg.replica({ walReceiver: null }) }));
+  it('promotes at once when it is unreachable, our wal stream from it has ended and its member key expired (host loss)', () => {
+    const gone = cluster({ leader: null, members: [member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg3', { walPosition: 4_000 })), local: localPg.replica({ walReceiver: null }) }));
     expect(kinds(d)).toContain('promote');
+  });
+
+  it('waits while its member key is alive although it is unreachable and our stream ended (a partition looks the same)', () => {
+    const d = decide(afterKeyLoss({ local: localPg.replica({ walReceiver: null }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('(unreachable: timeout; our wal stream ended; its member key is still alive); waiting for evidence');
   });
 
   it('promotes at once when its REST API says it is no running primary (stopped for a switchover)', () => {
@@ -80,17 +94,33 @@ describe('former leader: no promotion while it may still be writable', () => {
   it('waits for the deadline when it was not streaming from the former leader (no stream that could end)', () => {
     const d = decide(afterKeyLoss({ local: localPg.replica({ walReceiver: null }) }, { leaderSeen: seen({ streaming: false }) }));
     expect(kinds(d)).toEqual([]);
-    expect(d.reason).toContain('(unreachable: timeout; we were not streaming from it); waiting for evidence');
+    expect(d.reason).toContain('(unreachable: timeout; we were not streaming from it; its member key is still alive); waiting for evidence');
   });
 
-  it('waits when the former leader has no member key left to probe and our stream runs', () => {
-    const d = decide(afterKeyLoss({ peers: peers(peer('pg3', { walPosition: 4_000 })) }));
-    expect(d.reason).toContain('(no member key to probe; our wal stream still runs)');
+  it('waits when its member key expired but our wal stream from it still runs', () => {
+    const gone = cluster({ leader: null, members: [member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg3', { walPosition: 4_000 })) }));
+    expect(d.reason).toContain('(not probed; our wal stream still runs); waiting for evidence');
   });
 
-  it('knows nothing after a restart (empty memory) and races as before', () => {
+  it('after a restart (empty memory) a member key that still says primary counts as seen alive now', () => {
     const d = decide(afterKeyLoss({}, { leaderSeen: null }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 10000 ms');
+    expect(d.memory.leaderSeen).toMatchObject({ name: 'pg1', activityMs: NOW_MS });
+  });
+
+  it('after a restart with no member claiming primary it races as before', () => {
+    const c = cluster({ leader: null, members: [member('pg1'), member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: c }, { leaderSeen: null }));
     expect(kinds(d)).toContain('promote');
+  });
+
+  it('also waits for a member whose key still says primary when we remember another leader (missed a switchover)', () => {
+    const c = cluster({ leader: null, members: [member('pg2'), member('pg3', { role: 'primary' })] });
+    const d = decide(afterKeyLoss({ cluster: c, peers: peers(peer.unreachable('pg3', 'timeout')), local: localPg.replica({ walReceiver: null }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg3 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream ended; its member key is still alive)');
   });
 
   it('a requested candidate (manual failover) waits too', () => {
