@@ -34,6 +34,14 @@ async function receivedLsn(n: AgentNode): Promise<bigint | null> {
   }
 }
 
+async function inRecovery(n: AgentNode): Promise<boolean> {
+  try {
+    return (await n.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === true;
+  } catch {
+    return false;
+  }
+}
+
 /** [first, last] acknowledged write per node, from `fromMs` on. */
 function ackSpans(writer: Writer, fromMs: number): Map<string, [number, number]> {
   const spans = new Map<string, [number, number]>();
@@ -46,12 +54,33 @@ function ackSpans(writer: Writer, fromMs: number): Map<string, [number, number]>
 }
 
 describe('promotion while the former primary may still be writable', () => {
+  it('a plain host loss (agent and postmaster killed) promotes as soon as the lease expired (figure: kill to first write)', async () => {
+    const old = await cluster.waitForLeader(120_000);
+    await cluster.waitForStreaming(cluster.others(old).map((r) => r.name), 120_000);
+    const writer = new Writer(cluster.nodes, 25);
+    await writer.prepare(old);
+    await old.query('TRUNCATE writes');
+    writer.start();
+    await waitFor('writes acknowledged by the leader', () => writer.acked.filter((a) => a.node === old.name).length >= 20);
+    const pid = old.postmasterPid() as number;
+    const t0 = performance.now();
+    await old.agent?.kill();
+    process.kill(pid, 'SIGKILL');
+    const next = await waitFor('a write on another node', () => writer.acked.find((a) => a.node !== old.name && a.atMs > t0), { timeoutMs: 90_000, intervalMs: 50 });
+    figures['hostLossKillToFirstWriteMs'] = Math.round(next.atMs - t0);
+    await writer.stop();
+    // The killed node comes back as a replica of the new leader for the next test.
+    old.start();
+    await cluster.waitStreamingFrom(old, cluster.node(next.node), 120_000);
+  });
+
   it('a frozen leader whose key was deleted: no second primary until the guard fenced it, the most advanced replica wins', async () => {
     const old = await cluster.waitForLeader(120_000);
     const replicas = cluster.others(old);
     await cluster.waitForStreaming(replicas.map((r) => r.name), 120_000);
     const writer = new Writer(cluster.nodes, 25);
     await writer.prepare(old);
+    await old.query('TRUNCATE writes');
     writer.start();
     await waitFor('writes acknowledged by the leader', () => writer.acked.filter((a) => a.node === old.name).length >= 20);
     const oldPid = old.postmasterPid();
@@ -66,10 +95,11 @@ describe('promotion while the former primary may still be writable', () => {
     const lastLsn = new Map<string, bigint>();
     const next = await waitFor('a replica to accept writes', async () => {
       if (fencedAtMs === null && old.postmasterPid() === null) fencedAtMs = performance.now();
-      for (const r of replicas) {
-        const lsn = await receivedLsn(r);
-        if (lsn !== null && (await r.health('/primary')) !== 200) lastLsn.set(r.name, lsn);
-      }
+      // Positions count only when every replica was still in recovery after all were read: a
+      // later round could include WAL a replica streamed from the new primary.
+      const round = await Promise.all(replicas.map((r) => receivedLsn(r)));
+      const still = await Promise.all(replicas.map((r) => inRecovery(r)));
+      if (still.every((x) => x)) replicas.forEach((r, i) => { const l = round[i]; if (l !== null && l !== undefined) lastLsn.set(r.name, l); });
       return replicas.find((r) => writer.acked.some((a) => a.node === r.name && a.atMs > t0)) ?? null;
     }, { timeoutMs: 90_000, intervalMs: 50 });
     const firstNewAck = Math.min(...writer.acked.filter((a) => a.node === next.name && a.atMs > t0).map((a) => a.atMs));
