@@ -115,7 +115,7 @@ export interface LeaderSeen {
   readonly memberRev: number;
   /** Last time the leader key was present. */
   readonly keySeenMs: number;
-  /** This node's WAL receiver was streaming when the key was last seen. */
+  /** This node's WAL receiver streamed while that leader held the key (sticky for that leader). */
   readonly streaming: boolean;
 }
 

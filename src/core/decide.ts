@@ -190,7 +190,9 @@ function raceForLeader(input: DecideInput): Decision {
   const self = selfEligibility(input);
   if (!self.ok) return decision(input, [], `not promoting: ${self.reason}`);
   // Defer only to a candidate that will take the key itself; otherwise nobody would.
-  if (requested !== null && requested !== input.self.name && peerCouldLead(input, input.peers.get(requested))) {
+  // A running primary whose key vanished (deleted, revoked) takes it back: a switchover is the
+  // key holder's job, and deferring would leave it writable without a key (S1).
+  if (requested !== null && requested !== input.self.name && !isWritablePrimary(input) && peerCouldLead(input, input.peers.get(requested))) {
     return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
   }
   let rank = 'requested candidate';

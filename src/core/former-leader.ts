@@ -41,7 +41,9 @@ export function trackLeader(input: DecideInput): Memory {
     statusRev: Math.max(statusRev, same ? prev.statusRev : 0),
     memberRev: Math.max(memberRev, same ? prev.memberRev : 0),
     keySeenMs: leader ? input.nowMs : prev?.keySeenMs ?? input.nowMs,
-    streaming: leader ? streamingNow(input) : prev?.streaming ?? false,
+    // Sticky for one leader: in a host loss the stream ends at once while the key lives on to the
+    // lease's end, and "our stream from it has ended" must still hold when the key goes.
+    streaming: leader ? (same && prev.streaming) || streamingNow(input) : prev?.streaming ?? false,
   };
   return { ...memory, leaderSeen: seen };
 }

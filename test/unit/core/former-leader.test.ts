@@ -40,6 +40,12 @@ describe('former leader: what a replica remembers of the leader', () => {
     expect(later.leaderSeen?.activityMs).toBe(NOW_MS + 2_000);
   });
 
+  it('having streamed from the leader is remembered after the stream ends while its key lives on (host loss)', () => {
+    const first = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }) }));
+    const later = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }), local: localPg.replica({ walReceiver: null }), memory: first, nowMs: NOW_MS + 2_000 }));
+    expect(later.leaderSeen?.streaming).toBe(true);
+  });
+
   it('a status put while the key is absent counts (missed while cut off from etcd), an expired member key does not', () => {
     const m = memory({ leaderSeen: seen() });
     const unlocked = (statusModRevision: number, members = [member('pg1'), member('pg2')]) => cluster({ leader: null, statusModRevision, members });
