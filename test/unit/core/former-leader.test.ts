@@ -153,3 +153,12 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(kinds(tick(NOW_MS + 2_000 + TTL_MS, { cluster: gone, peers: unreachable }))).toContain('promote');
   });
 });
+
+describe('a primary whose key vanished', () => {
+  it('takes it back rather than defer to a requested candidate (never writable without a key)', () => {
+    const c = cluster({ leader: null, failover: { leader: 'pg1', member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+    const d = decide(raceInput({ name: 'pg1', local: localPg.primary(), cluster: c, peers: peers(peer('pg2', { walPosition: 4_000 }), peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toContain('acquireLeader');
+    expect(kinds(d)).not.toContain('promote');
+  });
+});
