@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import { createPgAdapter } from './agent/pg-adapter.js';
 import { createLocalActions } from './agent/local-actions.js';
+import { createWalNow } from './agent/wal-now.js';
 import { watchPostmaster } from './agent/postmaster-watch.js';
 import { buildServer } from './api/server.js';
 import { loadConfig } from './config/load.js';
@@ -70,8 +71,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
   const stop = new AbortController();
   const local = createLocalActions({ jobs, getStatus: () => status });
+  const walNow = createWalNow(config, componentLogger(root, 'api')); // GET /patroni's fresh position (S2 d)
   const api = buildServer({
-    config, getStatus: () => withEtcdMembers(status, dcs.etcdMembers()), clock, dcs, logger: componentLogger(root, 'api'),
+    config, getStatus: () => withEtcdMembers(status, dcs.etcdMembers()), clock, dcs, logger: componentLogger(root, 'api'), readFreshWal: walNow.read,
     wakeLoop: () => loop?.wake(),
     requestRestart: (req) => local.restart(req),
     requestReinitialize: (req) => local.reinitialize(req),
@@ -135,6 +137,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   await guard.close();
   await api.close().catch(() => undefined);
   await pg.close();
+  await walNow.close().catch(() => undefined);
   await dcs.close().catch(() => undefined);
   log.info({ exitCode: code }, 'agent stopped');
   return code;

@@ -12,6 +12,7 @@ import type {
   RestartOutcome,
   RestartRequest,
 } from './local-actions.js';
+import type { ReadFreshWal } from './fresh-wal.js';
 import type { HttpsOptions } from './tls.js';
 
 export interface ApiOptions {
@@ -42,6 +43,8 @@ export interface ApiDeps {
   readonly requestReload?: (signal?: AbortSignal) => Promise<void>;
   /** Wake the agent loop after an intent was written (it also wakes from its etcd watch). */
   readonly wakeLoop?: () => void;
+  /** GET /patroni's WAL position read at request time (bounded; the cached one when it fails). */
+  readonly readFreshWal?: ReadFreshWal;
   /** TLS options; default: built from config.restapi with buildHttpsOptions. null forces plain HTTP. */
   readonly https?: HttpsOptions | null;
   readonly options?: ApiOptions;

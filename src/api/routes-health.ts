@@ -1,11 +1,16 @@
-// Health endpoints (GET, HEAD, OPTIONS), GET /patroni and GET /metrics. Handlers are synchronous
-// and read only the published snapshot and the clock: no etcd, no PostgreSQL, no awaiting.
+// Health endpoints (GET, HEAD, OPTIONS), GET /patroni and GET /metrics. Health handlers are
+// synchronous and read only the published snapshot and the clock: no etcd, no PostgreSQL. GET
+// /patroni adds one bounded WAL position query (fresh-wal.ts), for the leader race.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../obs/metrics.js';
 import type { ApiContext } from './context.js';
 import type { HealthCheck } from './health.js';
 import { HEALTH_PATHS, evaluateHealth, parseHealthQuery, renderStatusBody } from './health.js';
+import { overlayFreshWal, readFreshWal } from './fresh-wal.js';
 import { sendError } from './replies.js';
+
+/** Shorter than a racing peer's probe timeout (2 s), so a slow PostgreSQL costs no probe. */
+const FRESH_WAL_TIMEOUT_MS = 500;
 
 function healthHandler(ctx: ApiContext, check: HealthCheck) {
   return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
@@ -24,8 +29,10 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): voi
   for (const [url, check] of Object.entries(HEALTH_PATHS)) {
     app.route({ method: ['GET', 'HEAD', 'OPTIONS'], url, exposeHeadRoute: false, handler: healthHandler(ctx, check) });
   }
-  app.get('/patroni', (_request, reply) => {
-    return reply.code(200).send(renderStatusBody(ctx.deps.getStatus(), ctx.deps.clock.monoMs()));
+  app.get('/patroni', async (_request, reply) => {
+    const fresh = await readFreshWal(ctx.deps.readFreshWal, FRESH_WAL_TIMEOUT_MS);
+    const body = renderStatusBody(ctx.deps.getStatus(), ctx.deps.clock.monoMs());
+    return reply.code(200).send(ctx.deps.readFreshWal ? overlayFreshWal(body, fresh) : body);
   });
   app.get('/metrics', (_request, reply) => {
     return reply.code(200).type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.deps.getStatus(), ctx.deps.clock.monoMs()));

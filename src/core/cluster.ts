@@ -127,6 +127,8 @@ export interface ClusterView {
   readonly sync: Versioned<SyncState> | null;
   readonly history: Versioned<readonly HistoryEntry[]> | null;
   readonly status: LeaderStatus | null;
+  /** mod_revision of the status key: the leader puts it every tick, so a change shows it was alive. */
+  readonly statusModRevision?: number;
   /**
    * Keys whose value could not be parsed; they are treated as absent and logged. Entries with
    * `refusedKey` are the exception: the key's value is used without that refused key.

@@ -150,6 +150,22 @@ export interface Memory {
    * in pause it rejoins `to` all the same, or takes the key back when nobody took it (unclaimed).
    */
   readonly handedOver: { readonly to: string; readonly unclaimed: boolean } | null;
+  /** When this node last saw another leader alive (S2: no promotion while it may be writable). */
+  readonly leaderSeen: LeaderSeen | null;
+}
+
+/** What a replica saw of the current (then former) leader, on the monotonic clock. */
+export interface LeaderSeen {
+  readonly name: string;
+  /** Last time a sign of life appeared: a newer status key or member key of that leader. */
+  readonly activityMs: number;
+  /** The newest mod_revisions seen of those keys (0: never seen). */
+  readonly statusRev: number;
+  readonly memberRev: number;
+  /** Last time the leader key was present. */
+  readonly keySeenMs: number;
+  /** This node's WAL receiver streamed while that leader held the key (sticky for that leader). */
+  readonly streaming: boolean;
 }
 
 export const EMPTY_MEMORY: Memory = {
@@ -163,6 +179,7 @@ export const EMPTY_MEMORY: Memory = {
   jobBackoff: null,
   switchoverAbort: null,
   handedOver: null,
+  leaderSeen: null,
 };
 
 export interface LeaseInfo {

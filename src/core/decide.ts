@@ -7,8 +7,11 @@ import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
+import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
 
-export function decide(input: DecideInput): Decision {
+export function decide(raw: DecideInput): Decision {
+  const memory = trackLeader(raw);
+  const input = memory === raw.memory ? raw : { ...raw, memory };
   const unrecorded = promotionNotRecorded(input);
   if (unrecorded) return unrecorded;
   const ready = forgetOnLeaderChange(absorbFinishedJob(input));
@@ -274,7 +277,9 @@ function raceForLeader(input: DecideInput): Decision {
   const self = selfEligibility(input);
   if (!self.ok) return decision(input, [], `not promoting: ${self.reason}`);
   // Defer only to a candidate that will take the key itself; otherwise nobody would.
-  if (requested !== null && requested !== input.self.name && peerCouldLead(input, input.peers.get(requested))) {
+  // A running primary whose key vanished (deleted, revoked) takes it back: a switchover is the
+  // key holder's job, and deferring would leave it writable without a key (S1).
+  if (requested !== null && requested !== input.self.name && !isWritablePrimary(input) && peerCouldLead(input, input.peers.get(requested))) {
     return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
   }
   let rank = 'requested candidate';
@@ -288,6 +293,8 @@ function raceForLeader(input: DecideInput): Decision {
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
     rank = `best candidate, ${best.detail}`;
   }
+  const former = formerLeaderMayWrite(input);
+  if (former !== null) return decision(input, [], `not promoting: ${former}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
   const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {

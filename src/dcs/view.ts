@@ -75,7 +75,10 @@ export function buildClusterView(revision: number, records: readonly KvRecord[])
       case 'failover': view.failover = versioned(decodeFailover(kv.value), kv, bad); break;
       case 'sync': view.sync = versioned(decodeSync(kv.value), kv, bad); break;
       case 'history': view.history = versioned(decodeHistory(kv.value), kv, bad); break;
-      case 'status': view.status = plain(decodeStatus(kv.value), kv, bad); break;
+      case 'status':
+        view.status = plain(decodeStatus(kv.value), kv, bad);
+        view.statusModRevision = kv.modRevision;
+        break;
       case 'legacyOptime': legacyStatus = plain(decodeStatus(kv.value), kv, bad); break;
       case 'other': break;
       default: assertNever(key);

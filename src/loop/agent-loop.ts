@@ -160,10 +160,14 @@ export class AgentLoop {
       this.dcsLastSeenWallMs = clock.wallNowMs();
       this.reportStrangers(cluster, config);
     }
-    const local = await pg.observe(signal);
+    const observed = await pg.observe(signal);
     const dynamic = this.dynamic();
-    await this.applyConfigChange(cluster, local, dynamic, signal);
-    const peers = await this.maybeProbe(cluster, local, config.name);
+    await this.applyConfigChange(cluster, observed, dynamic, signal);
+    const peers = await this.maybeProbe(cluster, observed, config.name);
+    // Race (S2 d): our own position is read after the peers' fresh ones, never before them. Without
+    // a streaming WAL receiver nothing arrives, and the first reading is still exact.
+    const receiving = observed.kind === 'running' && observed.inRecovery && observed.walReceiver?.status === 'streaming';
+    const local = peers.size > 0 && receiving ? await pg.observe(signal) : observed;
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };
     const input: DecideInput = {

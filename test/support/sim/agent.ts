@@ -9,7 +9,7 @@ import { checkPromotion } from './invariants.js';
 import {
   AGENT, LEASE_MARGIN_MS, LOOP_WAIT_MS, STEP_MS, TTL_MS,
   byHost, byName, etcdReachable, linked, agentRuns, log, violation,
-  type SimNode, type WorldState,
+  type Published, type SimNode, type WorldState,
 } from './model.js';
 import { walEnd } from './wal.js';
 
@@ -25,16 +25,25 @@ export function ensureLease(w: WorldState, n: SimNode): boolean {
   return true;
 }
 
+/**
+ * GET /patroni as src/api serves it: the last tick's snapshot, with role, WAL position and
+ * timeline read from PostgreSQL at request time when it answers (a frozen agent answers nothing).
+ */
 export function probe(w: WorldState, from: SimNode, to: SimNode): PeerProbe {
-  const p = to.agent.published;
-  if (!agentRuns(w, to) || !linked(from, to) || p === null) return { name: to.name, reachable: false, error: 'connect timeout' };
+  const cached = to.agent.published;
+  if (!agentRuns(w, to) || !linked(from, to) || cached === null) return { name: to.name, reachable: false, error: 'connect timeout' };
+  const p = to.pg.running ? published(observe(to.pg, hostOfName(w))) : cached;
   return { name: to.name, reachable: true, ...p, nofailover: to.tags.nofailover === true, failoverPriority: to.tags.failover_priority ?? 1 };
 }
 
 /** The status snapshot a tick publishes for the REST API: what it observed before acting. */
 export function publish(n: SimNode, local: LocalPg): void {
+  n.agent.published = published(local);
+}
+
+function published(local: LocalPg): Published {
   const running = local.kind === 'running';
-  n.agent.published = {
+  return {
     role: !running ? 'other' : local.inRecovery ? 'replica' : 'primary',
     running,
     walPosition: running ? walPosition(local) : null,
@@ -147,7 +156,9 @@ function one(w: WorldState, n: SimNode, action: Action): Outcome {
   const reach = etcdReachable(w, n);
   switch (action.kind) {
     case 'acquireLeader':
-      return ensureLease(w, n) && etcd.acquire(n.name, a.leaseId as string, w.nowMs) ? 'ok' : 'lost';
+      if (!ensureLease(w, n) || !etcd.acquire(n.name, a.leaseId as string, w.nowMs)) return 'lost';
+      w.keyDeletedFrom = null;
+      return 'ok';
     case 'renewLeader':
       return ensureLease(w, n) && etcd.renew(n.name, a.leaseId as string, w.nowMs) ? 'ok' : 'lost';
     case 'releaseLeader':

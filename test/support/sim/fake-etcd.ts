@@ -27,6 +27,7 @@ export class FakeEtcd {
   failover: Versioned<FailoverRequest> | null = null;
   history: Versioned<readonly HistoryEntry[]> | null = null;
   status: LeaderStatus | null = null;
+  statusModRevision = 0;
   private cached: ClusterView | null = null;
 
   constructor(private readonly ttlMs: number) {}
@@ -138,7 +139,7 @@ export class FakeEtcd {
 
   setStatus(status: LeaderStatus): void {
     this.status = status;
-    this.bump();
+    this.statusModRevision = this.bump();
   }
 
   snapshot(): ClusterView {
@@ -153,6 +154,7 @@ export class FakeEtcd {
       sync: null,
       history: this.history,
       status: this.status,
+      ...(this.status ? { statusModRevision: this.statusModRevision } : {}),
       invalid: [],
     };
     return this.cached;

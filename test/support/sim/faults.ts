@@ -6,10 +6,10 @@ import { TTL_MS, log, type SimNode, type WorldState } from './model.js';
 /** Chance per step that something happens while chaos is on. */
 const EVENT_RATE = 0.03;
 
-type Kind = 'crash' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause';
+type Kind = 'crash' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
 const KINDS: readonly [Kind, number][] = [
   ['crash', 5], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['pgCrash', 4], ['pgBroken', 1],
-  ['slowPromote', 3], ['switchover', 3], ['pause', 1],
+  ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2],
 ];
 const TOTAL = KINDS.reduce((s, [, weight]) => s + weight, 0);
 
@@ -61,6 +61,9 @@ export function injectEvent(w: WorldState): void {
     case 'switchover':
       requestSwitchover(w);
       return;
+    case 'keyLoss':
+      keyLoss(w, until);
+      return;
     case 'pause':
       if (w.pauseUntilMs !== null || !w.etcd.config) return;
       w.pauseUntilMs = w.nowMs + w.rng.int(5, 40) * 1_000;
@@ -69,6 +72,20 @@ export function injectEvent(w: WorldState): void {
       return;
   }
   log(w, `fault: ${kind} ${kind === 'etcdDown' ? 'all' : n.name}`);
+}
+
+/**
+ * `etcdctl del` of the leader key (its lease lives on), half the time while the leader's agent is
+ * frozen: its PostgreSQL stays writable until the fence guard fires at the lease deadline.
+ */
+function keyLoss(w: WorldState, until: number): void {
+  const holder = w.etcd.leader?.name;
+  const n = w.nodes.find((x) => x.name === holder);
+  if (!n || !w.etcd.release(n.name)) return;
+  w.keyDeletedFrom = n.name;
+  const freeze = n.agent.alive && w.rng.chance(0.5);
+  if (freeze) n.agent.frozenUntilMs = until;
+  log(w, `fault: leader key of ${n.name} deleted${freeze ? ', its agent frozen' : ''}`);
 }
 
 function requestSwitchover(w: WorldState): void {

@@ -19,7 +19,9 @@ export function checkS1(w: WorldState): void {
     if (!isWritable(n.pg) || n.agent.config.pause) continue;
     if (w.nowMs >= n.agent.validUntilMs) {
       violation(w, `S1: ${n.name} is a writable primary ${w.nowMs - n.agent.validUntilMs} ms past its lease deadline`);
-    } else if (!holdsKey(w, n)) {
+    } else if (!holdsKey(w, n) && w.keyDeletedFrom !== n.name) {
+      // An operator deleted the key: the leader retakes it or fences at once when it runs (SPEC
+      // S1); a frozen one cannot, and is fenced by its guard at the deadline checked above.
       violation(w, `S1: ${n.name} is a writable primary without holding the leader key (key: ${w.etcd.leader?.name ?? 'none'})`);
     }
   }
@@ -37,6 +39,10 @@ export function checkPromotion(w: WorldState, n: SimNode, action: Extract<Action
   const what = `S2: ${n.name} promoted (timeline ${action.oldTimeline} at ${action.switchLsn})`;
   if (n.tags.nofailover === true) violation(w, `${what} although tagged nofailover`);
   if (n.agent.fenced) violation(w, `${what} while fenced`);
+  // The former primary must be gone first (S2's last clause); a paused one is exempt as in S1.
+  for (const x of w.nodes) {
+    if (x !== n && isWritable(x.pg) && !x.agent.config.pause) violation(w, `${what} while ${x.name} is still a writable primary (two primaries)`);
+  }
   if (w.etcd.failover?.value.member === n.name) return;
   const optime = w.etcd.status?.optime ?? null;
   const end = walEnd(n.pg.wal);

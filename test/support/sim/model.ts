@@ -94,6 +94,8 @@ export interface WorldState {
   pauseUntilMs: number | null;
   /** Faults and operator events are injected only while this is true. */
   chaos: boolean;
+  /** The leader whose key an operator deleted (S1 exempts it until its deadline or the next acquire). */
+  keyDeletedFrom: string | null;
   /** WAL of the last leader that ran as a writable primary under a valid lease. */
   canonical: Wal;
   nextUid: number;

@@ -67,7 +67,7 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
   }));
   return {
     seed, rng: mulberry32(seed), etcd: new FakeEtcd(TTL_MS), nodes, bootstrapDcs: dcs, decide: decideFn, historyFirst,
-    nowMs: 0, step: 0, etcdDownUntilMs: null, pauseUntilMs: null, chaos: false, canonical: [], nextUid: 1,
+    nowMs: 0, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], nextUid: 1,
     sysid: String(7_300_000_000_000_000_000n + BigInt(seed)), trace: [], violations: [],
     stats: { ticks: 0, promotions: 0, faults: 0, fences: 0, switchovers: 0, rewinds: 0 },
   };

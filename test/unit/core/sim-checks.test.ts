@@ -142,6 +142,12 @@ function firstViolation(decideFn: (input: DecideInput) => Decision, seeds: reado
 const seeds = (first: number[]): number[] => [...first, ...Array.from({ length: 30 }, (_, i) => i + 1).filter((s) => !first.includes(s))];
 
 describe('a broken decide() is caught', () => {
+  it('promoting as soon as the leader key is gone, without waiting for the former leader, gives two primaries', () => {
+    // ttl 0 makes "last seen alive + ttl" pass at once: the S2 former-leader check is off.
+    const noWait = (i: DecideInput): Decision => decide({ ...i, config: { ...i.config, ttl: 0 } });
+    expect(firstViolation(noWait, seeds([13]))).toMatch(/S2: .* while n\d is still a writable primary \(two primaries\)/);
+  });
+
   it('promoting whenever the key is free, ignoring peers and tags, breaks S2', () => {
     const greedy = (i: DecideInput): Decision => {
       if (i.cluster?.leader === null && i.local.kind === 'running' && i.local.inRecovery && !i.fenced && i.job === null) {
@@ -197,10 +203,12 @@ describe('executor order for the history entry (src/loop/executor.ts writes it b
     }
   });
 
-  // The seed changes whenever decide()'s timing does (seed 159 until job backoff came in).
-  it('the simulator still sees the collision the other order would cause (seed 85)', () => {
-    expect(runSimulation({ seed: 85, steps: 10_000, historyFirst: false }).violations.join()).toMatch(/S4: /);
-    expect(runSimulation({ seed: 85, steps: 10_000, historyFirst: true }).violations).toEqual([]);
-  });
+  it('the simulator still sees the collision the other order would cause', () => {
+    // The first seed whose run with the old order breaks S4; trajectories move with every change
+    // of the core, so the seed is searched, not fixed.
+    const seed = Array.from({ length: 60 }, (_, i) => i + 1).find((s) => /S4: /.test(runSimulation({ seed: s, steps: 10_000, historyFirst: false }).violations.join()));
+    expect(seed, 'no seed in 1..60 shows the collision with the old order').toBeDefined();
+    expect(runSimulation({ seed: seed as number, steps: 10_000, historyFirst: true }).violations).toEqual([]);
+  }, 120_000);
 });
 

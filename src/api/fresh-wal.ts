@@ -1,0 +1,38 @@
+// GET /patroni answers with the WAL position read at request time (as Patroni's /patroni queries
+// PostgreSQL), so a leader race compares positions as they are now (S2 d). Bounded; when the
+// query fails or is slow (PostgreSQL down, hung) the tick's cached snapshot is served unchanged.
+import type { Lsn } from '../core/cluster.js';
+
+export interface FreshWal {
+  readonly inRecovery: boolean;
+  /** pg_current_wal_lsn() on a primary. */
+  readonly location: Lsn | null;
+  readonly received: Lsn | null;
+  readonly replayed: Lsn | null;
+}
+
+export type ReadFreshWal = (signal?: AbortSignal) => Promise<FreshWal | null>;
+
+type Body = Record<string, unknown>;
+const isObj = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The cached body with role and xlog replaced by the fresh reading; `xlog_fresh` says which it is. */
+export function overlayFreshWal(body: Body, fresh: FreshWal | null): Body {
+  const agent = isObj(body['pg_ha_agent']) ? body['pg_ha_agent'] : {};
+  if (fresh === null) return { ...body, pg_ha_agent: { ...agent, xlog_fresh: false } };
+  const cached = isObj(body['xlog']) ? body['xlog'] : {};
+  const xlog = fresh.inRecovery
+    ? { ...cached, location: undefined, received_location: fresh.received ?? undefined, replayed_location: fresh.replayed ?? undefined }
+    : { location: fresh.location ?? undefined };
+  return { ...body, role: fresh.inRecovery ? 'replica' : 'primary', xlog: JSON.parse(JSON.stringify(xlog)) as Body, pg_ha_agent: { ...agent, xlog_fresh: true } };
+}
+
+/** Read with a bound; null on any failure (the caller serves the cached snapshot). */
+export async function readFreshWal(read: ReadFreshWal | undefined, timeoutMs: number): Promise<FreshWal | null> {
+  if (!read) return null;
+  try {
+    return await read(AbortSignal.timeout(timeoutMs));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,103 @@
+// S2, last clause: no promotion while the former primary may still be writable.
+//
+// The leader key can vanish long before the former leader's lease could have run out by its own
+// rules: `etcdctl del`, a revoked lease, a stale etcd leader revoking leases on resume. If that
+// leader's agent is frozen (SIGSTOP, a stalled VM), its PostgreSQL keeps accepting writes until
+// its fence guard stops it at the lease deadline. A replica therefore remembers when it last saw
+// that leader alive (a newer status key, which it puts every tick, or a newer member key) and, once the key is gone, promotes only with evidence that the former primary no
+// longer accepts writes, or once that leader's own deadline has passed: its deadline is the send
+// time of its last acknowledged keepalive + ttl - margin, and that keepalive is sent in the same
+// tick right after the status put we saw, so "seen alive" + ttl is later than it.
+import type { DecideInput, LeaderSeen, Memory } from './decide-types.js';
+
+function streamingNow(input: DecideInput): boolean {
+  const local = input.local;
+  return local.kind === 'running' && local.inRecovery && local.walReceiver?.status === 'streaming';
+}
+
+/**
+ * Memory after this tick's observation (cleared while this node leads). Signs of life are also
+ * read while the key is absent: after a cut from etcd, a status put we missed must count, or we
+ * would judge the former leader by what we saw before the cut.
+ */
+export function trackLeader(input: DecideInput): Memory {
+  const cluster = input.cluster;
+  const memory = input.memory;
+  if (!cluster) return memory;
+  const leader = cluster.leader;
+  if (leader?.name === input.self.name) return memory.leaderSeen === null ? memory : { ...memory, leaderSeen: null };
+  const prev = memory.leaderSeen;
+  const name = leader?.name ?? prev?.name ?? claimedPrimary(input);
+  if (name === undefined) return memory;
+  const same = prev !== null && prev.name === name;
+  const statusRev = cluster.statusModRevision ?? 0;
+  const memberRev = cluster.members.find((m) => m.name === name)?.modRevision ?? 0;
+  // A first sighting counts as activity now: later than the truth, so it only ever waits longer.
+  // A key that disappears (revision 0) is no sign of life.
+  const alive = !same || statusRev > prev.statusRev || memberRev > prev.memberRev;
+  const seen: LeaderSeen = {
+    name,
+    activityMs: alive ? input.nowMs : prev.activityMs,
+    statusRev: Math.max(statusRev, same ? prev.statusRev : 0),
+    memberRev: Math.max(memberRev, same ? prev.memberRev : 0),
+    keySeenMs: leader ? input.nowMs : prev?.keySeenMs ?? input.nowMs,
+    // Sticky for one leader: in a host loss the stream ends at once while the key lives on to the
+    // lease's end, and "our stream from it has ended" must still hold when the key goes.
+    streaming: leader ? (same && prev.streaming) || streamingNow(input) : prev?.streaming ?? false,
+  };
+  return { ...memory, leaderSeen: seen };
+}
+
+/**
+ * A (re)started agent that finds no leader key knows nothing of the former leader: a member key
+ * that still says primary (it lives on that member's lease) names one that may still be writable.
+ */
+function claimedPrimary(input: DecideInput): string | undefined {
+  return input.cluster?.members.find((m) => m.name !== input.self.name && m.role === 'primary')?.name;
+}
+
+/** The monotonic ms until which the former leader may still run writable, or null when none is known. */
+export function formerLeaderDeadline(input: DecideInput): number | null {
+  const seen = input.memory.leaderSeen;
+  if (seen === null || seen.name === input.self.name) return null;
+  return seen.activityMs + input.config.ttl * 1000;
+}
+
+/**
+ * null when the former leader cannot be writable any more as far as we can tell; otherwise why
+ * we wait. Every member that may be that leader is checked: the one we remember, and any whose
+ * member key still says primary (we may have missed a change of leader while frozen or cut off).
+ */
+export function formerLeaderMayWrite(input: DecideInput): string | null {
+  const seen = input.memory.leaderSeen;
+  const deadline = formerLeaderDeadline(input);
+  if (seen === null || deadline === null || input.nowMs >= deadline) return null;
+  const until = `until its lease deadline in ${Math.round(deadline - input.nowMs)} ms`;
+  const claimants = (input.cluster?.members ?? []).filter((m) => m.role === 'primary' && m.name !== input.self.name && m.name !== seen.name);
+  for (const name of [seen.name, ...claimants.map((m) => m.name)]) {
+    const why = noEvidence(input, seen, name);
+    if (why !== null) return `former leader ${name} may still be writable ${until} (${why}); waiting for evidence`;
+  }
+  return null;
+}
+
+/**
+ * Evidence that `name` stopped accepting writes: its REST API answers and it does not report a
+ * running primary; or it cannot be reached, our WAL stream (which ran while the leader held the
+ * key) has ended and its member key is gone too. The member key lives on that member's lease:
+ * while it is there, the lease is alive and a partition (not a dead host) may be what hides a
+ * primary that still takes local writes. In a plain host loss both keys expire together, so this
+ * costs that case nothing. Returns null with evidence, else what is missing.
+ */
+function noEvidence(input: DecideInput, seen: LeaderSeen, name: string): string | null {
+  const p = input.peers.get(name);
+  if (p?.reachable === true) return p.role === 'primary' && p.running ? 'it still reports itself primary' : null;
+  const stream = streamingNow(input);
+  const listed = (input.cluster?.members ?? []).some((m) => m.name === name);
+  if (seen.streaming && !stream && !listed) return null;
+  return [
+    p === undefined ? 'not probed' : `unreachable: ${p.error}`,
+    stream ? 'our wal stream still runs' : seen.streaming ? 'our wal stream ended' : 'we were not streaming from it',
+    ...(listed ? ['its member key is still alive'] : []),
+  ].join('; ');
+}

@@ -1,0 +1,48 @@
+// GET /patroni answers with the WAL position read at request time (S2 d); health endpoints and
+// a failing or slow query keep the tick's cached snapshot.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { FreshWal } from '../../../src/api/fresh-wal.js';
+import { overlayFreshWal } from '../../../src/api/fresh-wal.js';
+import { FakeClock } from '../../../src/dcs/fake-clock.js';
+import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { SCOPE, scenario, testApi, testConfig } from './fixtures.js';
+
+const clock = new FakeClock();
+const dcs = createFakeDcs({ scope: SCOPE, name: 'a', ttlSec: 30, clock });
+let reading: () => Promise<FreshWal | null> = () => Promise.resolve(null);
+const api = testApi({ config: testConfig(), clock, dcs, status: scenario('replica streaming', clock), readFreshWal: () => reading() });
+afterAll(() => api.app.close());
+
+describe('GET /patroni with a fresh wal position', () => {
+  it('a replica reports the received and replayed positions read now', async () => {
+    reading = () => Promise.resolve({ inRecovery: true, location: null, received: 987_654_321, replayed: 987_654_000 });
+    const body = (await api.app.inject({ url: '/patroni' })).json();
+    expect(body).toMatchObject({ role: 'replica', xlog: { received_location: 987_654_321, replayed_location: 987_654_000 }, pg_ha_agent: { xlog_fresh: true } });
+  });
+
+  it('a primary reports its current location (and its role as read now)', async () => {
+    reading = () => Promise.resolve({ inRecovery: false, location: 123_456_789, received: null, replayed: null });
+    const body = (await api.app.inject({ url: '/patroni' })).json();
+    expect(body).toMatchObject({ role: 'primary', xlog: { location: 123_456_789 }, pg_ha_agent: { xlog_fresh: true } });
+  });
+
+  it('falls back to the cached snapshot when the query fails', async () => {
+    const cached = (await api.app.inject({ url: '/replica' })).json();
+    reading = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    const body = (await api.app.inject({ url: '/patroni' })).json();
+    expect(body.xlog).toEqual(cached.xlog);
+    expect(body.pg_ha_agent.xlog_fresh).toBe(false);
+  });
+
+  it('health endpoints stay on the cached snapshot (SPEC 6)', async () => {
+    reading = () => Promise.resolve({ inRecovery: false, location: 1, received: null, replayed: null });
+    const res = await api.app.inject({ url: '/replica' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().role).toBe('replica');
+  });
+
+  it('overlay keeps every other field', () => {
+    const out = overlayFreshWal({ state: 'running', timeline: 3, xlog: { received_location: 1, paused: false } }, { inRecovery: true, location: null, received: 5, replayed: 4 });
+    expect(out).toMatchObject({ state: 'running', timeline: 3, xlog: { received_location: 5, replayed_location: 4, paused: false } });
+  });
+});

@@ -1,0 +1,164 @@
+// S2, last clause: a replica that finds the leader key gone before the former leader's lease could
+// have run out promotes only with evidence that the former primary stopped, or after its deadline.
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../../src/core/decide.js';
+import type { DecideInput, LeaderSeen, Memory } from '../../../src/core/decide-types.js';
+import { trackLeader } from '../../../src/core/former-leader.js';
+import { cluster, kinds, localPg, member, memory, NOW_MS, peer, peers, raceInput, replicaInput } from './builders.js';
+
+const TTL_MS = 10_000; // dynamicConfig()'s ttl
+
+function seen(over: Partial<LeaderSeen> = {}): LeaderSeen {
+  return { name: 'pg1', activityMs: NOW_MS - 3_000, statusRev: 10, memberRev: 20, keySeenMs: NOW_MS - 500, streaming: true, ...over };
+}
+
+/** pg2's race after pg1's key vanished; pg1 is still listed (its member key lives on its own lease). */
+function afterKeyLoss(over: Partial<DecideInput> = {}, mem: Partial<Memory> = {}): DecideInput {
+  return raceInput({
+    cluster: cluster({ leader: null, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] }),
+    peers: peers(peer.unreachable('pg1', 'timeout'), peer('pg3', { walPosition: 4_000 })),
+    memory: memory({ lastLeader: 'pg1', leaderSeen: seen(), ...mem }),
+    ...over,
+  });
+}
+
+describe('former leader: what a replica remembers of the leader', () => {
+  it('a first sighting counts as activity now, with whether we stream', () => {
+    const m = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }) }));
+    expect(m.leaderSeen).toMatchObject({ name: 'pg1', activityMs: NOW_MS, keySeenMs: NOW_MS, streaming: true });
+  });
+
+  it('an unchanged status key, leader key and member key is no new activity; the key sighting moves on', () => {
+    const first = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }) }));
+    const later = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }), memory: first, nowMs: NOW_MS + 4_000 }));
+    expect(later.leaderSeen).toMatchObject({ activityMs: NOW_MS, keySeenMs: NOW_MS + 4_000 });
+  });
+
+  it('a new status put is activity', () => {
+    const first = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }) }));
+    const later = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 11 }), memory: first, nowMs: NOW_MS + 2_000 }));
+    expect(later.leaderSeen?.activityMs).toBe(NOW_MS + 2_000);
+  });
+
+  it('having streamed from the leader is remembered after the stream ends while its key lives on (host loss)', () => {
+    const first = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }) }));
+    const later = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }), local: localPg.replica({ walReceiver: null }), memory: first, nowMs: NOW_MS + 2_000 }));
+    expect(later.leaderSeen?.streaming).toBe(true);
+  });
+
+  it('a status put while the key is absent counts (missed while cut off from etcd), an expired member key does not', () => {
+    const m = memory({ leaderSeen: seen() });
+    const unlocked = (statusModRevision: number, members = [member('pg1'), member('pg2')]) => cluster({ leader: null, statusModRevision, members });
+    expect(trackLeader(raceInput({ memory: m, cluster: unlocked(11) })).leaderSeen?.activityMs).toBe(NOW_MS);
+    expect(trackLeader(raceInput({ memory: m, cluster: unlocked(10, [member('pg2')]) })).leaderSeen?.activityMs).toBe(NOW_MS - 3_000);
+  });
+
+  it('is kept while the key is absent and cleared while this node leads', () => {
+    const m = memory({ leaderSeen: seen() });
+    expect(trackLeader(raceInput({ memory: m })).leaderSeen).toEqual(seen());
+    expect(trackLeader(replicaInput({ name: 'pg1', local: localPg.primary(), memory: m })).leaderSeen).toBeNull();
+  });
+});
+
+describe('former leader: no promotion while it may still be writable', () => {
+  it('waits while the former leader is unreachable and our wal stream from it still runs', () => {
+    const d = decide(afterKeyLoss());
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toBe(
+      'not promoting: former leader pg1 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream still runs; its member key is still alive); waiting for evidence',
+    );
+  });
+
+  it('promotes at once when it is unreachable, our wal stream from it has ended and its member key expired (host loss)', () => {
+    const gone = cluster({ leader: null, members: [member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg3', { walPosition: 4_000 })), local: localPg.replica({ walReceiver: null }) }));
+    expect(kinds(d)).toContain('promote');
+  });
+
+  it('waits while its member key is alive although it is unreachable and our stream ended (a partition looks the same)', () => {
+    const d = decide(afterKeyLoss({ local: localPg.replica({ walReceiver: null }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('(unreachable: timeout; our wal stream ended; its member key is still alive); waiting for evidence');
+  });
+
+  it('promotes at once when its REST API says it is no running primary (stopped for a switchover)', () => {
+    const d = decide(afterKeyLoss({ peers: peers(peer('pg1', { role: 'other', running: false, walPosition: null }), peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toContain('promote');
+  });
+
+  it('does not promote while its REST API still reports a running primary', () => {
+    const d = decide(afterKeyLoss({ peers: peers(peer('pg1', { role: 'primary' }), peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('not promoting: member pg1 still reports itself primary');
+  });
+
+  it('promotes once the former leader\'s own deadline (last activity + ttl) has passed', () => {
+    const d = decide(afterKeyLoss({ nowMs: NOW_MS + TTL_MS - 3_000 }));
+    expect(kinds(d)).toContain('promote');
+  });
+
+  it('waits for the deadline when it was not streaming from the former leader (no stream that could end)', () => {
+    const d = decide(afterKeyLoss({ local: localPg.replica({ walReceiver: null }) }, { leaderSeen: seen({ streaming: false }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('(unreachable: timeout; we were not streaming from it; its member key is still alive); waiting for evidence');
+  });
+
+  it('waits when its member key expired but our wal stream from it still runs', () => {
+    const gone = cluster({ leader: null, members: [member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg3', { walPosition: 4_000 })) }));
+    expect(d.reason).toContain('(not probed; our wal stream still runs); waiting for evidence');
+  });
+
+  it('after a restart (empty memory) a member key that still says primary counts as seen alive now', () => {
+    const d = decide(afterKeyLoss({}, { leaderSeen: null }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 10000 ms');
+    expect(d.memory.leaderSeen).toMatchObject({ name: 'pg1', activityMs: NOW_MS });
+  });
+
+  it('after a restart with no member claiming primary it races as before', () => {
+    const c = cluster({ leader: null, members: [member('pg1'), member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: c }, { leaderSeen: null }));
+    expect(kinds(d)).toContain('promote');
+  });
+
+  it('also waits for a member whose key still says primary when we remember another leader (missed a switchover)', () => {
+    const c = cluster({ leader: null, members: [member('pg2'), member('pg3', { role: 'primary' })] });
+    const d = decide(afterKeyLoss({ cluster: c, peers: peers(peer.unreachable('pg3', 'timeout')), local: localPg.replica({ walReceiver: null }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg3 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream ended; its member key is still alive)');
+  });
+
+  it('a requested candidate (manual failover) waits too', () => {
+    const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: c }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable');
+  });
+
+  it('over ticks: the deadline counts from the last status put seen, not from the key loss', () => {
+    let mem = memory();
+    const tick = (nowMs: number, over: Partial<DecideInput>) => {
+      const d = decide(replicaInput({ nowMs, memory: mem, ...over }));
+      mem = d.memory;
+      return d;
+    };
+    tick(NOW_MS, { cluster: cluster({ statusModRevision: 10 }) });
+    tick(NOW_MS + 2_000, { cluster: cluster({ statusModRevision: 11 }) });
+    tick(NOW_MS + 4_000, { cluster: cluster({ statusModRevision: 11 }) }); // frozen leader: no more puts
+    const gone = cluster({ leader: null, members: [member('pg1', { role: 'primary' }), member('pg2')], statusModRevision: 11 });
+    const unreachable = peers(peer.unreachable('pg1', 'timeout'));
+    const waiting = tick(NOW_MS + 5_000, { cluster: gone, peers: unreachable });
+    expect(waiting.reason).toContain('until its lease deadline in 7000 ms');
+    expect(kinds(tick(NOW_MS + 2_000 + TTL_MS, { cluster: gone, peers: unreachable }))).toContain('promote');
+  });
+});
+
+describe('a primary whose key vanished', () => {
+  it('takes it back rather than defer to a requested candidate (never writable without a key)', () => {
+    const c = cluster({ leader: null, failover: { leader: 'pg1', member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+    const d = decide(raceInput({ name: 'pg1', local: localPg.primary(), cluster: c, peers: peers(peer('pg2', { walPosition: 4_000 }), peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toContain('acquireLeader');
+    expect(kinds(d)).not.toContain('promote');
+  });
+});
