@@ -56,11 +56,16 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
 
   const stop = new AbortController();
-  const local = createLocalActions({ jobs, getStatus: () => status });
+  const actionsLog = componentLogger(root, 'api');
+  const local = createLocalActions({
+    jobs, getStatus: () => status, wallNowMs: () => clock.wallNowMs(),
+    onScheduledRestart: (outcome) => actionsLog.info({ outcome }, 'scheduled restart ran'),
+  });
   const api = buildServer({
     config, getStatus: () => status, clock, dcs, logger: componentLogger(root, 'api'),
     wakeLoop: () => loop?.wake(),
     requestRestart: (req) => local.restart(req),
+    cancelScheduledRestart: async () => local.cancelScheduledRestart(),
     requestReinitialize: (req) => local.reinitialize(req),
     requestReload: async () => reload(),
   });
