@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { createPgAdapter } from './agent/pg-adapter.js';
 import { createLocalActions } from './agent/local-actions.js';
-import { watchPostmaster } from './agent/postmaster-watch.js';
+import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
 import { buildServer } from './api/server.js';
 import { loadConfig } from './config/load.js';
 import { packageVersion } from './config/version.js';
@@ -64,6 +64,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const api = buildServer({
     config, getStatus: () => status, clock, dcs, logger: componentLogger(root, 'api'),
     wakeLoop: () => loop?.wake(),
+    postmasterAlive: () => postmasterAlive(config.postgresql.data_dir),
     requestRestart: (req) => local.restart(req),
     cancelScheduledRestart: async () => local.cancelScheduledRestart(),
     requestReinitialize: (req) => local.reinitialize(req),

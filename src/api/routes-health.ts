@@ -1,15 +1,24 @@
 // Health endpoints (GET, HEAD, OPTIONS), GET /patroni and GET /metrics. Handlers are synchronous
-// and read only the published snapshot and the clock: no etcd, no PostgreSQL, no awaiting.
+// and read only the published snapshot, the clock and postmaster.pid: no etcd, no PostgreSQL, no awaiting.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../obs/metrics.js';
 import type { ApiContext } from './context.js';
 import type { HealthCheck } from './health.js';
 import { HEALTH_PATHS, evaluateHealth, parseHealthQuery, renderStatusBody } from './health.js';
 import { sendError } from './replies.js';
+import type { StatusSnapshot } from '../obs/status.js';
+
+/** The published snapshot, with a postmaster that died since the last tick shown as stopped. */
+function liveStatus(ctx: ApiContext): StatusSnapshot {
+  const snap = ctx.deps.getStatus();
+  if (snap.node.state !== 'running' || !ctx.deps.postmasterAlive || ctx.deps.postmasterAlive()) return snap;
+  const { postmaster_start_time: _t, replication_state: _r, replication: _l, ...node } = snap.node;
+  return { ...snap, node: { ...node, state: 'stopped' } };
+}
 
 function healthHandler(ctx: ApiContext, check: HealthCheck) {
   return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const snap = ctx.deps.getStatus();
+    const snap = liveStatus(ctx);
     const now = ctx.deps.clock.monoMs();
     const filters = parseHealthQuery(request.query as Record<string, unknown>);
     if (!filters.ok) return sendError(reply, 400, filters.error);
@@ -25,7 +34,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): voi
     app.route({ method: ['GET', 'HEAD', 'OPTIONS'], url, exposeHeadRoute: false, handler: healthHandler(ctx, check) });
   }
   app.get('/patroni', (_request, reply) => {
-    return reply.code(200).send(renderStatusBody(ctx.deps.getStatus(), ctx.deps.clock.monoMs()));
+    return reply.code(200).send(renderStatusBody(liveStatus(ctx), ctx.deps.clock.monoMs()));
   });
   app.get('/metrics', (_request, reply) => {
     return reply.code(200).type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.deps.getStatus(), ctx.deps.clock.monoMs()));
