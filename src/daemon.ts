@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createPgAdapter } from './agent/pg-adapter.js';
 import { createLocalActions } from './agent/local-actions.js';
 import { createWalNow } from './agent/wal-now.js';
-import { watchPostmaster } from './agent/postmaster-watch.js';
+import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
 import { buildServer } from './api/server.js';
 import { loadConfig } from './config/load.js';
 import { packageVersion } from './config/version.js';
@@ -70,12 +70,18 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
 
   const stop = new AbortController();
-  const local = createLocalActions({ jobs, getStatus: () => status });
+  const actionsLog = componentLogger(root, 'api');
+  const local = createLocalActions({
+    jobs, getStatus: () => status, wallNowMs: () => clock.wallNowMs(),
+    onScheduledRestart: (outcome) => actionsLog.info({ outcome }, 'scheduled restart ran'),
+  });
   const walNow = createWalNow(config, componentLogger(root, 'api')); // GET /patroni's fresh position (S2 d)
   const api = buildServer({
     config, getStatus: () => withEtcdMembers(status, dcs.etcdMembers()), clock, dcs, logger: componentLogger(root, 'api'), readFreshWal: walNow.read,
     wakeLoop: () => loop?.wake(),
+    postmasterAlive: () => postmasterAlive(config.postgresql.data_dir),
     requestRestart: (req) => local.restart(req),
+    cancelScheduledRestart: async () => local.cancelScheduledRestart(),
     requestReinitialize: (req) => local.reinitialize(req),
     requestReload: async () => reload(),
   });

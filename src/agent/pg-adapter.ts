@@ -43,6 +43,13 @@ export function createPgAdapter(deps: {
     }
   };
 
+  // The supervisor was made before the first etcd read (bootstrap.dcs only): every start renders
+  // postgresql.conf from the cluster's config as etcd has it now (wal_level: logical next to a
+  // logical slot, say), or PostgreSQL may refuse to start.
+  const withClusterConfig = async (signal?: AbortSignal): Promise<void> => {
+    await supervisor.updateConfig(deps.dynamic(), signal);
+  };
+
   const started = async (p: Promise<string>, what: string): Promise<void> => {
     const outcome = await p;
     if (outcome === 'not-ready') throw new Error(`postgresql did not become ready after ${what}`);
@@ -91,11 +98,18 @@ export function createPgAdapter(deps: {
     clone: async (source, signal) => {
       await cloneFrom({ config, runner, logger: log.child({ component: 'clone' }), source: upstream(source), leader: upstream(source), dynamicConfig: deps.dynamic(), ...(signal ? { signal } : {}) });
     },
-    startPrimary: (signal) => started(supervisor.start({ role: 'primary', timeoutMs: startTimeoutMs(), ...(signal ? { signal } : {}) }), 'start as primary'),
-    startReplica: (leader, signal) => started(supervisor.start({
-      role: 'replica', timeoutMs: startTimeoutMs(), ...(leader ? { leader: upstream(leader) } : {}), ...(signal ? { signal } : {}),
-    }), 'start as replica'),
+    startPrimary: async (signal) => {
+      await withClusterConfig(signal);
+      await started(supervisor.start({ role: 'primary', timeoutMs: startTimeoutMs(), ...(signal ? { signal } : {}) }), 'start as primary');
+    },
+    startReplica: async (leader, signal) => {
+      await withClusterConfig(signal);
+      await started(supervisor.start({
+        role: 'replica', timeoutMs: startTimeoutMs(), ...(leader ? { leader: upstream(leader) } : {}), ...(signal ? { signal } : {}),
+      }), 'start as replica');
+    },
     rejoin: async (leader, signal) => {
+      await withClusterConfig(signal);
       // The rewind-failure policy (re-clone or stay stopped) is decide()'s, not the job's.
       const r = await rejoinAsReplica({
         config, runner, logger: log.child({ component: 'rejoin' }), supervisor, leader: upstream(leader), dynamicConfig: deps.dynamic(),

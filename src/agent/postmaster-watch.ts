@@ -14,3 +14,8 @@ export function watchPostmaster(opts: { dataDir: string; onGone: () => void; int
   timer.unref();
   return { close: () => clearInterval(timer) };
 }
+
+/** The postmaster of this data directory is alive now (read on every health request: cheap). */
+export function postmasterAlive(dataDir: string): boolean {
+  return runningPostmasterPid(join(dataDir, 'postmaster.pid')) !== null;
+}

@@ -41,6 +41,12 @@ export interface ApiDeps {
   readonly requestReinitialize?: (req: ReinitializeRequest, signal?: AbortSignal) => Promise<ReinitializeOutcome>;
   /** Re-read the config file (as SIGHUP does). */
   readonly requestReload?: (signal?: AbortSignal) => Promise<void>;
+  /**
+   * Whether this node's postmaster is alive now (postmaster.pid and signal 0): a postmaster that
+   * died since the last tick is reported stopped at once, as Patroni, which asks PostgreSQL on
+   * every request, does. Absent: the snapshot alone.
+   */
+  readonly postmasterAlive?: () => boolean;
   /** Wake the agent loop after an intent was written (it also wakes from its etcd watch). */
   readonly wakeLoop?: () => void;
   /** GET /patroni's WAL position read at request time (bounded; the cached one when it fails). */

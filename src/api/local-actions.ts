@@ -44,7 +44,8 @@ export const RESTART_BODY_SCHEMA = {
     role: { type: 'string', enum: ['primary', 'master', 'replica', 'standby_leader'] },
     postgres_version: { type: 'string', maxLength: 32 },
     timeout: { type: ['number', 'string'] },
-    restart_pending: { type: 'boolean' },
+    // Patroni takes any value and tests its truth: patronictl sends true, the suite "True".
+    restart_pending: { type: ['boolean', 'string', 'number', 'null'] },
   },
 } as const;
 
@@ -62,7 +63,12 @@ export interface RestartBody {
   readonly role?: 'primary' | 'master' | 'replica' | 'standby_leader';
   readonly postgres_version?: string;
   readonly timeout?: number | string;
-  readonly restart_pending?: boolean;
+  readonly restart_pending?: boolean | string | number | null;
+}
+
+/** Python's truth of a JSON value, as Patroni reads restart_pending. */
+function truthy(v: boolean | string | number | null): boolean {
+  return v !== null && v !== false && v !== '' && v !== 0;
 }
 
 /** Seconds as a number or a string with an optional unit: 30, "30", "30s", "2min", "1h". */
@@ -104,7 +110,7 @@ export function parseRestartBody(body: RestartBody, paused: boolean, nowWallMs: 
     ...(role !== undefined ? { role } : {}),
     ...(body.postgres_version !== undefined ? { postgresVersion: body.postgres_version } : {}),
     ...(timeoutSec !== undefined ? { timeoutSec } : {}),
-    ...(body.restart_pending !== undefined ? { restartPending: body.restart_pending } : {}),
+    ...(body.restart_pending !== undefined ? { restartPending: truthy(body.restart_pending) } : {}),
   };
 }
 

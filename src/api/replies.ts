@@ -31,12 +31,14 @@ export function sendText(reply: FastifyReply, status: number, text: string): Fas
 export interface Outcome {
   readonly status: number;
   readonly message: string;
+  /** Why, in more words: appended in brackets for our clients; patronictl gets Patroni's sentence alone. */
+  readonly detail?: string;
 }
 
 export function sendOutcome(reply: FastifyReply, outcome: Outcome): FastifyReply {
-  return outcome.status < 300
-    ? sendText(reply, outcome.status, outcome.message)
-    : sendError(reply, outcome.status, outcome.message);
+  if (outcome.status < 300) return sendText(reply, outcome.status, outcome.message);
+  const full = outcome.detail && !isPatroniClient(reply.request) ? `${outcome.message} (${outcome.detail})` : outcome.message;
+  return sendError(reply, outcome.status, full);
 }
 
 interface AjvError {

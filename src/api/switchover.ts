@@ -20,7 +20,8 @@ export interface SwitchoverBody {
 
 export const SWITCHOVER_BODY_SCHEMA = {
   type: 'object',
-  additionalProperties: false,
+  // Unknown fields are refused in parseManualRequest, after Patroni's own checks and texts.
+  additionalProperties: true,
   properties: {
     leader: { type: ['string', 'null'], maxLength: 256 },
     candidate: { type: ['string', 'null'], maxLength: 256 },
@@ -52,6 +53,8 @@ export interface Request {
   readonly scheduledAtMs: number | null;
 }
 
+const KNOWN_FIELDS = new Set(['leader', 'candidate', 'member', 'scheduled_at']);
+
 /** Checks that need no etcd read: 400 and 422 answers. */
 export function parseManualRequest(
   requested: ManualAction,
@@ -68,6 +71,9 @@ export function parseManualRequest(
   if (requested === 'switchover' && !leader) {
     return { status: 400, message: 'Switchover could be performed only from a specific leader' };
   }
+  // Patroni ignores unknown fields; a typo (candidat) would then switch over to any member.
+  const unknown = Object.keys(body).find((k) => !KNOWN_FIELDS.has(k));
+  if (unknown !== undefined) return { status: 400, message: `unknown field '${unknown}'` };
   // A failover naming the leader is a switchover (Patroni 4 does the same).
   const action: ManualAction = requested === 'failover' && leader ? 'switchover' : requested;
   let scheduledAtMs: number | null = null;
@@ -82,6 +88,7 @@ export function parseManualRequest(
   if (paused && !candidate) {
     return { status: 400, message: 'Switchover is possible only to a specific candidate in a paused state' };
   }
+  if (leader !== null && leader === candidate) return { status: 400, message: 'Switchover target and source are the same' };
   return { action, leader, candidate, scheduledAtMs };
 }
 
@@ -100,10 +107,9 @@ export function candidateProblem(m: MemberView, cluster: ClusterView): string | 
 }
 
 /** Patroni's is_failover_possible, with the reason spelled out: 412 answers. */
-export function failoverImpossible(cluster: ClusterView, req: Request, checkHealth: boolean): string | null {
+export function failoverImpossible(cluster: ClusterView, req: Request, checkHealth: boolean): string | Omit<Outcome, 'status'> | null {
   const { action, leader, candidate } = req;
   if (leader && cluster.leader?.name !== leader) return 'leader name does not match';
-  if (leader && candidate === leader) return `${action} is not possible: the candidate ${candidate} is the leader`;
   const syncMode = cluster.config?.value.synchronous_mode === true;
   const syncNames = cluster.sync?.value.syncStandby ?? [];
   let pool: readonly MemberView[];
@@ -123,8 +129,9 @@ export function failoverImpossible(cluster: ClusterView, req: Request, checkHeal
   if (!checkHealth) return null;
   const problems = pool.map((m) => [m.name, candidateProblem(m, cluster)] as const);
   if (problems.some(([, p]) => p === null)) return null;
+  // Patroni's exact sentence (patronictl and Patroni's tests compare it whole), the why apart.
   const detail = problems.map(([name, p]) => `${name}: ${p}`).join('; ');
-  return `${action} is not possible: no good candidates have been found (${detail})`;
+  return { message: `${action} is not possible: no good candidates have been found`, detail };
 }
 
 /**
@@ -153,7 +160,8 @@ export async function requestManualFailover(
     return { status: 503, message: 'failed to read the cluster state from etcd' };
   }
   const impossible = failoverImpossible(cluster, parsed, parsed.scheduledAtMs === null) ?? pausedImpossible(cluster, paused, parsed);
-  if (impossible) return { status: 412, message: impossible };
+  if (typeof impossible === 'string') return { status: 412, message: impossible };
+  if (impossible) return { status: 412, ...impossible };
   const pending = 'another switchover or failover request is already pending; cancel it first (DELETE /switchover)';
   if (cluster.failover) return { status: 409, message: pending };
   const intent: FailoverRequest = {

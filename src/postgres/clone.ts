@@ -102,7 +102,7 @@ export async function cloneFrom(o: CloneOptions): Promise<CloneResult> {
 async function configureClone(o: CloneOptions): Promise<void> {
   const owner = await fileOwner(o.config);
   await rm(join(pgPaths(o.config).dataDir, STARTUP_LOG_NAME), { force: true });
-  await writeMainConf(o.config, o.dynamicConfig ?? null, o.logger, owner);
+  await writeMainConf(o.config, o.dynamicConfig ?? null, o.logger, owner, o.runner);
   const upstream = o.leader ?? o.source;
   await writeReplicaConf(o.config, 'replica', replicaSettings(o.config, o.dynamicConfig ?? null, upstream), owner);
 }

@@ -16,6 +16,9 @@ import type { ReplicaSettings } from './conf.js';
 import { fileExists, isErrno, ownerOf, writeIfChanged, writeOwnedFile } from './files.js';
 import type { Owner } from './files.js';
 import { pgPaths } from './paths.js';
+import type { Runner } from '../exec/runner.js';
+import { serverFacts } from './server-facts.js';
+import { adaptToServer } from './server-params.js';
 
 const MANAGED_MARK = '# Managed by pg-ha-agent';
 
@@ -58,19 +61,32 @@ export interface MainConfResult {
   readonly changed: readonly string[];
 }
 
-/** postgresql.conf, pg_hba.conf and the pgpass file, from the config and the cluster config. */
+const warned = new Set<string>();
+
+/**
+ * postgresql.conf, pg_hba.conf and the pgpass file, from the config and the cluster config.
+ * With a runner, parameters are translated or dropped for the installed server version.
+ */
 export async function writeMainConf(
   config: Config,
   dynamic: DynamicConfig | null,
   logger: Logger,
   owner: Owner | null,
+  runner: Runner | null,
 ): Promise<MainConfResult> {
   const paths = pgPaths(config);
   await adoptBaseConf(config, owner);
-  const managed = managedParameters(config, dynamic, paths);
-  if (managed.overridden.length > 0) {
-    logger.warn({ parameters: managed.overridden }, 'parameters set by the agent were ignored in the configuration');
+  const configured = managedParameters(config, dynamic, paths);
+  if (configured.overridden.length > 0) {
+    logger.warn({ parameters: configured.overridden }, 'parameters set by the agent were ignored in the configuration');
   }
+  const adapted = adaptToServer(configured.params, runner ? await serverFacts(config, runner, logger) : null);
+  const fresh = adapted.changes.filter((c) => !warned.has(c));
+  if (fresh.length > 0) {
+    for (const c of fresh) warned.add(c);
+    logger.warn({ parameters: fresh }, 'parameters adapted to the installed PostgreSQL version');
+  }
+  const managed = { ...configured, params: adapted.params };
   const changed: string[] = [];
   if (await writeIfChanged(paths.postgresqlConf, renderPostgresqlConf(managed), 0o600, owner)) changed.push('postgresql.conf');
   if (await writeIfChanged(paths.hbaFile, renderPgHba(hbaLines(config, dynamic)), 0o600, owner)) changed.push('pg_hba.conf');

@@ -179,7 +179,7 @@ export async function rewind(o: RewindOptions): Promise<RewindResult> {
   const bin = await requireBinary(config, 'pg_rewind');
   await ensureLeaderCheckpoint(deps, leader, tl ?? (await fetchLeaderTimeline(deps, leader)));
   const owner = await fileOwner(config);
-  await writeMainConf(config, deps.dynamicConfig ?? null, deps.logger, owner);
+  await writeMainConf(config, deps.dynamicConfig ?? null, deps.logger, owner, deps.runner);
   const creds = config.postgresql.authentication.rewind ?? config.postgresql.authentication.superuser;
   const restore = managedParameters(config, deps.dynamicConfig ?? null, paths).params.get('restore_command');
   const args = rewindArgs({
@@ -205,7 +205,7 @@ export async function rewind(o: RewindOptions): Promise<RewindResult> {
     throw new PgError('rewind-failed', `pg_rewind from ${leader.name} failed (exit ${res.exitCode ?? res.signal}): ${out}`);
   }
   // pg_rewind copied the leader's configuration files over ours.
-  await writeMainConf(config, deps.dynamicConfig ?? null, deps.logger, owner);
+  await writeMainConf(config, deps.dynamicConfig ?? null, deps.logger, owner, deps.runner);
   await writeReplicaConf(config, 'replica', replicaSettings(config, deps.dynamicConfig ?? null, leader), owner);
   const durationMs = Math.round(performance.now() - t0);
   deps.logger.info({ leader: leader.name, durationMs }, 'pg_rewind done');

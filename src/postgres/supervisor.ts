@@ -137,7 +137,7 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
     if (runningPostmasterPid(paths.postmasterPid) !== null) return 'already-running';
     await checkDataDir();
     const owner = await fileOwner(config);
-    await writeMainConf(config, dynamic, log, owner);
+    await writeMainConf(config, dynamic, log, owner, runner);
     const settings = o.role === 'replica' && o.leader ? replicaSettings(config, dynamic, o.leader) : null;
     await writeReplicaConf(config, o.role, settings, owner);
     const t0 = performance.now();
@@ -206,7 +206,7 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
       command('update-config', signal, async () => {
         dynamic = dc;
         if ((await dataDirState(paths.dataDir)) !== 'initialized') return { changed: [] };
-        return writeMainConf(config, dynamic, log, await fileOwner(config));
+        return writeMainConf(config, dynamic, log, await fileOwner(config), runner);
       }),
     busy: () => mutex.current(),
     close: () => sql.close(),

@@ -67,16 +67,20 @@ async function noFailoverThrough(label: string, fault: (leader: AgentNode) => Pr
       return out.trim() === leader.name && (await leader.health('/primary')) === 200 ? true : null;
     }, { timeoutMs: 30_000, intervalMs: 50 });
     await ticksMore(leader, 3);
+    await writer.stop();
+    figures[`${label}LongestWriteGapMs`] = Math.round(writer.longestGapMs(t0));
+    expect(writer.acked.filter((a) => a.node !== leader.name)).toEqual([]);
+    expect(leader.postmasterPid()).toBe(pid);
+    for (const n of cluster.others(leader)) expect(await n.health('/primary')).toBe(503);
   } catch (err) {
-    for (const n of cluster.nodes) console.log(`--- ${n.name} log tail\n${n.logTail()}`);
+    for (const n of cluster.nodes) {
+      const lines = (n.agent?.output(16_000) ?? '').split('\n').filter((l) => /leadership|fence|retake|taking the leader key|lease|promot/.test(l));
+      console.log(`--- ${n.name}\n${lines.join('\n')}`);
+    }
     throw err;
   } finally {
     await writer.stop();
   }
-  figures[`${label}LongestWriteGapMs`] = Math.round(writer.longestGapMs(t0));
-  expect(writer.acked.filter((a) => a.node !== leader.name)).toEqual([]);
-  expect(leader.postmasterPid()).toBe(pid);
-  for (const n of cluster.others(leader)) expect(await n.health('/primary')).toBe(503);
 }
 
 describe('exits, stalls and early lease ends', () => {

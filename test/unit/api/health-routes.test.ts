@@ -110,6 +110,22 @@ describe('health details', () => {
     await app.app.close();
   });
 
+  it('a postmaster that died since the last tick is reported stopped at once (Patroni asks PostgreSQL)', async () => {
+    let alive = true;
+    const app = testApi({ config: testConfig(), clock, dcs, status: scenario('replica streaming', clock), postmasterAlive: () => alive });
+    expect((await app.app.inject({ url: '/replica' })).statusCode).toBe(200);
+    alive = false;
+    const res = await app.app.inject({ url: '/replica' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ state: 'stopped', role: 'replica' });
+    expect(res.json().replication_state).toBeUndefined();
+    expect((await app.app.inject({ url: '/health' })).statusCode).toBe(503);
+    expect((await app.app.inject({ url: '/patroni' })).json().state).toBe('stopped');
+    app.status = scenario('leader', clock);
+    expect((await app.app.inject({ method: 'OPTIONS', url: '/primary' })).statusCode).toBe(503);
+    await app.app.close();
+  });
+
   it('?lag= accepts bytes and size units and compares with the leader optime', async () => {
     api.status = scenario('replica lagging', clock); // 64 MB behind
     const code = async (q: string): Promise<number> => (await api.app.inject({ url: `/replica?${q}` })).statusCode;

@@ -32,6 +32,11 @@ const CASES: readonly Case[] = [
     error: /^Switchover could be performed only from a specific leader$/ },
   { name: 'failover without candidate', req: post('/failover', {}), status: 400,
     error: /^Failover could be performed only to a specific candidate$/ },
+  // Patroni checks the candidate before anything else (its behave suite sends {"foo": "bar"}).
+  { name: 'failover with only an unknown field', req: post('/failover', { foo: 'bar' }), status: 400,
+    error: /^Failover could be performed only to a specific candidate$/ },
+  { name: 'switchover to the leader itself', req: post('/switchover', { leader: 'a', candidate: 'a' }), status: 400,
+    error: /^Switchover target and source are the same$/ },
   { name: 'unknown member', req: post('/switchover', { leader: 'a', candidate: 'zz' }), status: 412, error: /^candidate does not exists$/ },
   { name: 'not the leader', req: post('/switchover', { leader: 'b', candidate: 'c' }), status: 412, error: /^leader name does not match$/ },
   { name: 'schedule in the past', req: post('/switchover', { leader: 'a', candidate: 'b', scheduled_at: '2025-12-31T23:00:00Z' }),
