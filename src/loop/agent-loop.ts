@@ -26,7 +26,7 @@ export interface LoopDeps {
   readonly logger: Logger;
   readonly agentVersion: string;
   /** Arms the fence timer and the guard process (S1) from the postmaster and the proven lease. */
-  readonly fencing: { apply(): unknown; checkNow(): boolean };
+  readonly fencing: { apply(): unknown; checkNow(): boolean; settled(): Promise<void> };
   readonly publish: (snap: StatusSnapshot) => void;
   readonly probeHeaders?: Record<string, string>;
 }
@@ -151,10 +151,11 @@ export class AgentLoop {
     const t0 = clock.monoMs();
     // A resumed (SIGCONT) or starved process checks its deadline before anything else.
     this.deps.fencing.checkNow();
-    const [cluster, dcsError] = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
+    const [first, dcsError] = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
       (c) => [c, null] as const,
       (err: unknown) => [null, err instanceof Error ? err.message : String(err)] as const,
     );
+    let cluster: ClusterView | null = first;
     if (cluster) {
       this.lastCluster = cluster;
       this.dcsLastSeenWallMs = clock.wallNowMs();
@@ -166,8 +167,10 @@ export class AgentLoop {
     const peers = await this.maybeProbe(cluster, observed, config.name);
     // Race (S2 d): our own position is read after the peers' fresh ones, never before them. Without
     // a streaming WAL receiver nothing arrives, and the first reading is still exact.
-    const receiving = observed.kind === 'running' && observed.inRecovery && observed.walReceiver?.status === 'streaming';
+    // A writable primary's own position moves too: a stale one would rank it behind its replicas.
+    const receiving = observed.kind === 'running' && (!observed.inRecovery || observed.walReceiver?.status === 'streaming');
     const local = peers.size > 0 && receiving ? await pg.observe(signal) : observed;
+    cluster = await this.consistentView(cluster, config.name, signal);
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };
     const input: DecideInput = {
@@ -223,6 +226,28 @@ export class AgentLoop {
     if (!race && !switchover) return new Map();
     // Members without our agent field (Patroni, a stranger) are never candidates: not probed.
     return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });
+  }
+
+  /**
+   * The lease keeper may have ended or re-proven our leadership while this tick observed (the
+   * watch saw our key deleted, the retake won): a snapshot that disagrees with it is stale, and a
+   * decision on it could fence a primary whose key was just taken back. Wait for a retake in
+   * flight, then read again (bounded). A restarted agent's key under its previous run's lease is
+   * not a disagreement: decide() re-attaches it.
+   */
+  private async consistentView(cluster: ClusterView | null, self: string, signal?: AbortSignal): Promise<ClusterView | null> {
+    let view = cluster;
+    for (let i = 0; i < 2 && view !== null; i++) {
+      await this.deps.fencing.settled();
+      const proven = this.deps.dcs.leadership();
+      const key = view.leader;
+      const keyOursUnderOurLease = key?.name === self && key.leaseId === this.deps.dcs.lease().leaseId;
+      const stale = (proven !== null && key?.name !== self) || (proven === null && keyOursUnderOurLease);
+      if (!stale) return view;
+      this.log.info({ snapshotLeader: key?.name ?? null, proven: proven !== null }, 'snapshot disagrees with the lease keeper; reading etcd again');
+      view = await this.deps.dcs.snapshot({ ...(signal ? { signal } : {}) }).catch(() => view);
+    }
+    return view;
   }
 
   /**

@@ -28,12 +28,13 @@ export interface FencingDeps {
 export class Fencing {
   private handedOver: number | null;
   private retaking = false;
+  private inFlight: Promise<void> = Promise.resolve();
   private last: Arming | null = null;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly deps: FencingDeps) {
     this.handedOver = deps.guard.handedOverDeadline();
-    this.unsubscribe = deps.dcs.onLeadershipLost((cause) => { void this.lost(cause); });
+    this.unsubscribe = deps.dcs.onLeadershipLost((cause) => { this.inFlight = this.lost(cause); });
   }
 
   /** Arm or disarm both enforcers from the current state. Returns what was applied. */
@@ -60,6 +61,11 @@ export class Fencing {
     this.deps.fenceTimer.update(arming.armed, arming.deadlineMs);
     this.deps.guard.update(arming.armed, arming.deadlineMs);
     return arming;
+  }
+
+  /** Resolves once an answer to an early loss (retake or fence) in flight has ended. */
+  settled(): Promise<void> {
+    return this.inFlight.catch(() => undefined);
   }
 
   /** The fence timer checks its deadline now (first thing in a tick: a resumed process fences before anything else). */
