@@ -133,20 +133,36 @@ describe('exits, stalls and early lease ends', () => {
     });
   });
 
-  it('an unresponsive observation (its backend frozen) while etcd is stopped still fences the leader at its deadline', async () => {
+  it('an unresponsive PostgreSQL (postmaster frozen: no new connection answers) while etcd is stopped is still fenced at the deadline', async () => {
     const leader = await healthy();
-    const rows = await leader.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'pg-ha-agent observer'");
-    const backend = rows[0]?.pid;
-    expect(backend).toBeDefined();
-    process.kill(backend as number, 'SIGSTOP');
+    // A session opened before the freeze keeps writing through its own backend: the hazard.
+    const client = leader.client();
+    client.on('error', () => undefined);
+    await client.connect();
+    await client.query('CREATE TABLE IF NOT EXISTS probe (id serial PRIMARY KEY)');
+    const postmaster = leader.postmasterPid();
+    expect(postmaster).not.toBeNull();
+    // The agent's observation session hangs too, and a new one cannot be opened: "unresponsive".
+    const observer = (await leader.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'pg-ha-agent observer'"))[0]?.pid;
+    expect(observer).toBeDefined();
+    process.kill(observer as number, 'SIGSTOP');
+    process.kill(postmaster as number, 'SIGSTOP');
     const tStop = performance.now();
     await cluster.etcd.stopAll();
     try {
-      await waitFor('the leader to stop accepting writes', async () => ((await canWrite(leader)) ? null : true), { timeoutMs: TTL * 1000 + 15_000, intervalMs: 50 });
+      await waitFor('the leader to stop accepting writes', async () => {
+        try {
+          await client.query('INSERT INTO probe DEFAULT VALUES');
+          return null;
+        } catch {
+          return true;
+        }
+      }, { timeoutMs: TTL * 1000 + 15_000, intervalMs: 50 });
       figures['unresponsiveEtcdDownFencedAfterMs'] = Math.round(performance.now() - tStop);
       await waitFor('the postmaster to be gone', () => leader.postmasterPid() === null || null, { timeoutMs: 10_000 });
     } finally {
-      if (isAlive(backend as number)) process.kill(backend as number, 'SIGCONT');
+      for (const pid of [observer as number, postmaster as number]) if (isAlive(pid)) process.kill(pid, 'SIGCONT');
+      await client.end().catch(() => undefined);
       await cluster.etcd.startAll();
       await cluster.etcd.waitHealthy();
     }
