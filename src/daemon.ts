@@ -52,7 +52,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog });
   const fencing = new Fencing({
-    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, fenceTimer, guard,
+    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false, fenceTimer, guard,
     fence: (reason) => {
       loop?.countFence();
       void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));

@@ -63,6 +63,10 @@ export class AgentLoop {
     return effectiveDynamicConfig(this.deps.config(), this.lastCluster);
   }
 
+  hasSeenCluster(): boolean {
+    return this.lastCluster !== null;
+  }
+
   isJoined(): boolean {
     return this.joined;
   }

@@ -17,6 +17,12 @@ export interface FencingDeps {
   readonly logger: Logger;
   readonly dataDir: string;
   readonly paused: () => boolean;
+  /**
+   * This run has read the cluster from etcd at least once. Before that, `paused` is only the
+   * bootstrap default: a PostgreSQL left running by an agent stopped in pause must not be fenced
+   * for want of a proven key (a handed-over deadline is still enforced).
+   */
+  readonly viewKnown: () => boolean;
   readonly fenceTimer: FenceTimer;
   readonly guard: { update(armed: boolean, deadlineMonoMs: number): void; handedOverDeadline(): number | null };
   /** The fence itself (the fence timer's path): stops PostgreSQL at once. */
@@ -54,6 +60,9 @@ export class Fencing {
     // While an early loss is being answered, the old deadline stays: the retake is bounded and
     // ends in a proven lease or a fence.
     if (this.retaking) return this.last ?? arming;
+    if (!this.deps.viewKnown() && arming.armed && arming.deadlineMs === -Infinity) {
+      return { armed: false, deadlineMs: -Infinity, reason: 'waiting for the first etcd read (pause unknown)' };
+    }
     if (this.last?.armed !== arming.armed || this.last.deadlineMs !== arming.deadlineMs) {
       if (this.last?.armed !== arming.armed) this.deps.logger.info({ armed: arming.armed, reason: arming.reason }, arming.armed ? 'fence armed' : 'fence disarmed');
       this.last = arming;
