@@ -69,6 +69,13 @@ async function leaderNow(): Promise<AgentNode> {
   return cluster.waitForLeader(120_000);
 }
 
+/** The leader, once every other node streams from it again (a previous abort restarted it). */
+async function streamingLeader(): Promise<AgentNode> {
+  const leader = await leaderNow();
+  await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 120_000);
+  return leader;
+}
+
 async function expectNoAckedWriteLost(writer: Writer, primary: AgentNode): Promise<void> {
   const ids = writer.acked.map((a) => a.id);
   const found = await primary.query<{ id: string }>('SELECT id FROM writes WHERE id = ANY($1::bigint[])', [ids]);
@@ -188,7 +195,7 @@ describe('switchover safety on real processes', () => {
   }, 900_000);
 
   it('aborts when the old primary cannot stop cleanly: it keeps the key and serves writes again', async () => {
-    const old = await leaderNow();
+    const old = await streamingLeader();
     const candidate = cluster.others(old)[0]!;
     const writer = await startWriter(old);
     // A backend that cannot process the fast shutdown's SIGTERM: the stop must escalate.
@@ -209,7 +216,7 @@ describe('switchover safety on real processes', () => {
   }, 300_000);
 
   it('aborts when the candidate does not receive the shutdown checkpoint', async () => {
-    const old = await leaderNow();
+    const old = await streamingLeader();
     const candidate = cluster.others(old)[0]!;
     const writer = await startWriter(old);
     const receiver = await pgPid(candidate, 'SELECT pid FROM pg_stat_wal_receiver');
