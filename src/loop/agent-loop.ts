@@ -199,7 +199,7 @@ export class AgentLoop {
     // loop_wait later.
     const changedRole = decision.actions.some((a) => a.kind === 'promote' || a.kind === 'fence' || a.kind === 'stop' || a.kind === 'follow');
     const after = changedRole ? await pg.observe(signal).catch(() => local) : local;
-    const holds = await this.afterActions(config, after, decision, cluster);
+    const holds = await this.afterActions(config, after, decision);
     const durationMs = clock.monoMs() - t0;
     this.counters = recordTick(this.counters, { durationMs, actionKinds: decision.actions.map((a) => a.kind) });
     this.publish(config, after, cluster, holds, decision, dynamic);
@@ -270,8 +270,7 @@ export class AgentLoop {
   }
 
   /** Member key, fence timer and guard, after the tick's actions. Returns whether we hold the key. */
-  private async afterActions(config: Config, local: LocalPg, decision: Decision, cluster: ClusterView | null): Promise<boolean> {
-    void cluster;
+  private async afterActions(config: Config, local: LocalPg, decision: Decision): Promise<boolean> {
     const { dcs } = this.deps;
     const holds = this.holdsLeader();
     this.deps.fencing.apply();
