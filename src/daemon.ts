@@ -17,7 +17,9 @@ import { effectiveDynamicConfig } from './loop/dynamic-config.js';
 import { createFenceTimer } from './loop/fence-timer.js';
 import { Fencing } from './loop/fencing.js';
 import { postmasterWriteState } from './postgres/files.js';
+import { fenceNow } from './postgres/pgctl.js';
 import { startFenceGuard } from './loop/fence-guard-client.js';
+import { afterAbort, bounded, CLOSE_BOUND_MS, JOB_ABORT_BOUND_MS, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
 import { createJobRunner } from './loop/jobs.js';
 import { componentLogger } from './obs/logger.js';
 import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
@@ -120,31 +122,47 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const pmWatch = watchPostmaster({ dataDir: config.postgresql.data_dir, onGone: () => loop?.wake() });
 
   let termination: 'term' | null = null;
-  process.on('SIGTERM', () => { termination = 'term'; stop.abort(); });
-  process.on('SIGINT', () => { termination = 'term'; stop.abort(); });
+  const stopping = new StopProgress(log);
+  const onStopSignal = (): void => {
+    termination = 'term';
+    stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
+    stop.abort();
+  };
+  process.on('SIGTERM', onStopSignal);
+  process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
 
   let code: number;
   try {
-    code = await loop.run(stop.signal);
+    // A tick stuck in a slow call must not hold the way out: past the bound, shutdown decides on
+    // fresh facts without it.
+    code = await Promise.race([loop.run(stop.signal), afterAbort(stop.signal, TICK_EXIT_BOUND_MS, 0)]);
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'agent loop failed');
     code = 1;
   }
+  if (termination === null && code !== 0) stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
+  stopping.stage('leaving the loop');
   pmWatch.close();
   // Every way out fences first (SPEC 5.12): a halt (refusal, fatal error) as well as a signal stops
   // a PostgreSQL that may be writable, or hands over cleanly. The fence timer and the guard stay
   // armed until it is stopped; the guard outlives us if it is not.
   if (termination === 'term' || code !== 0) {
+    // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
+    stopping.stage('aborting the running job');
+    await bounded(jobs.abort(), JOB_ABORT_BOUND_MS);
+    stopping.stage('stopping postgresql and releasing the key');
     await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination === 'term' ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
   }
   fencing.apply();
   fencing.close();
+  stopping.stage('closing the guard, the api and the connections');
   await guard.close();
-  await api.close().catch(() => undefined);
-  await pg.close();
-  await walNow.close().catch(() => undefined);
-  await dcs.close().catch(() => undefined);
+  await bounded(api.close(), CLOSE_BOUND_MS);
+  await bounded(pg.close(), CLOSE_BOUND_MS);
+  await bounded(walNow.close(), CLOSE_BOUND_MS);
+  await bounded(dcs.close(), CLOSE_BOUND_MS);
+  stopping.done();
   log.info({ exitCode: code }, 'agent stopped');
   return code;
 }
@@ -174,7 +192,8 @@ async function shutdown(args: {
     log.info({ why: args.why, budgetMs: Math.round(budgetMs) }, 'shutting down as primary: stopping postgresql, then releasing the leader key');
     try {
       if (budgetMs < 1_000) throw new Error('no proven lease time left for a clean stop');
-      await pg.stop('fast', budgetMs);
+      // The budget covers the wait for a command in flight too, not only pg_ctl.
+      await pg.stop('fast', Math.floor(budgetMs), AbortSignal.timeout(Math.floor(budgetMs)));
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'clean stop failed; fencing');
       await pg.fence(`shutdown (${args.why})`);
@@ -185,6 +204,13 @@ async function shutdown(args: {
     log.info({ released }, 'leader key released');
   }
   if (args.joined) await dcs.deleteMember().catch(() => undefined);
+}
+
+/** The stop hung: fence a PostgreSQL that may be writable (not in pause: the operator keeps it), then exit. */
+function lastResortExit(config: Config, paused: boolean, log: Logger): void {
+  const pm = postmasterWriteState(config.postgresql.data_dir);
+  const fenced = !paused && pm.mayBeWritable ? fenceNow({ config, logger: log }, 'the agent did not finish stopping in time') : Promise.resolve(null);
+  void fenced.catch(() => null).finally(() => process.exit(1));
 }
 
 /** A watch hint that names the leader key (or may have missed it). */

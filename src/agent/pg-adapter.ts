@@ -67,7 +67,7 @@ export function createPgAdapter(deps: {
       await supervisor.updateConfig(deps.dynamic(), signal);
       await supervisor.follow(upstream(leader), signal);
     },
-    stop: (mode, timeoutMs) => supervisor.stop({ mode, timeoutMs }),
+    stop: (mode, timeoutMs, signal) => supervisor.stop({ mode, timeoutMs, ...(signal ? { signal } : {}) }),
     checkpoint: (signal) => supervisor.checkpoint(30_000, signal),
     controlData: () => controlData(),
     syncSlots: async (members, signal) => {

@@ -57,12 +57,12 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         await runPromotion({ ...deps, spec, signal });
         return;
       case 'restart':
-        await pg.stop('fast', 60_000);
+        await pg.stop('fast', 60_000, signal);
         if (spec.role === 'primary') await pg.startPrimary(signal);
         else await pg.startReplica(spec.leader, signal);
         return;
       case 'reinit': {
-        await pg.stop('immediate', 30_000);
+        await pg.stop('immediate', 30_000, signal);
         const movedTo = await pg.moveDataAside('reinitialize requested');
         log.warn({ movedTo }, 'reinit: old data directory kept aside; remove it when no longer needed');
         await pg.clone(spec.source, signal);

@@ -16,8 +16,11 @@ export interface PgPort {
   promote(timeoutMs: number, signal?: AbortSignal): Promise<number>;
   /** Point a running replica at a new leader with a reload (no restart). */
   follow(leader: MemberRef, signal?: AbortSignal): Promise<void>;
-  /** 'escalated': the mode did not finish within timeoutMs and SIGQUIT/SIGKILL ended PostgreSQL. */
-  stop(mode: 'fast' | 'immediate', timeoutMs: number): Promise<'stopped' | 'already-stopped' | 'escalated'>;
+  /**
+   * 'escalated': the mode did not finish within timeoutMs and SIGQUIT/SIGKILL ended PostgreSQL.
+   * The signal also ends the wait for a command in flight (a job's start or checkpoint holds the lock).
+   */
+  stop(mode: 'fast' | 'immediate', timeoutMs: number, signal?: AbortSignal): Promise<'stopped' | 'already-stopped' | 'escalated'>;
   checkpoint(signal?: AbortSignal): Promise<void>;
   controlData(): Promise<ControlData | null>;
   /** Keep one physical slot per other member on the primary. */

@@ -120,6 +120,8 @@ function makeTracked(child: ChildProcess, pid: number, name: string, logFile: st
     try {
       return await waitExit(stopTimeoutMs);
     } catch {
+      // A process that ignores its stop signal is a finding: show what it was doing.
+      console.error(`${name} (pid ${pid}) did not exit within ${stopTimeoutMs} ms of ${signal}; killing it. Its last output:\n${readTail(logFile, 8_192)}`);
       signalPid(pid, 'SIGKILL');
       return waitExit(10_000);
     }

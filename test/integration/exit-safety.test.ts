@@ -199,6 +199,37 @@ describe('exits, stalls and early lease ends', () => {
     await healthy();
   });
 
+  it('SIGTERM while a restart job holds the supervisor (its postmaster frozen) still fences and exits within the lease', async () => {
+    const leader = await healthy();
+    const postmaster = leader.postmasterPid();
+    expect(postmaster).not.toBeNull();
+    process.kill(postmaster as number, 'SIGSTOP');
+    let exit: { code: number | null; signal: string | null } | undefined;
+    let exitMs = 0;
+    try {
+      // The restart job's fast stop waits on a postmaster that cannot act on it: the job holds the lock.
+      void fetch(`http://127.0.0.1:${leader.apiPort}/restart`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(90_000),
+      }).catch(() => undefined);
+      await waitFor('the restart job to run', () => leader.logTail().split('\n').some((l) => l.includes('"job":"restart"') && l.includes('job started')) || null, { timeoutMs: 20_000, intervalMs: 100 });
+      const t0 = performance.now();
+      exit = await leader.agent?.stop('SIGTERM');
+      exitMs = Math.round(performance.now() - t0);
+    } finally {
+      if (isAlive(postmaster as number)) process.kill(postmaster as number, 'SIGCONT');
+    }
+    figures['sigtermWithStuckJobExitMs'] = exitMs;
+    expect(exit?.code).toBe(0);
+    // Bounded by the lease (ttl ${TTL} s, plus the release and the closes), not by the job's 60 s stop.
+    expect(exitMs).toBeLessThan(TTL * 1000 + 5_000);
+    expect(isAlive(postmaster as number)).toBe(false);
+    // Handed over, not left to expire: the stop did not wait behind the job until the deadline.
+    const output = leader.agent?.output(64_000) ?? '';
+    expect(output).toMatch(/"released":true,"msg":"leader key released"/);
+    leader.start();
+    await healthy();
+  });
+
   it('a leader that halts (its data no longer matches the cluster\'s initialize key) stops its PostgreSQL before it exits', async () => {
     const leader = await healthy();
     await etcdctl(cluster.etcd, ['put', key('initialize'), '1234567890123456789']);
