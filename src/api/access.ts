@@ -1,5 +1,8 @@
 // Access control for mutating endpoints, in Patroni's order: source address allowlist (403), client
-// certificate when TLS asks for one (403), HTTP basic auth (401 with a challenge).
+// certificate when TLS asks for one (403), HTTP basic auth (401 with a challenge). Unlike Patroni,
+// an API without restapi.authentication is not open to everyone who can reach the port: mutating
+// requests then come only from loopback and the allowlist (issue 13), because PATCH /config alone
+// can run commands as postgres on every node.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { RestApiConfig } from '../config/types.js';
@@ -67,14 +70,34 @@ function credentialsMatch(header: string, username: string, password: string): b
   return userOk && passOk && sep >= 0;
 }
 
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
+
+/** Without authentication, whom the admin API answers: loopback and the allowlist. */
+export function unauthenticatedAllowlist(restapi: RestApiConfig): readonly string[] {
+  return [...LOOPBACK, ...restapi.allowlist];
+}
+
+/**
+ * The start-up warning for an API without authentication, or null when there is nothing to say.
+ * It names the way to open the API, because an operator who meets a 403 looks at the log first.
+ */
+export function openApiWarning(restapi: RestApiConfig): string | null {
+  if (restapi.authentication) return null;
+  const who = restapi.allowlist.length === 0 ? 'loopback only' : `loopback and restapi.allowlist (${restapi.allowlist.join(', ')})`;
+  return `restapi.authentication is not set: mutating REST requests are accepted from ${who}; ` +
+    'set restapi.authentication (username, password) to admit authenticated clients from anywhere, or list ' +
+    'the admin hosts in restapi.allowlist (0.0.0.0/0 and ::/0 open it to everyone, as Patroni does by default)';
+}
+
 export function buildAccessCheck(restapi: RestApiConfig): AccessCheck {
-  const allowlist = buildAllowlist(restapi.allowlist);
   const auth = restapi.authentication;
+  const allowlist = buildAllowlist(auth ? restapi.allowlist : unauthenticatedAllowlist(restapi));
   const certRequired = restapi.certfile !== undefined &&
     (restapi.verify_client === 'required' || restapi.verify_client === 'optional');
   return (req) => {
     if (allowlist && !allowed(allowlist, req.ip)) {
-      return { status: 403, message: 'Access is denied', headers: {} };
+      const message = auth ? 'Access is denied' : 'Access is denied: without restapi.authentication only loopback and restapi.allowlist may change the cluster';
+      return { status: 403, message, headers: {} };
     }
     if (certRequired && req.tlsAuthorized !== true) {
       return { status: 403, message: 'client certificate required', headers: {} };

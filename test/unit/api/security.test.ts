@@ -57,7 +57,7 @@ describe('allowlist', () => {
   ] as const)('POST /reload from %s -> %d', async (remoteAddress, status) => {
     const res = await api.app.inject({ method: 'POST', url: '/reload', remoteAddress });
     expect(res.statusCode).toBe(status);
-    if (status === 403) expect(res.json()).toEqual({ error: 'Access is denied' });
+    if (status === 403) expect(res.json().error).toMatch(/^Access is denied/);
   });
 
   it('health checks are not subject to it (HAProxy may sit anywhere)', async () => {
