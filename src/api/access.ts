@@ -5,6 +5,7 @@
 // can run commands as postgres on every node.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { RestApiConfig } from '../config/types.js';
 
 export interface AccessRequest {
@@ -72,9 +73,19 @@ function credentialsMatch(header: string, username: string, password: string): b
 
 const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 
-/** Without authentication, whom the admin API answers: loopback and the allowlist. */
-export function unauthenticatedAllowlist(restapi: RestApiConfig): readonly string[] {
-  return [...LOOPBACK, ...restapi.allowlist];
+/**
+ * This host's own interface addresses. agentctl on a node reaches its own agent through the
+ * member's api_url, so the request comes from the node's own address, not from loopback; TCP's
+ * handshake means such a source really is this host.
+ */
+export function hostAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')))
+    .filter((a) => isIP(a) !== 0);
+}
+
+/** Without authentication, whom the admin API answers: this host (loopback, its own addresses) and the allowlist. */
+export function unauthenticatedAllowlist(restapi: RestApiConfig, own: readonly string[] = hostAddresses()): readonly string[] {
+  return [...LOOPBACK, ...own, ...restapi.allowlist];
 }
 
 /**
@@ -83,15 +94,15 @@ export function unauthenticatedAllowlist(restapi: RestApiConfig): readonly strin
  */
 export function openApiWarning(restapi: RestApiConfig): string | null {
   if (restapi.authentication) return null;
-  const who = restapi.allowlist.length === 0 ? 'loopback only' : `loopback and restapi.allowlist (${restapi.allowlist.join(', ')})`;
-  return `restapi.authentication is not set: mutating REST requests are accepted from ${who}; ` +
+  const listed = restapi.allowlist.length === 0 ? '' : ` and restapi.allowlist (${restapi.allowlist.join(', ')})`;
+  return `restapi.authentication is not set: mutating REST requests are accepted from this host only (loopback and its own addresses)${listed}; ` +
     'set restapi.authentication (username, password) to admit authenticated clients from anywhere, or list ' +
     'the admin hosts in restapi.allowlist (0.0.0.0/0 and ::/0 open it to everyone, as Patroni does by default)';
 }
 
-export function buildAccessCheck(restapi: RestApiConfig): AccessCheck {
+export function buildAccessCheck(restapi: RestApiConfig, own: readonly string[] = hostAddresses()): AccessCheck {
   const auth = restapi.authentication;
-  const allowlist = buildAllowlist(auth ? restapi.allowlist : unauthenticatedAllowlist(restapi));
+  const allowlist = buildAllowlist(auth ? restapi.allowlist : unauthenticatedAllowlist(restapi, own));
   const certRequired = restapi.certfile !== undefined &&
     (restapi.verify_client === 'required' || restapi.verify_client === 'optional');
   return (req) => {

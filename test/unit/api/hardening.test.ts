@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RestApiConfig } from '../../../src/config/types.js';
-import { openApiWarning } from '../../../src/api/access.js';
+import { buildAccessCheck, hostAddresses, openApiWarning } from '../../../src/api/access.js';
 import { FakeClock } from '../../../src/dcs/fake-clock.js';
 import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
 import { waitFor } from '../../harness/wait.js';
@@ -50,10 +50,19 @@ describe('without restapi.authentication', () => {
     expect((await listed.app.inject({ method: 'POST', url: '/reload', remoteAddress: '10.2.2.3' })).statusCode).toBe(403);
   });
 
+  it("this host's own interface addresses count as this host (agentctl through the member's api_url)", () => {
+    const check = buildAccessCheck(testConfig('a').restapi, ['192.0.2.10', 'fe80::1']);
+    const ask = (ip: string) => check({ ip, authorization: undefined, tlsAuthorized: null });
+    expect(ask('192.0.2.10')).toBeNull();
+    expect(ask('::ffff:192.0.2.10')).toBeNull();
+    expect(ask('192.0.2.11')?.status).toBe(403);
+    expect(hostAddresses()).toContain('127.0.0.1');
+  });
+
   it('the start-up warning says how to open the API; none with authentication', () => {
     const plain = testConfig('a').restapi;
-    expect(openApiWarning(plain)).toMatch(/loopback only; set restapi\.authentication .* restapi\.allowlist \(0\.0\.0\.0\/0 and ::\/0 open it/);
-    expect(openApiWarning({ ...plain, allowlist: ['10.1.0.0/16'] })).toMatch(/from loopback and restapi\.allowlist \(10\.1\.0\.0\/16\)/);
+    expect(openApiWarning(plain)).toMatch(/this host only \(loopback and its own addresses\); set restapi\.authentication .* restapi\.allowlist \(0\.0\.0\.0\/0 and ::\/0 open it/);
+    expect(openApiWarning({ ...plain, allowlist: ['10.1.0.0/16'] })).toMatch(/its own addresses\) and restapi\.allowlist \(10\.1\.0\.0\/16\);/);
     expect(openApiWarning({ ...plain, authentication: { username: 'u', password: 'p' } })).toBeNull();
   });
 });
