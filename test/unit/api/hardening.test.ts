@@ -185,7 +185,7 @@ describe('slow and idle clients (real socket)', () => {
   it('past the connection cap the oldest idle socket is closed and /primary still answers at once', async () => {
     const { api, port } = await listening({ maxConnections: 20 });
     try {
-      const idle = [];
+      const idle: Socket[] = [];
       for (let i = 0; i < 60; i++) idle.push(await open(port));
       await waitFor('the oldest idle sockets to be closed', () => idle.filter((s) => s.closed === true).length >= 40, { timeoutMs: 5_000, intervalMs: 20 });
       const t0 = performance.now();
@@ -213,7 +213,7 @@ describe('slow and idle clients (real socket)', () => {
       busy.on('data', (d: Buffer) => { answer += d.toString(); });
 
       await waitFor('the reload to be in flight', () => api.lines.some((l) => l.includes('reload requested')), { timeoutMs: 5_000, intervalMs: 10 });
-      const others = [];
+      const others: Socket[] = [];
       for (let i = 0; i < 5; i++) others.push(await open(port));
       await waitFor('idle sockets to be closed', () => others.filter((s) => s.closed === true).length >= 3, { timeoutMs: 5_000, intervalMs: 20 });
       expect(busy.closed).not.toBe(true);
