@@ -4,6 +4,7 @@ import { coerceStrings } from './coerce.js';
 import { envValue } from './env.js';
 import { ProblemSink, joinPath, type ConfigProblem } from './errors.js';
 import { DYNAMIC_PASSTHROUGH_KEYS, DYNAMIC_UNSUPPORTED_KEYS } from './keys.js';
+import { hbaProblems, parameterProblems } from './pg-rules.js';
 import { bool, deepFreeze, num, obj, scalarMap, strList, type Raw } from './read.js';
 import { DYNAMIC_REGISTRY } from './registry-dynamic.js';
 import { checkRegistry, registryFindings } from './registry.js';
@@ -130,6 +131,12 @@ export function checkDynamicConfig(given: unknown, prefix: string, sink: Problem
   const given3 = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
   const merged = badTiming ? given3 : adjustTiming(given3, prefix, sink);
   const passthrough = Object.fromEntries(Object.entries(raw ?? {}).filter(([k, v]) => PASSTHROUGH.has(k) && v !== null));
+  const postgresql = dynamicPostgresql(raw);
+  // What every node's config writer would refuse at its next start is refused here instead.
+  const pgPath = joinPath(prefix, 'postgresql');
+  for (const p of [...parameterProblems(postgresql.parameters, joinPath(pgPath, 'parameters')), ...hbaProblems(postgresql.pg_hba ?? [], joinPath(pgPath, 'pg_hba'))]) {
+    sink.problem(p.path, p.message);
+  }
   return deepFreeze({
     ...passthrough,
     ...merged,
@@ -144,7 +151,7 @@ export function checkDynamicConfig(given: unknown, prefix: string, sink: Problem
     failsafe_mode: bool(raw, 'failsafe_mode') ?? d.failsafe_mode,
     check_timeline: bool(raw, 'check_timeline') ?? d.check_timeline,
     pause: bool(raw, 'pause') ?? d.pause,
-    postgresql: dynamicPostgresql(raw),
+    postgresql,
   });
 }
 

@@ -91,6 +91,22 @@ describe('a stored config that cannot be decoded', () => {
   });
 });
 
+describe('values every node would fail to render', () => {
+  it.each([
+    ['a parameter value with a line break', { postgresql: { parameters: { archive_command: "true\nshared_preload_libraries = 'x'" } } }, /postgresql\.parameters\.archive_command: contains a line break or NUL/],
+    ['a parameter name postgresql.conf cannot hold', { postgresql: { parameters: { 'a = b\n#': 1 } } }, /is not a valid PostgreSQL parameter name/],
+    ['a pg_hba entry with a line break', { postgresql: { pg_hba: ['host all all 0.0.0.0/0 md5\nhost all all 0.0.0.0/0 trust'] } }, /postgresql\.pg_hba\[0\]: contains a line break/],
+  ])('PATCH and PUT refuse %s (400 naming the key); etcd unchanged', async (_name, body, message) => {
+    const { fc, api } = await setup(JSON.stringify({ ttl: 30 }));
+    for (const method of ['PATCH', 'PUT'] as const) {
+      const res = await api.app.inject({ method, url: '/config', payload: body });
+      expect(res.statusCode, method).toBe(400);
+      expect(res.json().error).toMatch(message);
+    }
+    expect(stored(fc)).toEqual({ ttl: 30 });
+  });
+});
+
 describe('LastValidConfig (the loop)', () => {
   function capture() {
     const lines: string[] = [];
