@@ -44,7 +44,7 @@ export function hbaProblems(lines: readonly string[], path: string): ConfigProbl
  * or start PostgreSQL somewhere else. Control characters break the line. Refused at load.
  */
 export function shellSafePathProblem(path: string): string | null {
-  if (/[\u0000-\u001f\u007f]/.test(path)) return 'contains a control character';
+  if ([...path].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return 'contains a control character';
   const bad = /["$`\\']/.exec(path);
   return bad ? `contains ${JSON.stringify(bad[0])}, which pg_ctl would pass through a shell: choose a path without " $ \` \\ '` : null;
 }
