@@ -3,8 +3,10 @@
 // non-JSON admin requests are refused on a real socket; 200+ malformed requests each get a 4xx with
 // a JSON error while the agent keeps serving /primary; an unknown key in etcd's `config` keeps the
 // cluster in pause, and an undecodable one leaves the last valid config in force until PATCH repairs it.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { etcdctl, waitFor } from '../harness/index.js';
 import { patchConfig, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 
@@ -181,11 +183,11 @@ describe("etcd's config key", () => {
     await waitFor('the agent in pause', async () => (await node.status())?.['pause'] === true, { timeoutMs: 30_000 });
     const stored = await readConfig();
     await etcdctl(cluster.etcd, ['put', key(), JSON.stringify({ ...stored, quorum_commit_mode: 'on' })]);
-    await waitFor('the unknown key reported', () => node.agent?.output(1_000_000).includes('unknown configuration keys in etcd kept and ignored'), { timeoutMs: 30_000 });
-    // Two more ticks: a dropped config would have turned pause off by now.
+    // Two ticks after the change: a dropped config would have turned pause off by then.
     const t0 = await ticks();
     await waitFor('two more ticks', async () => (await ticks()) >= t0 + 2, { timeoutMs: 20_000 });
     expect((await node.status())?.['pause']).toBe(true);
+    expect(node.agent?.output(1_000_000)).toContain('unknown configuration keys in etcd kept and ignored');
     const got = (await (await fetch(`${base}/config`)).json()) as Record<string, unknown>;
     expect(got).toMatchObject({ pause: true, quorum_commit_mode: 'on' });
     expect(await patchConfig(node, { maximum_lag_on_failover: 2097152 })).toBe(200);
@@ -195,10 +197,10 @@ describe("etcd's config key", () => {
   it('an undecodable value leaves the last valid config in force (still paused); PATCH on the stored JSON repairs it', async () => {
     const stored = await readConfig();
     await etcdctl(cluster.etcd, ['put', key(), JSON.stringify({ ...stored, ttl: 'long' })]);
-    await waitFor('the undecodable config reported', () => node.agent?.output(1_000_000).includes('the last valid one stays in force'), { timeoutMs: 30_000 });
     const t0 = await ticks();
     await waitFor('two more ticks', async () => (await ticks()) >= t0 + 2, { timeoutMs: 20_000 });
     expect((await node.status())?.['pause']).toBe(true);
+    expect(node.agent?.output(1_000_000)).toContain('the last valid one stays in force');
     const got = await fetch(`${base}/config`);
     expect(got.status).toBe(200);
     expect(got.headers.get('x-config-invalid')).toBe('true');
@@ -208,5 +210,29 @@ describe("etcd's config key", () => {
     expect(await patchConfig(node, { pause: null })).toBe(200);
     await waitFor('the agent out of pause', async () => (await node.status())?.['pause'] !== true, { timeoutMs: 30_000 });
     expect(await node.health('/primary')).toBe(200);
+  });
+});
+
+describe('reload of restapi settings (last: it turns authentication on)', () => {
+  it('POST /reload applies a new restapi.authentication at once; the start-up warning named the way to open the API', async () => {
+    expect(node.agent?.output(1_000_000)).toContain('restapi.authentication is not set: mutating REST requests are accepted from this host only');
+    const text = readFileSync(node.configPath, 'utf8');
+    const config = parse(text) as { restapi: Record<string, unknown> };
+    config.restapi['authentication'] = { username: 'admin', password: 'reload-pass' };
+    writeFileSync(node.configPath, stringify(config));
+    const reload = await fetch(`${base}/reload`, { method: 'POST' });
+    expect(reload.status).toBe(202);
+    await reload.arrayBuffer();
+    const auth = `Basic ${Buffer.from('admin:reload-pass').toString('base64')}`;
+    const denied = await waitFor('the new password to be required', async () => {
+      const res = await fetch(`${base}/reload`, { method: 'POST' });
+      await res.arrayBuffer();
+      return res.status === 401 ? res : null;
+    }, { timeoutMs: 10_000 });
+    expect(denied.headers.get('www-authenticate')).toBe('Basic realm="Patroni"');
+    const ok = await fetch(`${base}/reload`, { method: 'POST', headers: { authorization: auth } });
+    expect(ok.status).toBe(202);
+    await ok.arrayBuffer();
+    expect(node.agent?.output(1_000_000)).toContain('rest api access settings reloaded');
   });
 });
