@@ -107,7 +107,7 @@ export function buildAccessCheck(restapi: RestApiConfig, own: readonly string[] 
     (restapi.verify_client === 'required' || restapi.verify_client === 'optional');
   return (req) => {
     if (allowlist && !allowed(allowlist, req.ip)) {
-      const message = auth ? 'Access is denied' : 'Access is denied: without restapi.authentication only loopback and restapi.allowlist may change the cluster';
+      const message = auth ? 'Access is denied' : 'Access is denied: without restapi.authentication only this host and restapi.allowlist may change the cluster';
       return { status: 403, message, headers: {} };
     }
     if (certRequired && req.tlsAuthorized !== true) {

@@ -28,7 +28,7 @@ describe('without restapi.authentication', () => {
   it.each(['10.0.0.5', '192.168.1.7', '::ffff:10.0.0.5', 'fd00::1'])('a mutating request from %s is refused (403, JSON)', async (remoteAddress) => {
     const res = await api.app.inject({ method: 'POST', url: '/reload', remoteAddress });
     expect(res.statusCode).toBe(403);
-    expect(res.json().error).toMatch(/^Access is denied: without restapi\.authentication only loopback and restapi\.allowlist/);
+    expect(res.json().error).toMatch(/^Access is denied: without restapi\.authentication only this host and restapi\.allowlist/);
     const patch = await api.app.inject({ method: 'PATCH', url: '/config', remoteAddress, payload: { postgresql: { parameters: { archive_command: 'rm -rf ~' } } } });
     expect(patch.statusCode).toBe(403);
   });
