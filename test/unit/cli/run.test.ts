@@ -82,7 +82,7 @@ describe('agentctl exit codes and messages', () => {
     w.handlers.push(() => errorAnswer(403, 'Access is denied: without restapi.authentication only this host and restapi.allowlist may change the cluster'));
     const d = deps(w);
     expect(await runAgentctl(['-c', file, 'pause'], d)).toBe(1);
-    expect(d.io.stderr).toMatch(/refused the request: Access is denied: without restapi\.authentication .* \(403\)\n  run agentctl on \w+, or set restapi\.authentication on the agents \(and here\), or add this host to their restapi\.allowlist/);
+    expect(d.io.stderr).toMatch(/refused the request: Access is denied: without restapi\.authentication .* \(403\)\n {2}run agentctl on \w+, or set restapi\.authentication on the agents \(and here\), or add this host to their restapi\.allowlist/);
   });
 
   it('never prints the REST password', async () => {
