@@ -111,7 +111,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       if (tls.kind === 'applied') apiLog.info('rest api tls files reloaded');
       if (tls.kind === 'restart') apiLog.warn({ reason: tls.reason }, 'rest api tls change needs an agent restart to apply');
     } catch (err) {
-      apiLog.error({ err: { type: 'ConfigError', message: (err as Error).message } }, 'rest api tls files not reloaded; keeping the previous ones');
+      const e = err as Error;
+      // The cause is the fs error (ENOENT, EACCES): its code says what to fix.
+      apiLog.error({ err: { type: e.name, code: 'RESTAPI_TLS_RELOAD', message: e.message, cause: (e.cause as NodeJS.ErrnoException | undefined)?.code } },
+        'rest api tls files not reloaded; keeping the previous ones');
     }
     if (before.authentication !== undefined && config.restapi.authentication === undefined) warnOpenApi();
   };

@@ -60,7 +60,8 @@ function currentAccessCheck(deps: ApiDeps): () => AccessCheck {
       check = buildAccessCheck(now);
       deps.logger.info({ authentication: now.authentication !== undefined, allowlist: now.allowlist }, 'rest api access settings reloaded');
     } catch (err) {
-      deps.logger.error({ err: { type: 'ConfigError', message: (err as Error).message } }, 'rest api access settings not reloaded; keeping the previous ones');
+      const e = err as Error;
+      deps.logger.error({ err: { type: e.name, code: 'RESTAPI_ACCESS_RELOAD', message: e.message, cause: e.cause } }, 'rest api access settings not reloaded; keeping the previous ones');
     }
     return check;
   };
