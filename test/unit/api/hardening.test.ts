@@ -200,6 +200,27 @@ describe('slow and idle clients (real socket)', () => {
     }
   });
 
+  it('the request timeout bounds receiving a request, not a handler that takes longer (a watched switchover)', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => { release = r; });
+    const api = testApi({ config: testConfig('a'), clock, dcs, status: scenario('leader', clock),
+      options: { connectionLimits: { headersTimeoutMs: 200, requestTimeoutMs: 300 } }, requestReload: () => held });
+    await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (api.app.server.address() as AddressInfo).port;
+    try {
+      const answer = fetch(`http://127.0.0.1:${port}/reload`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+      await waitFor('the reload to be in flight', () => api.lines.some((l) => l.includes('reload requested')), { timeoutMs: 5_000, intervalMs: 10 });
+      const t0 = performance.now();
+      // Well past both timeouts and several of Node's checks (every 100 ms here).
+      await waitFor('1 s to pass', () => performance.now() - t0 > 1_000, { timeoutMs: 5_000, intervalMs: 50 });
+      release();
+      expect((await answer).status).toBe(202);
+    } finally {
+      release();
+      await api.app.close();
+    }
+  });
+
   it('a connection with a request in flight is not the one closed', async () => {
     let release: () => void = () => undefined;
     const held = new Promise<void>((r) => { release = r; });
