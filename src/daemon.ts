@@ -4,7 +4,9 @@ import { createPgAdapter } from './agent/pg-adapter.js';
 import { createLocalActions } from './agent/local-actions.js';
 import { createWalNow } from './agent/wal-now.js';
 import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
+import { openApiWarning } from './api/access.js';
 import { buildServer } from './api/server.js';
+import { reloadTls } from './api/tls.js';
 import { loadConfig } from './config/load.js';
 import { packageVersion } from './config/version.js';
 import type { Config } from './config/types.js';
@@ -78,8 +80,13 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     onScheduledRestart: (outcome) => actionsLog.info({ outcome }, 'scheduled restart ran'),
   });
   const walNow = createWalNow(config, componentLogger(root, 'api')); // GET /patroni's fresh position (S2 d)
+  const apiLog = componentLogger(root, 'api');
+  const warnOpenApi = (): void => {
+    const warning = openApiWarning(config.restapi);
+    if (warning !== null) apiLog.warn({ listen: config.restapi.listen }, warning);
+  };
   const api = buildServer({
-    config, getStatus: () => withEtcdMembers(status, dcs.etcdMembers()), clock, dcs, logger: componentLogger(root, 'api'), readFreshWal: walNow.read,
+    config, restapi: () => config.restapi, getStatus: () => withEtcdMembers(status, dcs.etcdMembers()), clock, dcs, logger: componentLogger(root, 'api'), readFreshWal: walNow.read,
     wakeLoop: () => loop?.wake(),
     postmasterAlive: () => postmasterAlive(config.postgresql.data_dir),
     requestRestart: (req) => local.restart(req),
@@ -90,12 +97,30 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const reload = async (): Promise<void> => {
     try {
       const next = await loadConfig(opts.configFile, process.env);
+      const before = config.restapi;
       config = next;
       log.info('configuration reloaded');
+      applyRestApiReload(before);
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'configuration reload failed; keeping the previous one');
     }
   };
+  // The access check reads config.restapi per request (buildServer's restapi getter); TLS files
+  // are swapped here. A failure keeps the previous TLS context: the old certificate still serves.
+  const applyRestApiReload = (before: Config['restapi']): void => {
+    try {
+      const tls = reloadTls(api.server as { setSecureContext?: (o: object) => void }, before, config.restapi);
+      if (tls.kind === 'applied') apiLog.info('rest api tls files reloaded');
+      if (tls.kind === 'restart') apiLog.warn({ reason: tls.reason }, 'rest api tls change needs an agent restart to apply');
+    } catch (err) {
+      const e = err as Error;
+      // The cause is the fs error (ENOENT, EACCES): its code says what to fix.
+      apiLog.error({ err: { type: e.name, code: 'RESTAPI_TLS_RELOAD', message: e.message, cause: (e.cause as NodeJS.ErrnoException | undefined)?.code } },
+        'rest api tls files not reloaded; keeping the previous ones');
+    }
+    if (before.authentication !== undefined && config.restapi.authentication === undefined) warnOpenApi();
+  };
+  warnOpenApi();
   try {
     await api.listen({ host: config.restapi.listen.host, port: config.restapi.listen.port });
   } catch (err) {

@@ -1,7 +1,11 @@
 // Access control for mutating endpoints, in Patroni's order: source address allowlist (403), client
-// certificate when TLS asks for one (403), HTTP basic auth (401 with a challenge).
+// certificate when TLS asks for one (403), HTTP basic auth (401 with a challenge). Unlike Patroni,
+// an API without restapi.authentication is not open to everyone who can reach the port: mutating
+// requests then come only from loopback and the allowlist (issue 13), because PATCH /config alone
+// can run commands as postgres on every node.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { RestApiConfig } from '../config/types.js';
 
 export interface AccessRequest {
@@ -67,14 +71,44 @@ function credentialsMatch(header: string, username: string, password: string): b
   return userOk && passOk && sep >= 0;
 }
 
-export function buildAccessCheck(restapi: RestApiConfig): AccessCheck {
-  const allowlist = buildAllowlist(restapi.allowlist);
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
+
+/**
+ * This host's own interface addresses. agentctl on a node reaches its own agent through the
+ * member's api_url, so the request comes from the node's own address, not from loopback; TCP's
+ * handshake means such a source really is this host.
+ */
+export function hostAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')))
+    .filter((a) => isIP(a) !== 0);
+}
+
+/** Without authentication, whom the admin API answers: this host (loopback, its own addresses) and the allowlist. */
+export function unauthenticatedAllowlist(restapi: RestApiConfig, own: readonly string[] = hostAddresses()): readonly string[] {
+  return [...LOOPBACK, ...own, ...restapi.allowlist];
+}
+
+/**
+ * The start-up warning for an API without authentication, or null when there is nothing to say.
+ * It names the way to open the API, because an operator who meets a 403 looks at the log first.
+ */
+export function openApiWarning(restapi: RestApiConfig): string | null {
+  if (restapi.authentication) return null;
+  const listed = restapi.allowlist.length === 0 ? '' : ` and restapi.allowlist (${restapi.allowlist.join(', ')})`;
+  return `restapi.authentication is not set: mutating REST requests are accepted from this host only (loopback and its own addresses)${listed}; ` +
+    'set restapi.authentication (username, password) to admit authenticated clients from anywhere, or list ' +
+    'the admin hosts in restapi.allowlist (0.0.0.0/0 and ::/0 open it to everyone, as Patroni does by default)';
+}
+
+export function buildAccessCheck(restapi: RestApiConfig, own: readonly string[] = hostAddresses()): AccessCheck {
   const auth = restapi.authentication;
+  const allowlist = buildAllowlist(auth ? restapi.allowlist : unauthenticatedAllowlist(restapi, own));
   const certRequired = restapi.certfile !== undefined &&
     (restapi.verify_client === 'required' || restapi.verify_client === 'optional');
   return (req) => {
     if (allowlist && !allowed(allowlist, req.ip)) {
-      return { status: 403, message: 'Access is denied', headers: {} };
+      const message = auth ? 'Access is denied' : 'Access is denied: without restapi.authentication only this host and restapi.allowlist may change the cluster';
+      return { status: 403, message, headers: {} };
     }
     if (certRequired && req.tlsAuthorized !== true) {
       return { status: 403, message: 'client certificate required', headers: {} };

@@ -2,7 +2,7 @@
 // mutating routes, and request-scoped abort signals (client gone or server closing).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from '../config/types.js';
+import type { Config, RestApiConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Dcs } from '../dcs/port.js';
 import type { StatusSnapshot } from '../obs/status.js';
@@ -13,6 +13,7 @@ import type {
   RestartRequest,
 } from './local-actions.js';
 import type { ReadFreshWal } from './fresh-wal.js';
+import type { ConnectionLimits } from './connections.js';
 import type { HttpsOptions } from './tls.js';
 
 export interface ApiOptions {
@@ -24,10 +25,14 @@ export interface ApiOptions {
   readonly switchoverPollIntervalMs?: number;
   /** How long POST /switchover waits before answering 503 "status unknown". Default max(10 s, ttl + loop_wait). */
   readonly switchoverTimeoutMs?: number;
+  /** Slow-client bounds (connections.ts); defaults in DEFAULT_CONNECTION_LIMITS. */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export interface ApiDeps {
   readonly config: Config;
+  /** The restapi section in force, read per admin request so a reload applies; default config.restapi. */
+  readonly restapi?: () => RestApiConfig;
   /** The status the agent loop published last; the only state health checks read. */
   readonly getStatus: () => StatusSnapshot;
   readonly clock: Clock;

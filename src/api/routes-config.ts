@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ConfigProblem, DynamicConfig } from '../config/index.js';
-import { formatProblem, mergeDynamicConfig, validateDynamicConfig } from '../config/index.js';
+import { formatProblem, mergeDynamicConfig, storedPatchBase, validateDynamicConfig, validatePatchedConfig } from '../config/index.js';
 import type { ClusterView } from '../core/cluster.js';
 import { clusterJson, historyJson } from './cluster-json.js';
 import type { ApiContext } from './context.js';
@@ -52,6 +52,26 @@ async function writeConfig(ctx: ApiContext, reply: FastifyReply, config: Dynamic
   return null;
 }
 
+/** The stored `config` text parsed, when it is a JSON object; else the reason it is not. */
+function storedObject(text: string): JsonObject | string {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as JsonObject : 'it is not a JSON object';
+  } catch (err) {
+    return `it is not JSON (${(err as Error).message})`;
+  }
+}
+
+/** What a PATCH merges into and compares against: the decoded value, or the stored JSON when it cannot be decoded. */
+function patchBase(cluster: ClusterView): { base: JsonObject; modRevision: number } | { status: number; error: string } {
+  if (cluster.config) return { base: cluster.config.value as unknown as JsonObject, modRevision: cluster.config.modRevision };
+  const stored = cluster.configStored;
+  if (!stored) return { status: 503, error: 'there is no configuration in etcd to patch' };
+  const parsed = storedObject(stored.value);
+  if (typeof parsed === 'string') return { status: 409, error: `the configuration in etcd cannot be patched: ${parsed}; replace it with PUT /config` };
+  return { base: storedPatchBase(parsed), modRevision: stored.modRevision };
+}
+
 async function patchConfig(ctx: ApiContext, body: JsonObject, reply: FastifyReply): Promise<FastifyReply> {
   let cluster: ClusterView;
   try {
@@ -59,15 +79,16 @@ async function patchConfig(ctx: ApiContext, body: JsonObject, reply: FastifyRepl
   } catch {
     return sendError(reply, 503, 'failed to read the configuration from etcd');
   }
-  if (!cluster.config) return sendError(reply, 503, 'there is no configuration in etcd to patch');
-  const current = cluster.config.value;
-  const result = validateDynamicConfig(mergeDynamicConfig(current, body));
+  const found = patchBase(cluster);
+  if ('error' in found) return sendError(reply, found.status, found.error);
+  const current = found.base;
+  const result = validatePatchedConfig(mergeDynamicConfig(current, body), body);
   // Every problem of the merged result is reported, also one already stored (e.g. a key set with
   // etcdctl): the operator can remove it in the same PATCH with `"key": null`.
   if (!result.ok) return invalid(reply, result.problems);
   logWarnings(ctx, result.warnings);
   if (!isDeepStrictEqual(result.config, current)) {
-    const failed = await writeConfig(ctx, reply, result.config, cluster.config.modRevision);
+    const failed = await writeConfig(ctx, reply, result.config, found.modRevision);
     if (failed) return failed;
     ctx.log.info({ keys: Object.keys(body) }, 'dynamic configuration patched');
   }
@@ -98,6 +119,14 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get('/config', async (_request, reply) => {
     const view = await viewForRead(ctx, reply);
     if (!view) return sendError(reply, 503, NO_VIEW);
+    // A stored value that cannot be decoded is shown as stored (the loop keeps the last valid one
+    // in force): that is what an operator has to repair.
+    const undecodable = view.invalid.find((b) => b.key === 'config' && b.refusedKey === undefined && b.unknownKeys === undefined);
+    if (undecodable && view.configStored) {
+      const stored = storedObject(view.configStored.value);
+      if (typeof stored === 'string') return sendError(reply, 502, `the configuration in etcd cannot be decoded: ${stored}; replace it with PUT /config`);
+      return reply.code(200).header('x-config-invalid', 'true').send(stored);
+    }
     if (!view.config) return sendError(reply, 502, 'there is no configuration in etcd');
     return reply.code(200).send(view.config.value);
   });

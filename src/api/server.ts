@@ -3,8 +3,11 @@
 import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { buildAccessCheck } from './access.js';
+import type { RestApiConfig } from '../config/types.js';
+import { buildAccessCheck, type AccessCheck } from './access.js';
+import { DEFAULT_CONNECTION_LIMITS, checkingIntervalMs, guardConnections, type ConnectionLimits } from './connections.js';
 import type { ApiContext, ApiDeps } from './context.js';
+import { checkCrossSite } from './cross-site.js';
 import { makeErrorHandler, sendError } from './replies.js';
 import { registerActionRoutes } from './routes-actions.js';
 import { registerConfigRoutes } from './routes-config.js';
@@ -19,7 +22,10 @@ class BodyError extends Error {
   readonly statusCode = 400;
 }
 
-/** Patroni reads any body as JSON whatever its Content-Type (patronictl sends none); so do we. */
+/**
+ * Bodies are read as JSON. Patroni reads them whatever their Content-Type (patronictl sends none);
+ * the guard of mutating routes (cross-site.ts) refuses other declared types before this runs.
+ */
 function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
   const text = body.toString().trim();
   if (text === '') {
@@ -36,20 +42,47 @@ function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (e
   }
 }
 
+/**
+ * The access check for the restapi section in force: rebuilt when a reload (SIGHUP, POST /reload)
+ * hands over a new one, so a changed password or allowlist applies at once. A section the check
+ * cannot be built from keeps the previous check (the loader validates the allowlist, so this is
+ * a bug guard, not an expected path).
+ */
+function currentAccessCheck(deps: ApiDeps): () => AccessCheck {
+  const restapi = deps.restapi ?? (() => deps.config.restapi);
+  let builtFor: RestApiConfig = restapi();
+  let check = buildAccessCheck(builtFor);
+  return () => {
+    const now = restapi();
+    if (now === builtFor) return check;
+    builtFor = now;
+    try {
+      check = buildAccessCheck(now);
+      deps.logger.info({ authentication: now.authentication !== undefined, allowlist: now.allowlist }, 'rest api access settings reloaded');
+    } catch (err) {
+      const e = err as Error;
+      deps.logger.error({ err: { type: e.name, code: 'RESTAPI_ACCESS_RELOAD', message: e.message, cause: e.cause } }, 'rest api access settings not reloaded; keeping the previous ones');
+    }
+    return check;
+  };
+}
+
 function makeGuard(deps: ApiDeps): ApiContext['guard'] {
-  const check = buildAccessCheck(deps.config.restapi);
+  const check = currentAccessCheck(deps);
   const log = deps.logger;
   return async (request, reply) => {
     const socket = request.raw.socket as Partial<TLSSocket> | undefined;
-    const denial = check({
+    const denial = check()({
       ip: request.ip,
       authorization: request.headers.authorization,
       tlsAuthorized: socket?.encrypted === true ? socket.authorized === true : null,
     });
-    if (!denial) return undefined;
-    log.warn({ method: request.method, url: request.url, ip: request.ip, statusCode: denial.status, reason: denial.message },
+    // Authentication first: an unauthenticated client learns nothing from the 403/415 below.
+    const refused = denial ?? checkCrossSite(request.headers);
+    if (!refused) return undefined;
+    log.warn({ method: request.method, url: request.url, ip: request.ip, statusCode: refused.status, reason: refused.message },
       'request denied');
-    return sendError(reply, denial.status, denial.message, denial.headers);
+    return sendError(reply, refused.status, refused.message, denial?.headers ?? {});
   };
 }
 
@@ -70,9 +103,13 @@ function makeRequestSignals(app: FastifyInstance): ApiContext['requestSignal'] {
   };
 }
 
-function createApp(deps: ApiDeps, bodyLimitBytes: number): FastifyInstance {
+function createApp(deps: ApiDeps, bodyLimitBytes: number, limits: ConnectionLimits): FastifyInstance {
   const https = deps.https === undefined ? buildHttpsOptions(deps.config.restapi) : deps.https;
+  const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(limits) };
   const common = {
+    http: serverOptions,
+    // close() must not wait for idle or half-sent requests (up to the headers timeout each).
+    forceCloseConnections: true,
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     // No child logger per request: health checks are the hot path and are never logged.
@@ -82,7 +119,8 @@ function createApp(deps: ApiDeps, bodyLimitBytes: number): FastifyInstance {
     // Strict: no silent coercion or dropping of unknown fields; a bad body is a 400 naming it.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   };
-  const app = (https ? Fastify({ ...common, https }) : Fastify(common)) as unknown as FastifyInstance;
+  const app = (https ? Fastify({ ...common, https: { ...https, ...serverOptions } }) : Fastify(common)) as unknown as FastifyInstance;
+  guardConnections(app.server, limits, deps.logger);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
   app.setErrorHandler(makeErrorHandler(deps.logger, bodyLimitBytes));
@@ -104,7 +142,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   const o = deps.options ?? {};
   const bodyLimitBytes = o.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const guard = makeGuard(deps);
-  const app = createApp(deps, bodyLimitBytes);
+  const app = createApp(deps, bodyLimitBytes, { ...DEFAULT_CONNECTION_LIMITS, ...o.connectionLimits });
   const ctx: ApiContext = {
     deps,
     log: deps.logger,

@@ -45,3 +45,34 @@ export function buildHttpsOptions(restapi: RestApiConfig, readFile: ReadFile = r
     rejectUnauthorized: mode === 'required',
   };
 }
+
+export type TlsReload =
+  | { readonly kind: 'plain' }
+  | { readonly kind: 'applied' }
+  | { readonly kind: 'restart'; readonly reason: string };
+
+/**
+ * Re-reads the certificate, key and CA on a reload (rotated files keep their paths), so a new
+ * certificate or CA applies to new connections without a restart. Switching TLS on or off, or
+ * changing verify_client, changes how the server itself was built: that needs a restart, and says so.
+ * Throws (naming the key) when a file cannot be read; the server keeps its current context then.
+ */
+export function reloadTls(
+  server: { setSecureContext?: (options: SecureContextOptions) => void },
+  before: RestApiConfig,
+  after: RestApiConfig,
+  readFile: ReadFile = readFileSync,
+): TlsReload {
+  const wasTls = before.certfile !== undefined;
+  const isTls = after.certfile !== undefined;
+  if (wasTls !== isTls) return { kind: 'restart', reason: `restapi.certfile was ${wasTls ? 'removed' : 'added'}` };
+  if (!isTls) return { kind: 'plain' };
+  if ((before.verify_client ?? 'none') !== (after.verify_client ?? 'none')) {
+    return { kind: 'restart', reason: 'restapi.verify_client changed' };
+  }
+  const next = buildHttpsOptions(after, readFile);
+  if (!next || typeof server.setSecureContext !== 'function') return { kind: 'restart', reason: 'the server cannot swap its TLS context' };
+  server.setSecureContext({ cert: next.cert, key: next.key, ...(next.ca !== undefined ? { ca: next.ca } : {}),
+    ...(next.passphrase !== undefined ? { passphrase: next.passphrase } : {}) });
+  return { kind: 'applied' };
+}

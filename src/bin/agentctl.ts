@@ -9,6 +9,7 @@ import { createInterface, type Interface } from 'node:readline';
 import pino from 'pino';
 import type { CtlIo } from '../cli/context.js';
 import type { CtlConfig } from '../cli/ctl-config.js';
+import { terminalSafe } from '../cli/render.js';
 import { runAgentctl } from '../cli/run.js';
 import { pgProbeFactory } from '../cli/write-probe.js';
 import { createEtcdDcs } from '../dcs/etcd-dcs.js';
@@ -74,8 +75,8 @@ const debug = process.argv.includes('--debug');
 const lines = lineReader();
 
 const io: CtlIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
+  out: (text) => process.stdout.write(terminalSafe(text)),
+  err: (text) => process.stderr.write(terminalSafe(text)),
   ask: async (question) => {
     process.stderr.write(question);
     return lines.next();

@@ -99,8 +99,12 @@ export async function callMember(
   }
   if (answer.status === 401) throw failed(`member ${member.name} refused the request: authentication failed (401)`, authHint(ctx));
   if (answer.status === 403) {
-    throw failed(`member ${member.name} refused the request: ${answerMessage(answer)} (403)`,
-      'check restapi.allowlist on the agents, or the client certificate (ctl.certfile/keyfile) if they require one');
+    const message = answerMessage(answer);
+    // An agent without authentication admits only its own host and its allowlist (issue 13).
+    const hint = message.includes('without restapi.authentication')
+      ? `run agentctl on ${member.name}, or set restapi.authentication on the agents (and here), or add this host to their restapi.allowlist`
+      : 'check restapi.allowlist on the agents, or the client certificate (ctl.certfile/keyfile) if they require one';
+    throw failed(`member ${member.name} refused the request: ${message} (403)`, hint);
   }
   return answer;
 }

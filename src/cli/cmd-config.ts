@@ -3,7 +3,8 @@
 // the key's mod_revision), carrying only what the operator changed.
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { mergeDynamicConfig, validateDynamicConfig } from '../config/dynamic.js';
+import type { ClusterView } from '../core/cluster.js';
+import { mergeDynamicConfig, storedPatchBase, validatePatchedConfig } from '../config/dynamic.js';
 import { formatProblem } from '../config/errors.js';
 import { formatLsn } from '../core/lsn.js';
 import { callAnyMember, readCluster } from './cluster.js';
@@ -16,10 +17,33 @@ import { renderData, renderTable, renderYaml } from './render.js';
 
 type Json = Record<string, unknown>;
 
+/**
+ * The configuration to show and edit: the decoded value, or the stored JSON when it cannot be
+ * decoded (the agents keep their last valid one in force; issue 13), so edit-config can repair it.
+ */
+function currentConfig(ctx: CtlContext, cluster: ClusterView): Json {
+  if (cluster.config) return structuredClone(cluster.config.value) as Json;
+  const stored = cluster.configStored;
+  if (!stored) throw refused('there is no configuration in etcd yet', 'the leader writes it from bootstrap.dcs once the cluster is initialized');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stored.value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw refused('the configuration in etcd is not a JSON object',
+      "replace it with PUT /config on a member: curl -X PUT -H 'Content-Type: application/json' --data @config.json http://<member>:8008/config");
+  }
+  const why = cluster.invalid.find((b) => b.key === 'config')?.reason ?? 'invalid';
+  ctx.io.err(`Warning: the configuration in etcd cannot be decoded (${why}); the agents keep their last valid one in force. Shown as stored.\n`);
+  return storedPatchBase(parsed as Json);
+}
+
 export async function runShowConfig(ctx: CtlContext): Promise<number> {
   const cluster = await readCluster(ctx);
-  if (!cluster.config) throw refused('there is no configuration in etcd yet', 'the leader writes it from bootstrap.dcs once the cluster is initialized');
-  ctx.io.out(ctx.format === 'json' ? renderData('json', cluster.config.value) : renderYaml(cluster.config.value));
+  const current = currentConfig(ctx, cluster);
+  ctx.io.out(ctx.format === 'json' ? renderData('json', current) : renderYaml(current));
   return EXIT_OK;
 }
 
@@ -115,10 +139,10 @@ async function desiredConfig(ctx: CtlContext, current: Json, opts: EditConfigOpt
 
 export async function runEditConfig(ctx: CtlContext, opts: EditConfigOptions): Promise<number> {
   const cluster = await readCluster(ctx);
-  if (!cluster.config) throw refused('there is no configuration in etcd yet', 'the leader writes it from bootstrap.dcs once the cluster is initialized');
-  const current = structuredClone(cluster.config.value) as Json;
+  const current = currentConfig(ctx, cluster);
   const next = await desiredConfig(ctx, current, opts);
-  const checked = validateDynamicConfig(next);
+  // Keys a newer version stored and the edit leaves alone stay (the agent does the same).
+  const checked = validatePatchedConfig(next, mergePatch(current, next));
   if (!checked.ok) {
     throw refused(`the new configuration is invalid: ${checked.problems.map(formatProblem).join('; ')}`, 'nothing was changed');
   }

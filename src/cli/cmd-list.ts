@@ -98,7 +98,8 @@ export function serviceInfo(cluster: ClusterView): string[] {
   if (cluster.leader === null && cluster.members.length > 0) out.push('No leader: the leader key is absent (failover in progress, or paused without a primary)');
   for (const m of cluster.members) if (m.jobBackoff) out.push(backoffLine(m.name, m.jobBackoff));
   for (const bad of cluster.invalid) {
-    if (bad.refusedKey !== undefined) out.push(`Warning: ${bad.key}: ${bad.reason}`);
+    if (bad.refusedKey !== undefined || bad.unknownKeys !== undefined) out.push(`Warning: ${bad.key}: ${bad.reason}`);
+    else if (bad.key === 'config') out.push(`Warning: config has an invalid value (${bad.reason}); the agents keep their last valid configuration in force: repair it with agentctl edit-config`);
     else out.push(`Warning: ${bad.key} has an invalid value and is ignored (${bad.reason})`);
   }
   return out;

@@ -22,8 +22,18 @@ function withTitle(line: string, title: string): string {
   return head + line.slice(head.length).replace(/^[^-+]*/, '');
 }
 
+/**
+ * Text for a terminal: control characters other than newline and tab are dropped. Member names,
+ * tags and reasons come from etcd, where anyone with write access can put an escape sequence that
+ * would rewrite the operator's screen or title (issue 13). JSON output escapes them by itself.
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
 function cellLines(cell: string): string[] {
-  return cell.split('\n');
+  return terminalSafe(cell).split('\n');
 }
 
 export function renderTable(t: Table): string {
@@ -47,7 +57,7 @@ export function renderTable(t: Table): string {
   };
   const rule = border(widths);
   const multi = t.rows.some((r) => r.some((c) => c.includes('\n')));
-  const lines = [t.title === undefined ? rule : withTitle(rule, t.title), ...line(t.columns), rule];
+  const lines = [t.title === undefined ? rule : withTitle(rule, terminalSafe(t.title).replace(/\n/g, ' ')), ...line(t.columns), rule];
   t.rows.forEach((r, i) => {
     lines.push(...line(r));
     if (multi && i < t.rows.length - 1) lines.push(rule);

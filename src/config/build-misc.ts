@@ -1,5 +1,6 @@
 // Identity (scope, name, namespace), log, tags, watchdog and bootstrap.
 import { report, requiredString, type BuildCtx } from './build-ctx.js';
+import { hba } from './build-pg.js';
 import { checkDynamicConfig } from './dynamic.js';
 import { optionList } from './options.js';
 import { resolveConfigPath } from './paths.js';
@@ -91,5 +92,5 @@ export function bootstrap(ctx: BuildCtx, raw: Raw | undefined): Config['bootstra
   }
   const dcs = checkDynamicConfig(obj(raw, 'dcs') ?? raw?.['dcs'], 'bootstrap.dcs', ctx.sink);
   const initdb = optionList(ctx, raw?.['initdb'], 'bootstrap.initdb', { allowMap: false, forbidden: ['pgdata', 'D', 'pwfile', 'version', 'help'] });
-  return { dcs, initdb, pg_hba: strList(raw, 'pg_hba') ?? [] };
+  return { dcs, initdb, pg_hba: hba(ctx, strList(raw, 'pg_hba') ?? [], 'bootstrap.pg_hba') };
 }

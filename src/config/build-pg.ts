@@ -5,6 +5,7 @@ import { connectAddress, optionalPath, report, requiredString, type BuildCtx } f
 import { joinPath } from './errors.js';
 import { optionList } from './options.js';
 import { findBinDir, missingBinaries, resolveConfigPath } from './paths.js';
+import { hbaProblems, parameterProblems, shellSafePathProblem } from './pg-rules.js';
 import { bool, obj, scalarMap, str, strList, type Raw } from './read.js';
 import { CALLBACK_NAMES } from './schema.js';
 import type { CallbackName, Credentials, DynamicConfig, HostPort, PostgresqlConfig } from './types.js';
@@ -74,9 +75,15 @@ function replicaMethods(ctx: BuildCtx, raw: Raw | undefined): string[] {
   return methods;
 }
 
+export function hba(ctx: BuildCtx, lines: string[], path: string): string[] {
+  for (const p of hbaProblems(lines, path)) ctx.sink.problem(p.path, p.message);
+  return lines;
+}
+
 /** parameters.port / listen_addresses would fight the values the agent derives from listen. */
 function parameters(ctx: BuildCtx, raw: Raw | undefined, listen: { addresses: string; port: number } | undefined): PostgresqlConfig['parameters'] {
   const params = scalarMap(obj(raw, 'parameters'));
+  for (const p of parameterProblems(params, 'postgresql.parameters')) ctx.sink.problem(p.path, p.message);
   if (listen === undefined) return params;
   const port = params['port'];
   if (port !== undefined && String(port) !== String(listen.port)) {
@@ -105,13 +112,17 @@ export function buildPostgresql(ctx: BuildCtx, raw: Raw | undefined, name: strin
   const dataText = requiredString(ctx, raw, 'postgresql', 'data_dir');
   const dataDir = dataText === undefined ? undefined : report(ctx, 'postgresql.data_dir', resolveConfigPath(dataText, ctx.cwd));
   const configDir = optionalPath(ctx, raw, 'postgresql', 'config_dir') ?? dataDir;
+  for (const [key, path] of [['data_dir', dataDir], ['config_dir', configDir]] as const) {
+    const problem = path === undefined ? null : shellSafePathProblem(path);
+    if (problem !== null && !(key === 'config_dir' && path === dataDir)) ctx.sink.problem(`postgresql.${key}`, problem);
+  }
   const pgpass = optionalPath(ctx, raw, 'postgresql', 'pgpass')
     ?? (dataDir === undefined ? undefined : join(dirname(dataDir), `pgpass_${name ?? 'agent'}`));
   const bin = binDir(ctx, raw);
   const auth = authentication(ctx, raw);
   const out = {
     parameters: parameters(ctx, raw, listen),
-    pg_hba: strList(raw, 'pg_hba') ?? [],
+    pg_hba: hba(ctx, strList(raw, 'pg_hba') ?? [], 'postgresql.pg_hba'),
     callbacks: callbacks(raw),
     use_pg_rewind: bool(raw, 'use_pg_rewind') ?? dcs.postgresql.use_pg_rewind,
     remove_data_directory_on_rewind_failure: bool(raw, 'remove_data_directory_on_rewind_failure') ?? false,

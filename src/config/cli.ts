@@ -1,7 +1,7 @@
 // pg-ha-agent's command line: argv parsing and the top-level flow, with the process (env,
 // output, uid, the agent itself) injected so every exit path is unit-testable.
 import { formatProblem, ConfigError, type ConfigProblem } from './errors.js';
-import { checkConfig, readConfigFile, type LoadOptions } from './load.js';
+import { checkConfig, configFileMode, filePermissionWarning, readConfigFile, type LoadOptions } from './load.js';
 import type { Config } from './types.js';
 import { packageVersion } from './version.js';
 
@@ -100,7 +100,10 @@ async function check(file: string, deps: CliDeps): Promise<{ config?: Config; pr
   try {
     const { path, text } = await readConfigFile(file);
     const r = checkConfig(text, deps.env, { ...deps.loadOptions, configFile: path });
-    return r.ok ? { config: r.config, problems: [], warnings: r.warnings, path } : { problems: r.problems, warnings: r.warnings, path };
+    if (!r.ok) return { problems: r.problems, warnings: r.warnings, path };
+    const mode = await configFileMode(path);
+    const perm = mode === null ? null : filePermissionWarning(r.config, mode);
+    return { config: r.config, problems: [], warnings: perm ? [...r.warnings, perm] : r.warnings, path };
   } catch (err) {
     if (err instanceof ConfigError) return { problems: err.problems, warnings: [], path: file };
     throw err;

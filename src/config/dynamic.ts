@@ -4,6 +4,7 @@ import { coerceStrings } from './coerce.js';
 import { envValue } from './env.js';
 import { ProblemSink, joinPath, type ConfigProblem } from './errors.js';
 import { DYNAMIC_PASSTHROUGH_KEYS, DYNAMIC_UNSUPPORTED_KEYS } from './keys.js';
+import { hbaProblems, parameterProblems } from './pg-rules.js';
 import { bool, deepFreeze, num, obj, scalarMap, strList, type Raw } from './read.js';
 import { DYNAMIC_REGISTRY } from './registry-dynamic.js';
 import { checkRegistry, registryFindings } from './registry.js';
@@ -130,6 +131,12 @@ export function checkDynamicConfig(given: unknown, prefix: string, sink: Problem
   const given3 = { ttl: timing.ttl ?? d.ttl, loop_wait: timing.loop_wait ?? d.loop_wait, retry_timeout: timing.retry_timeout ?? d.retry_timeout };
   const merged = badTiming ? given3 : adjustTiming(given3, prefix, sink);
   const passthrough = Object.fromEntries(Object.entries(raw ?? {}).filter(([k, v]) => PASSTHROUGH.has(k) && v !== null));
+  const postgresql = dynamicPostgresql(raw);
+  // What every node's config writer would refuse at its next start is refused here instead.
+  const pgPath = joinPath(prefix, 'postgresql');
+  for (const p of [...parameterProblems(postgresql.parameters, joinPath(pgPath, 'parameters')), ...hbaProblems(postgresql.pg_hba ?? [], joinPath(pgPath, 'pg_hba'))]) {
+    sink.problem(p.path, p.message);
+  }
   return deepFreeze({
     ...passthrough,
     ...merged,
@@ -144,12 +151,18 @@ export function checkDynamicConfig(given: unknown, prefix: string, sink: Problem
     failsafe_mode: bool(raw, 'failsafe_mode') ?? d.failsafe_mode,
     check_timeline: bool(raw, 'check_timeline') ?? d.check_timeline,
     pause: bool(raw, 'pause') ?? d.pause,
-    postgresql: dynamicPostgresql(raw),
+    postgresql,
   });
 }
 
 export type StoredResult =
-  | { readonly ok: true; readonly config: DynamicConfig; readonly refused: readonly ConfigProblem[] }
+  | {
+    readonly ok: true;
+    readonly config: DynamicConfig;
+    readonly refused: readonly ConfigProblem[];
+    /** Keys this version does not know: kept in `config` as given, acted on by nobody. */
+    readonly unknown: readonly string[];
+  }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
 /** The refused keys `input` holds: values the registry refuses and refused keys the schema lacks. */
@@ -175,17 +188,76 @@ function withoutPaths(input: Raw, paths: readonly string[]): Raw {
   return out;
 }
 
+function valueAt(input: unknown, path: string): unknown {
+  let node: unknown = input;
+  for (const key of path.split('.')) node = isPlainObject(node) ? node[key] : undefined;
+  return node;
+}
+
+/** `config` with the given raw values put back at their paths (parents that are mappings only). */
+function withValues(config: DynamicConfig, source: unknown, paths: readonly string[]): DynamicConfig {
+  if (paths.length === 0) return config;
+  const out = structuredClone(config) as unknown as Raw;
+  for (const path of paths) {
+    const parts = path.split('.');
+    let node: unknown = out;
+    for (const key of parts.slice(0, -1)) {
+      if (!isPlainObject(node)) break;
+      node[key] ??= {};
+      node = node[key];
+    }
+    if (isPlainObject(node)) node[parts[parts.length - 1]!] = structuredClone(valueAt(source, path));
+  }
+  return deepFreeze(out) as unknown as DynamicConfig;
+}
+
+/** Problems that only say a key is unknown: forward compatible when the value came from etcd. */
+export function isUnknownKeyProblem(p: ConfigProblem): boolean {
+  return p.message.startsWith('unknown key');
+}
+
 /**
- * etcd's stored `config`, possibly written by Patroni: a refused key must not stop a running
- * cluster, so it is left out (its feature stays off) and returned in `refused` for the caller
- * to report; the rest applies. Any other problem makes the whole value invalid, as before.
+ * etcd's stored `config`, possibly written by Patroni or a newer agent. A refused key must not stop
+ * a running cluster, so it is left out (its feature stays off) and returned in `refused` for the
+ * caller to report. A key this version does not know is kept as given and returned in `unknown`
+ * (issue 13): dropping the whole value for it would silently end a pause and turn settings back to
+ * bootstrap.dcs on every node. Any other problem makes the whole value invalid.
  */
 export function readStoredDynamicConfig(given: unknown): StoredResult {
   const input = normalized(given);
   const refused = refusedDynamicKeys(input);
   const kept = isPlainObject(input) && refused.length > 0 ? withoutPaths(input, refused.map((p) => p.path)) : input;
-  const result = validateDynamicConfig(kept);
-  return result.ok ? { ok: true, config: result.config, refused } : { ok: false, problems: result.problems };
+  const first = validateDynamicConfig(kept);
+  if (first.ok) return { ok: true, config: first.config, refused, unknown: [] };
+  if (!isPlainObject(kept) || !first.problems.every(isUnknownKeyProblem)) return { ok: false, problems: first.problems };
+  const unknown = first.problems.map((p) => p.path);
+  const known = validateDynamicConfig(withoutPaths(kept, unknown));
+  if (!known.ok) return { ok: false, problems: known.problems };
+  return { ok: true, config: withValues(known.config, kept, unknown), refused, unknown };
+}
+
+/**
+ * What PATCH /config merges into when the stored value could not be decoded: the stored JSON
+ * without its refused keys (as the decoded value would be), so the operator can repair the rest.
+ */
+export function storedPatchBase(stored: Raw): Raw {
+  const refused = refusedDynamicKeys(stored);
+  return refused.length === 0 ? stored : withoutPaths(stored, refused.map((p) => p.path));
+}
+
+/**
+ * PATCH /config's result: validated as a whole, except that a key this version does not know
+ * which the patch did not set is kept as stored (a newer agent wrote it). An unknown key the patch
+ * sets is still a problem: most likely a typo.
+ */
+export function validatePatchedConfig(merged: unknown, patch: unknown): DynamicResult {
+  const first = validateDynamicConfig(merged);
+  if (first.ok || !isPlainObject(merged)) return first;
+  const keptUnknown = first.problems.filter((p) => isUnknownKeyProblem(p) && valueAt(patch, p.path) === undefined).map((p) => p.path);
+  if (keptUnknown.length === 0) return first;
+  const rest = validateDynamicConfig(withoutPaths(merged, keptUnknown));
+  if (!rest.ok) return rest;
+  return { ok: true, config: withValues(rest.config, merged, keptUnknown), warnings: rest.warnings };
 }
 
 /**

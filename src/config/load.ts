@@ -1,6 +1,6 @@
 // Config loading: YAML -> env overrides -> schema walk -> section builders -> cross-checks ->
 // frozen Config, or ConfigError listing every problem at once.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isWildcardHost } from './address.js';
 import type { BuildCtx } from './build-ctx.js';
@@ -117,4 +117,36 @@ export async function readConfigFile(file: string, signal?: AbortSignal): Promis
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv, opts: LoadOptions & { signal?: AbortSignal } = {}): Promise<Config> {
   const { path, text } = await readConfigFile(file, opts.signal);
   return parseConfig(text, env, { ...opts, configFile: path });
+}
+
+/** Paths of the passwords a config holds (values never leave this function). */
+export function passwordKeys(config: Config): string[] {
+  const out: string[] = [];
+  if (config.restapi.authentication) out.push('restapi.authentication.password');
+  if (config.restapi.keyfile_password !== undefined) out.push('restapi.keyfile_password');
+  if (config.etcd3.password !== undefined) out.push('etcd3.password');
+  for (const role of ['superuser', 'replication', 'rewind'] as const) {
+    if (config.postgresql.authentication[role]?.password !== undefined) out.push(`postgresql.authentication.${role}.password`);
+  }
+  return out;
+}
+
+/**
+ * A warning when the config file holds passwords and other users may read it (issue 13): not an
+ * error, because packaging often installs it 0644 before an operator adds the passwords, and
+ * refusing to start would take a node down for a file mode.
+ */
+export function filePermissionWarning(config: Config, mode: number): ConfigProblem | null {
+  if ((mode & 0o004) === 0) return null;
+  const keys = passwordKeys(config);
+  if (keys.length === 0) return null;
+  return { path: '', message: `the config file is readable by every user (mode ${(mode & 0o777).toString(8).padStart(4, '0')}) and holds ${keys.join(', ')}: chmod o-r it (e.g. 0640 or 0600)` };
+}
+
+export async function configFileMode(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).mode;
+  } catch {
+    return null;
+  }
 }

@@ -113,6 +113,8 @@ export interface InvalidKey {
   readonly modRevision?: number;
   /** Set when the value was used without this refused key (config; issue 22), not treated as absent. */
   readonly refusedKey?: string;
+  /** Set when the value was used with these unknown keys kept and ignored (config; issue 13), not treated as absent. */
+  readonly unknownKeys?: readonly string[];
 }
 
 export interface ClusterView {
@@ -121,6 +123,11 @@ export interface ClusterView {
   /** The database system identifier, as a decimal string. */
   readonly initialize: string | null;
   readonly config: Versioned<DynamicConfig> | null;
+  /**
+   * The `config` key's text as stored, also when it could not be decoded (then `config` is null,
+   * or the agent's last valid one): PATCH /config repairs what is stored (issue 13).
+   */
+  readonly configStored?: Versioned<string>;
   readonly leader: LeaderView | null;
   readonly members: readonly MemberView[];
   readonly failover: Versioned<FailoverRequest> | null;

@@ -3,7 +3,7 @@
 // edit-config (src/config/dynamic.ts) and fills Patroni's defaults in. A value those rules
 // reject is an invalid key (logged, treated as absent), never an exception in the loop; a key
 // the agent refuses (synchronous_mode: true, ...) is left out and reported in `notes`, and the
-// rest of the config applies (issue 22).
+// rest of the config applies (issue 22). A key it does not know is kept and reported (issue 13).
 import { readStoredDynamicConfig } from '../config/dynamic.js';
 import { formatProblem } from '../config/errors.js';
 import type { DynamicConfig } from '../config/types.js';
@@ -14,7 +14,12 @@ export function decodeConfig(text: string): Decoded<DynamicConfig> {
   if (!parsed.ok) return parsed;
   const res = readStoredDynamicConfig(parsed.value);
   if (!res.ok) return invalid(res.problems.map(formatProblem).join('; '));
-  return res.refused.length === 0 ? ok(res.config) : { ok: true, value: res.config, refused: res.refused };
+  if (res.refused.length === 0 && res.unknown.length === 0) return ok(res.config);
+  return {
+    ok: true, value: res.config,
+    ...(res.refused.length > 0 ? { refused: res.refused } : {}),
+    ...(res.unknown.length > 0 ? { unknown: res.unknown } : {}),
+  };
 }
 
 export function encodeConfig(config: DynamicConfig): string {

@@ -2,7 +2,13 @@
 // `invalid` result carrying a reason, which the snapshot logs together with the key.
 
 export type Decoded<T> =
-  | { readonly ok: true; readonly value: T; readonly refused?: readonly { readonly path: string; readonly message: string }[] }
+  | {
+    readonly ok: true;
+    readonly value: T;
+    readonly refused?: readonly { readonly path: string; readonly message: string }[];
+    /** Keys kept as given and acted on by nobody (config; issue 13). */
+    readonly unknown?: readonly string[];
+  }
   | { readonly ok: false; readonly reason: string };
 
 export function ok<T>(value: T): Decoded<T> {

@@ -315,7 +315,9 @@ class LeaseDcs implements Dcs {
       const id = `${bad.key}@${bad.modRevision ?? 0}`;
       if (this.loggedInvalid.has(id)) continue;
       this.loggedInvalid.add(id);
-      const what = bad.refusedKey === undefined ? 'invalid value in etcd ignored' : 'refused configuration key in etcd ignored; the rest of the configuration applies';
+      const what = bad.refusedKey !== undefined ? 'refused configuration key in etcd ignored; the rest of the configuration applies'
+        : bad.unknownKeys !== undefined ? 'unknown configuration keys in etcd kept and ignored'
+          : 'invalid value in etcd ignored';
       this.log.warn({ key: this.prefix + bad.key, reason: bad.reason, modRevision: bad.modRevision }, what);
     }
     return view;

@@ -36,6 +36,11 @@ function versioned<T>(d: Decoded<T>, kv: KvRecord, bad: InvalidKey[]): Versioned
     for (const r of d.refused ?? []) {
       bad.push({ key: kv.key, reason: `${r.path}: ${r.message}; this key is ignored, the rest of the configuration applies`, modRevision: kv.modRevision, refusedKey: r.path });
     }
+    // One entry (one warning) for every unknown key: a newer version may have written several.
+    if (d.unknown && d.unknown.length > 0) {
+      bad.push({ key: kv.key, reason: `unknown keys kept and ignored: ${d.unknown.join(', ')} (written by a newer agent or Patroni?); the rest of the configuration applies`,
+        modRevision: kv.modRevision, unknownKeys: d.unknown });
+    }
     return { value: d.value, modRevision: kv.modRevision };
   }
   bad.push({ key: kv.key, reason: d.reason, modRevision: kv.modRevision });
@@ -70,7 +75,10 @@ export function buildClusterView(revision: number, records: readonly KvRecord[])
         if (m !== null) members.push({ ...m, modRevision: kv.modRevision, leaseId: kv.lease });
         break;
       }
-      case 'config': view.config = versioned(decodeConfig(kv.value), kv, bad); break;
+      case 'config':
+        view.config = versioned(decodeConfig(kv.value), kv, bad);
+        view.configStored = { value: kv.value, modRevision: kv.modRevision };
+        break;
       case 'initialize': view.initialize = plain(decodeInitialize(kv.value), kv, bad); break;
       case 'failover': view.failover = versioned(decodeFailover(kv.value), kv, bad); break;
       case 'sync': view.sync = versioned(decodeSync(kv.value), kv, bad); break;

@@ -15,6 +15,7 @@ import type { JobRunner } from './jobs.js';
 import { connUrl, memberBackoff, memberStatus, pgStateWord } from './member-status.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
+import { LastValidConfig } from './config-memory.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
 
 export interface LoopDeps {
@@ -46,9 +47,11 @@ export class AgentLoop {
   private readonly reported = new Set<string>();
   private readonly executor: Executor;
   private readonly log: Logger;
+  private readonly validConfig: LastValidConfig;
 
   constructor(private readonly deps: LoopDeps) {
     this.log = deps.logger;
+    this.validConfig = new LastValidConfig(deps.logger);
     this.executor = new Executor({
       dcs: deps.dcs, pg: deps.pg, jobs: deps.jobs, clock: deps.clock, logger: deps.logger.child({ component: 'executor' }),
       selfName: deps.config().name,
@@ -156,7 +159,7 @@ export class AgentLoop {
     // A resumed (SIGCONT) or starved process checks its deadline before anything else.
     this.deps.fencing.checkNow();
     const [first, dcsError] = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
-      (c) => [c, null] as const,
+      (c) => [this.validConfig.apply(c), null] as const,
       (err: unknown) => [null, err instanceof Error ? err.message : String(err)] as const,
     );
     let cluster: ClusterView | null = first;
@@ -249,7 +252,7 @@ export class AgentLoop {
       const stale = (proven !== null && key?.name !== self) || (proven === null && keyOursUnderOurLease);
       if (!stale) return view;
       this.log.info({ snapshotLeader: key?.name ?? null, proven: proven !== null }, 'snapshot disagrees with the lease keeper; reading etcd again');
-      view = await this.deps.dcs.snapshot({ ...(signal ? { signal } : {}) }).catch(() => view);
+      view = await this.deps.dcs.snapshot({ ...(signal ? { signal } : {}) }).then((v) => this.validConfig.apply(v), () => view);
     }
     return view;
   }

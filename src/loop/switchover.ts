@@ -9,7 +9,7 @@ import type { JobSpec } from '../core/decide-types.js';
 import { formatLsn, shutdownCheckpointEnd } from '../core/lsn.js';
 import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
-import { parsePatroniStatus } from './peers.js';
+import { fetchStatusJson, parsePatroniStatus } from './peers.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */
 export const CATCH_UP_TIMEOUT_MS = 5_000;
@@ -69,8 +69,8 @@ async function candidatePosition(args: SwitchoverArgs): Promise<{ lsn: number | 
   } catch {
     // fall through to the REST status
   }
-  const res = await fetch(args.spec.candidate.apiUrl, { signal: AbortSignal.timeout(1000), headers: args.probeHeaders ?? {} });
-  const probe = parsePatroniStatus(args.spec.candidate.name, await res.json());
+  const body = await fetchStatusJson(args.spec.candidate.apiUrl, { timeoutMs: 1000, ...(args.probeHeaders ? { headers: args.probeHeaders } : {}) });
+  const probe = parsePatroniStatus(args.spec.candidate.name, body);
   if (!probe.reachable) return { lsn: null, note: probe.error };
   return { lsn: probe.walPosition, note: `its REST API reports ${probe.walPosition === null ? 'no position' : formatLsn(probe.walPosition)}` };
 }

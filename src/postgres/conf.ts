@@ -1,5 +1,6 @@
 // Pure renderers for the files the agent owns: postgresql.conf (managed parameters), the replica
 // include, pg_hba.conf and the pgpass file; plus conninfo strings and slot names.
+import { PARAM_NAME } from '../config/pg-rules.js';
 import type { Config, Credentials, DynamicConfig } from '../config/types.js';
 import { BASE_CONF_NAME, REPLICA_CONF_NAME } from './paths.js';
 import type { PgPaths } from './paths.js';
@@ -31,7 +32,7 @@ const OWNED = new Set([
   'recovery_target_timeline',
 ]);
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+const NAME = PARAM_NAME;
 
 export interface ManagedParameters {
   readonly params: ReadonlyMap<string, ParamValue>;

@@ -1,6 +1,7 @@
 // File-system helpers for the data directory: state, ownership, postmaster.pid, owned writes.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chown, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PgError } from './errors.js';
 
@@ -74,18 +75,30 @@ export async function checkDataDirOwner(dataDir: string, expectedUid: number): P
 /**
  * Write a file atomically (temp + rename) with the given mode, owned by `owner` when this process
  * is root (tests); the agent itself runs as the data directory's owner and needs no chown.
+ * The temp file gets a random name and is created exclusively (O_EXCL refuses an existing file or
+ * symlink someone placed there) with its mode set explicitly, whatever the umask: it may hold
+ * passwords (pgpass) and may live in a directory others can write to (issue 13).
  */
 export async function writeOwnedFile(path: string, content: string, mode: number, owner: Owner | null): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  await writeFile(tmp, content, { mode });
-  if (owner && process.getuid?.() === 0) await chown(tmp, owner.uid, owner.gid);
-  const fh = await open(tmp, 'r');
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
+  const fh = await open(tmp, 'wx', mode);
   try {
+    await fh.chmod(mode);
+    if (owner && process.getuid?.() === 0) await fh.chown(owner.uid, owner.gid);
+    await fh.writeFile(content);
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
-  await rename(tmp, path);
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Write only when the content differs; returns whether it changed. */

@@ -89,7 +89,8 @@ describe('GET /cluster, /history, /config', () => {
 describe('PATCH and PUT /config', () => {
   it('merges, null deletes, and writes to etcd (patronictl pause/resume bodies)', async () => {
     const { fc, api } = await setup();
-    const paused = await api.app.inject({ method: 'PATCH', url: '/config', payload: '{"pause": true}' });
+    // patronictl sends JSON without a Content-Type; its User-Agent admits it (cross-site.ts).
+    const paused = await api.app.inject({ method: 'PATCH', url: '/config', payload: '{"pause": true}', headers: { 'user-agent': 'Patroni/4.0.4' } });
     expect(paused.statusCode).toBe(200);
     expect(paused.json().pause).toBe(true);
     expect((await fc.nodes.b.snapshot()).config?.value.pause).toBe(true);
@@ -134,7 +135,7 @@ describe('POST /switchover and /failover', () => {
   it('writes the intent and reports the new leader (patronictl body, no content type)', async () => {
     const { fc, api } = await setup();
     const agents = agentsSwitchTo(fc, 'b');
-    const res = await api.app.inject({ method: 'POST', url: '/switchover',
+    const res = await api.app.inject({ method: 'POST', url: '/switchover', headers: { 'user-agent': 'Patroni/4.0.4' },
       payload: '{"leader": "a", "candidate": "b", "scheduled_at": null}' });
     await agents;
     expect(res.statusCode).toBe(200);

@@ -17,8 +17,10 @@ interface Case {
 }
 
 const auth = { authorization: GOOD };
+// A string body is declared JSON as our clients declare it; objects get it from inject().
 const post = (url: string, payload: InjectOptions['payload'] | undefined, headers: Record<string, string> = auth): InjectOptions =>
-  (payload === undefined ? { method: 'POST', url, headers } : { method: 'POST', url, payload, headers });
+  (payload === undefined ? { method: 'POST', url, headers }
+    : { method: 'POST', url, payload, headers: typeof payload === 'string' ? { 'content-type': 'application/json', ...headers } : headers });
 
 const CASES: readonly Case[] = [
   { name: 'bad JSON', req: post('/switchover', '{"leader": "a",'), status: 400, error: /^request body is not valid JSON: / },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runList, runTopology, serviceInfo } from '../../../src/cli/cmd-list.js';
 import { clusterView } from '../api/fixtures.js';
 import { runHistory, runShowConfig } from '../../../src/cli/cmd-config.js';
-import { renderTable } from '../../../src/cli/render.js';
+import { renderTable, terminalSafe } from '../../../src/cli/render.js';
 import { FakeWorld, makeCtx } from './fakes.js';
 
 describe('tables', () => {
@@ -16,6 +16,14 @@ describe('tables', () => {
       '+--------+--------+',
       '',
     ].join('\n'));
+  });
+
+  it('drops control characters from etcd values (an escape sequence in a member name) (issue 13)', () => {
+    const out = renderTable({ title: 'Cluster: \u001b]0;owned\u0007x', columns: ['Member'], rows: [['evil\u001b[2J\u001b[31mname\u009b\r']] });
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the test
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(out).toContain('| evil[2J[31mname ');
+    expect(terminalSafe('a\tb\nc\u0000')).toBe('a\tb\nc');
   });
 
   it('separates rows when a cell has several lines (tags)', () => {

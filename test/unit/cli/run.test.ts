@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAgentctl, type CtlDeps } from '../../../src/cli/run.js';
 import { DcsError } from '../../../src/dcs/port.js';
-import { FakeClock, FakeIo, FakeWorld } from './fakes.js';
+import { FakeClock, FakeIo, FakeWorld, errorAnswer } from './fakes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentctl-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +75,14 @@ describe('agentctl exit codes and messages', () => {
     const dbg = { ...deps(w), openDcs: () => broken };
     await runAgentctl(['-c', file, 'list', '--debug'], dbg);
     expect(dbg.io.stderr).toContain('TypeError: kaputt\n    at ');
+  });
+
+  it('a 403 from an agent without authentication says how to get through (issue 13)', async () => {
+    const w = new FakeWorld();
+    w.handlers.push(() => errorAnswer(403, 'Access is denied: without restapi.authentication only this host and restapi.allowlist may change the cluster'));
+    const d = deps(w);
+    expect(await runAgentctl(['-c', file, 'pause'], d)).toBe(1);
+    expect(d.io.stderr).toMatch(/refused the request: Access is denied: without restapi\.authentication .* \(403\)\n {2}run agentctl on \w+, or set restapi\.authentication on the agents \(and here\), or add this host to their restapi\.allowlist/);
   });
 
   it('never prints the REST password', async () => {

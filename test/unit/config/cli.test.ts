@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,20 @@ describe('runAgentCli', () => {
     const lines = h.out().trim().split('\n');
     expect(lines.map((l) => l.slice(0, l.indexOf(': '))).sort()).toEqual(['bootstrap.dcs.synchronous_mode', 'postgresql.callbacks', 'watchdog.mode']);
     expect(lines.every((l) => l.includes(': not supported yet: '))).toBe(true);
+  });
+
+  it('warns when a config file holding passwords is readable by every user (issue 13); not when it is not', async () => {
+    const open = join(dir, 'open.yml');
+    writeFileSync(open, readFileSync(`${FIXTURES}/node1.yml`, 'utf8'));
+    chmodSync(open, 0o644);
+    const h = harness();
+    expect(await runAgentCli(['--validate-config', open], h.deps)).toBe(0);
+    expect(h.err()).toMatch(/warning: the config file is readable by every user \(mode 0644\) and holds .*postgresql\.authentication\.superuser\.password.*: chmod o-r it/);
+    expect(h.err()).not.toMatch(/secret|hunter/);
+    chmodSync(open, 0o640);
+    const closed = harness();
+    expect(await runAgentCli(['--validate-config', open], closed.deps)).toBe(0);
+    expect(closed.err()).not.toContain('readable by every user');
   });
 
   it('an unreadable file is a config error (exit 2)', async () => {
