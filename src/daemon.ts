@@ -19,6 +19,7 @@ import { Fencing } from './loop/fencing.js';
 import { postmasterWriteState } from './postgres/files.js';
 import { startFenceGuard } from './loop/fence-guard-client.js';
 import { createJobRunner } from './loop/jobs.js';
+import { createPeerHttp } from './loop/peer-http.js';
 import { componentLogger } from './obs/logger.js';
 import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
 
@@ -63,9 +64,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   // enforced here too, not only by the guard, until the key is re-attached.
   fencing.apply();
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
-  const jobs = createJobRunner({ selfName: config.name, pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, onFinished: () => loop?.wake() });
+  const peerHttp = createPeerHttp(() => config.restapi);
+  const jobs = createJobRunner({ selfName: config.name, pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing,
+    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp,
     publish: (snap) => { status = snap; },
   });
 

@@ -13,6 +13,7 @@ import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
 import { Executor } from './executor.js';
 import type { JobRunner } from './jobs.js';
 import { connUrl, memberBackoff, memberStatus, pgStateWord } from './member-status.js';
+import type { PeerHttp } from './peer-http.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
@@ -28,7 +29,8 @@ export interface LoopDeps {
   /** Arms the fence timer and the guard process (S1) from the postmaster and the proven lease. */
   readonly fencing: { apply(): unknown; checkNow(): boolean; settled(): Promise<void> };
   readonly publish: (snap: StatusSnapshot) => void;
-  readonly probeHeaders?: Record<string, string>;
+  /** GETs to other members' REST APIs (the S2 probe). */
+  readonly peerHttp: PeerHttp;
 }
 
 export class AgentLoop {
@@ -229,7 +231,7 @@ export class AgentLoop {
     const switchover = cluster.leader?.name === self && cluster.failover !== null;
     if (!race && !switchover) return new Map();
     // Members without our agent field (Patroni, a stranger) are never candidates: not probed.
-    return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });
+    return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: 2_000, http: this.deps.peerHttp });
   }
 
   /**

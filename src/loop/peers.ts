@@ -1,10 +1,12 @@
 // Fresh WAL positions of the other members, from their GET /patroni (S2 d). Unreachable is data.
 import type { MemberView } from '../core/cluster.js';
 import type { PeerProbe } from '../core/decide-types.js';
+import type { PeerHttp } from './peer-http.js';
 
 export interface ProbeOptions {
   readonly timeoutMs: number;
-  readonly headers?: Record<string, string>;
+  /** Speaks the members' REST API as configured (https, client certificate, CA). */
+  readonly http: PeerHttp;
 }
 
 export async function probePeers(members: readonly MemberView[], self: string, opts: ProbeOptions): Promise<Map<string, PeerProbe>> {
@@ -15,9 +17,7 @@ export async function probePeers(members: readonly MemberView[], self: string, o
 
 export async function probePeer(m: MemberView, opts: ProbeOptions): Promise<PeerProbe> {
   try {
-    const res = await fetch(m.apiUrl, { signal: AbortSignal.timeout(opts.timeoutMs), headers: opts.headers ?? {} });
-    const body: unknown = await res.json();
-    return parsePatroniStatus(m.name, body);
+    return parsePatroniStatus(m.name, await opts.http.getJson(m.apiUrl, { timeoutMs: opts.timeoutMs }));
   } catch (err) {
     return { name: m.name, reachable: false, error: err instanceof Error ? err.message : String(err) };
   }

@@ -1,0 +1,93 @@
+// The agent's own GETs to other members' REST APIs (the S2 probe of GET /patroni before a leader
+// race or a switchover, the candidate's position during a switchover). The members' api_url is
+// https when restapi.certfile is set, and a cluster whose API requires client certificates
+// (verify_client: required) answers nothing to a client without one: a plain fetch() failed both
+// ways, so a switchover found "no good candidates". Settings as Patroni's agent takes them
+// (patroni/request.py with insecure=True): the CA is restapi.cafile, the client certificate is the
+// member's own restapi.certfile/keyfile (every member presents the cluster's certificate), and the
+// member's host name is not checked against its certificate (Patroni sets assert_hostname=False;
+// api_url names an address, often not the one in the certificate). Without a cafile Patroni does
+// not verify the member's certificate at all; neither do we, or a Patroni config that works would
+// not. Basic auth from restapi.authentication is sent as Patroni does (GET does not need it).
+import { readFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet, type RequestOptions } from 'node:https';
+import type { RestApiConfig } from '../config/types.js';
+
+export interface PeerHttp {
+  /** GET url and parse the body as JSON; any answer is a value, transport failures throw. */
+  getJson(url: string, opts: { readonly timeoutMs: number; readonly signal?: AbortSignal }): Promise<unknown>;
+}
+
+export type ReadFile = (path: string) => Buffer;
+
+function read(key: string, path: string, readFile: ReadFile): Buffer {
+  try {
+    return readFile(path);
+  } catch (err) {
+    throw new Error(`restapi.${key}: cannot read '${path}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+}
+
+/** TLS and header options for requests to other members, from this member's restapi section. */
+export function peerRequestOptions(restapi: RestApiConfig, readFile: ReadFile = readFileSync): RequestOptions {
+  const headers: Record<string, string> = { 'user-agent': 'pg-ha-agent' };
+  if (restapi.authentication) {
+    const { username, password } = restapi.authentication;
+    headers['authorization'] = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  }
+  const tls: RequestOptions = {};
+  if (restapi.certfile !== undefined) {
+    tls.cert = read('certfile', restapi.certfile, readFile);
+    tls.key = restapi.keyfile === undefined ? tls.cert : read('keyfile', restapi.keyfile, readFile);
+    if (restapi.keyfile_password !== undefined) tls.passphrase = restapi.keyfile_password;
+  }
+  if (restapi.cafile !== undefined) {
+    tls.ca = read('cafile', restapi.cafile, readFile);
+    tls.rejectUnauthorized = true;
+    tls.checkServerIdentity = () => undefined;
+  } else {
+    tls.rejectUnauthorized = false;
+  }
+  return { headers, ...tls };
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+/** A client for restapi as it is now: the files are read once per restapi object (a reload makes a new one). */
+export function createPeerHttp(restapi: () => RestApiConfig, readFile: ReadFile = readFileSync): PeerHttp {
+  let cached: { for: RestApiConfig; options: RequestOptions } | null = null;
+  const options = (): RequestOptions => {
+    const current = restapi();
+    if (cached?.for !== current) cached = { for: current, options: peerRequestOptions(current, readFile) };
+    return cached.options;
+  };
+  return {
+    getJson: (url, opts) => new Promise<unknown>((resolve, reject) => {
+      const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
+      const { protocol } = new URL(url);
+      const base = options();
+      // Plain http carries no TLS options (node:http would ignore them anyway).
+      const req = protocol === 'https:'
+        ? httpsGet(url, { ...base, signal, agent: false })
+        : httpGet(url, { headers: base.headers ?? {}, signal, agent: false });
+      req.on('response', (res) => {
+        readBody(res).then((text) => {
+          try {
+            resolve(JSON.parse(text));
+          } catch {
+            reject(new Error(`${url} answered ${res.statusCode ?? '?'} with a body that is not JSON`));
+          }
+        }, reject);
+      });
+      req.on('error', reject);
+    }),
+  };
+}
