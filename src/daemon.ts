@@ -1,6 +1,8 @@
 // Composition root: the only place that starts things and handles signals.
 import type { Logger } from 'pino';
+import { createCallbackExecutor } from './agent/callbacks.js';
 import { createPgAdapter } from './agent/pg-adapter.js';
+import { withCallbacks } from './agent/pg-callbacks.js';
 import { createLocalActions } from './agent/local-actions.js';
 import { createWalNow } from './agent/wal-now.js';
 import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
@@ -65,9 +67,15 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   fencing.apply();
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
   const peerHttp = createPeerHttp(() => config.restapi);
-  const jobs = createJobRunner({ selfName: config.name, pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
+  // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths above and the
+  // shutdown below use the bare adapter, so no user command is ever in their way.
+  const callbacks = createCallbackExecutor({
+    commands: () => config.postgresql.callbacks, scope: () => config.scope, runner, logger: componentLogger(root, 'callbacks'),
+  });
+  const pgCb = withCallbacks(pg, callbacks);
+  const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp,
+    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp,
     publish: (snap) => { status = snap; },
   });
 

@@ -59,6 +59,7 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         await runPromotion({ ...deps, spec, signal });
         return;
       case 'restart':
+        pg.beginRestart?.();
         await pg.stop('fast', 60_000);
         if (spec.role === 'primary') await pg.startPrimary(signal);
         else await pg.startReplica(spec.leader, signal);
