@@ -116,8 +116,7 @@ export const LOCAL_REGISTRY: Registry = Object.freeze({
   'tags.clonefrom': acted(V1, 'preferred source for new replicas'),
   'tags.nosync': ignored(V2, 'synchronous mode is not supported yet, so no member is ever a synchronous standby', isTrue),
   'tags.sync_priority': ignored(V2, 'synchronous mode is not supported yet, so no member is ever a synchronous standby', differs(1)),
-  'tags.nostream': refusedYet(V2, 'nostream would make this replica replay WAL from the archive only, without streaming from the primary',
-    'remove the tag or set it to false (the replica streams from the primary)', isTrue),
+  'tags.nostream': acted(V2, 'this replica replays WAL from the archive only (restore_command), without streaming; the leader keeps no slot for it'),
   // Ignored rather than refused: Patroni's own postgres2.yml sets it and must load unchanged
   // (SPEC 8); only the replication path differs, never what is replicated or who may lead.
   'tags.replicatefrom': ignored(V2, 'cascading replication is not supported yet: this replica streams from the primary, not from the named member', nonEmpty),

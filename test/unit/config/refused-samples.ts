@@ -23,7 +23,6 @@ export const REFUSED_LOCAL: Readonly<Record<string, unknown>> = {
   'postgresql.pre_promote': '/bin/fence',
   'postgresql.before_stop': '/bin/true',
   'postgresql.bin_name': { postgres: 'pg' },
-  'tags.nostream': true,
   'watchdog.mode': 'required',
 };
 

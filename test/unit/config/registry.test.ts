@@ -62,7 +62,7 @@ describe('refused local keys: a start-up error naming the key, what it would do 
   });
 
   it.each([
-    ['postgresql.callbacks', {}], ['postgresql.callbacks', { on_start: '' }], ['tags.nostream', false],
+    ['postgresql.callbacks', {}], ['postgresql.callbacks', { on_start: '' }], ['tags.nostream', false], ['tags.nostream', true], ['tags.nostream', 'true'],
     ['postgresql.callbacks', { on_role_change: '/usr/bin/python3 features/callback2.py postgres-0 5361' }],
     ['watchdog.mode', 'off'], ['watchdog.mode', false], ['watchdog.mode', 'automatic'],
   ])('%s: %j stays accepted', (path, value) => {
