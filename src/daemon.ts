@@ -1,6 +1,8 @@
 // Composition root: the only place that starts things and handles signals.
 import type { Logger } from 'pino';
+import { createCallbackExecutor } from './agent/callbacks.js';
 import { createPgAdapter } from './agent/pg-adapter.js';
+import { withCallbacks } from './agent/pg-callbacks.js';
 import { createLocalActions } from './agent/local-actions.js';
 import { createWalNow } from './agent/wal-now.js';
 import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
@@ -23,6 +25,7 @@ import { fenceNow } from './postgres/pgctl.js';
 import { startFenceGuard } from './loop/fence-guard-client.js';
 import { afterAbort, bounded, CLOSE_BOUND_MS, JOB_ABORT_BOUND_MS, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
 import { createJobRunner } from './loop/jobs.js';
+import { createPeerHttp } from './loop/peer-http.js';
 import { componentLogger } from './obs/logger.js';
 import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
 
@@ -67,9 +70,16 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   // enforced here too, not only by the guard, until the key is re-attached.
   fencing.apply();
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
-  const jobs = createJobRunner({ selfName: config.name, pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, onFinished: () => loop?.wake() });
+  const peerHttp = createPeerHttp(() => config.restapi);
+  // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths above and the
+  // shutdown below use the bare adapter, so no user command is ever in their way.
+  const callbacks = createCallbackExecutor({
+    commands: () => config.postgresql.callbacks, scope: () => config.scope, runner, logger: componentLogger(root, 'callbacks'),
+  });
+  const pgCb = withCallbacks(pg, callbacks);
+  const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing,
+    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp,
     publish: (snap) => { status = snap; },
   });
 

@@ -269,9 +269,15 @@ export function mergeDynamicConfig(base: unknown, patch: unknown): Record<string
   if (!isPlainObject(merged)) return {};
   // A patch in Patroni 3's words (master_start_timeout) means that value, not the primary_* the
   // stored config carries (the agent writes every key, defaults included), which would win.
+  // A patch that removes master_*_timeout (null) removes the setting, as in Patroni, where the
+  // default applies again: the primary_* copy the agent stored next to it (same value) goes too.
   for (const which of ['start', 'stop']) {
+    const master = `master_${which}_timeout`;
+    const primary = `primary_${which}_timeout`;
     const sets = (key: string): boolean => isPlainObject(patch) && patch[key] !== undefined && patch[key] !== null;
-    if (sets(`master_${which}_timeout`) && !sets(`primary_${which}_timeout`)) delete merged[`primary_${which}_timeout`];
+    const clears = isPlainObject(patch) && patch[master] === null && patch[primary] === undefined;
+    const copied = isPlainObject(base) && base[master] !== undefined && base[master] === base[primary];
+    if ((sets(master) && !sets(primary)) || (clears && copied)) delete merged[primary];
   }
   return merged;
 }

@@ -1,20 +1,12 @@
 // Status of every key of the local YAML file (bootstrap.dcs is in registry-dynamic.ts). An entry
 // decides its own path and, for sections, every key under it. docs/configuration.md lists this
 // table; test/unit/config/registry.test.ts holds it against the schema.
-import { CALLBACK_NAMES } from './schema.js';
 import { acted, differs, ignored, isTrue, nonEmpty, refusedFor, refusedYet, type Cond, type Registry } from './registry.js';
-import { isPlainObject } from './walk.js';
 
 const V1 = '0.1.0';
 const V2 = '0.2.0';
 const ONLY_ETCD3 = 'only etcd3 is supported as the DCS: replace this section with an etcd3 section';
 const NO_WATCHDOG = 'the agent uses no watchdog (watchdog.mode: required is refused)';
-
-/** Any callback set to a command (an empty `callbacks:` or empty commands stay accepted). */
-const someCallback: Cond = {
-  test: (v) => isPlainObject(v) && CALLBACK_NAMES.some((n) => typeof v[n] === 'string' && v[n].trim() !== ''),
-  text: 'any command set',
-};
 
 const isRequired: Cond = { test: (v) => typeof v === 'string' && ['require', 'required'].includes(v.trim().toLowerCase()), text: 'required' };
 
@@ -97,8 +89,7 @@ export const LOCAL_REGISTRY: Registry = Object.freeze({
   'postgresql.authentication': acted(V1, 'superuser, replication and rewind roles'),
   'postgresql.parameters': acted(V1, 'local PostgreSQL settings'),
   'postgresql.pg_hba': acted(V1, 'pg_hba.conf lines'),
-  'postgresql.callbacks': refusedYet(V2, 'callbacks would run a command on start, stop, restart, role change and reload',
-    'remove postgresql.callbacks (or leave every command empty) and watch role changes through GET /patroni or the member keys in etcd', someCallback),
+  'postgresql.callbacks': acted(V2, 'commands run with <action> <role> <scope> on start, stop, restart, reload and role change, as Patroni runs them'),
   'postgresql.use_pg_rewind': acted(V1, 'local override of the dynamic use_pg_rewind'),
   'postgresql.remove_data_directory_on_rewind_failure': acted(V1, 're-clone when pg_rewind fails'),
   'postgresql.create_replica_methods': acted(V1, 'basebackup (other methods are refused by value)'),
@@ -125,8 +116,7 @@ export const LOCAL_REGISTRY: Registry = Object.freeze({
   'tags.clonefrom': acted(V1, 'preferred source for new replicas'),
   'tags.nosync': ignored(V2, 'synchronous mode is not supported yet, so no member is ever a synchronous standby', isTrue),
   'tags.sync_priority': ignored(V2, 'synchronous mode is not supported yet, so no member is ever a synchronous standby', differs(1)),
-  'tags.nostream': refusedYet(V2, 'nostream would make this replica replay WAL from the archive only, without streaming from the primary',
-    'remove the tag or set it to false (the replica streams from the primary)', isTrue),
+  'tags.nostream': acted(V2, 'this replica replays WAL from the archive only (restore_command), without streaming; the leader keeps no slot for it'),
   // Ignored rather than refused: Patroni's own postgres2.yml sets it and must load unchanged
   // (SPEC 8); only the replication path differs, never what is replicated or who may lead.
   'tags.replicatefrom': ignored(V2, 'cascading replication is not supported yet: this replica streams from the primary, not from the named member', nonEmpty),

@@ -20,6 +20,7 @@ export function whenFollower(input: DecideInput, leaderName: string): Decision {
   }
   if (followsLeader(input, leader)) {
     const streaming = local.walReceiver?.status === 'streaming';
+    const archiveOnly = input.self.tags.nostream === true;
     if (streaming) return decision(input, [], `replica streaming from ${leaderName}`, { ...memory, followSinceMs: null, followLeader: leaderName });
     const since = input.memory.followLeader === leaderName ? input.memory.followSinceMs ?? input.nowMs : input.nowMs;
     const leaderTimeline = leaderMember?.timeline ?? 0;
@@ -28,6 +29,7 @@ export function whenFollower(input: DecideInput, leaderName: string): Decision {
         `rejoining ${leaderName} through the fork check: not streaming for ${input.nowMs - since} ms and its timeline ${leaderTimeline} is newer than ours ${local.timeline}`,
         { ...memory, followSinceMs: null });
     }
+    if (archiveOnly) return decision(input, [], `replica of ${leaderName} from the wal archive (nostream)`, { ...memory, followSinceMs: since, followLeader: leaderName });
     return decision(input, [], `replica of ${leaderName}, not streaming yet (wal receiver ${local.walReceiver?.status ?? 'absent'})`,
       { ...memory, followSinceMs: since, followLeader: leaderName });
   }
@@ -38,6 +40,8 @@ export function whenFollower(input: DecideInput, leaderName: string): Decision {
 function followsLeader(input: DecideInput, leader: MemberRef): boolean {
   const local = input.local;
   if (local.kind !== 'running') return false;
+  // A nostream replica has no upstream to point at a new leader: it replays the archive.
+  if (input.self.tags.nostream === true) return true;
   const info = local.primaryConninfo ?? '';
   const byConninfo = new RegExp(`(^|\\s)host=${escapeRe(leader.host)}(\\s|$)`).test(info) && new RegExp(`(^|\\s)port=${leader.port}(\\s|$)`).test(info);
   if (byConninfo) return true;

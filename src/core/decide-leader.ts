@@ -118,6 +118,13 @@ function leaderPgNotRunning(input: DecideInput): Decision {
       { primaryDownSinceMs: null });
   }
   if (abort) return restartAfterAbort(input, abort, since);
+  // primary_start_timeout 0 asks to fail over rather than restart, when someone can take over
+  // (Patroni's recover(): "stopped PostgreSQL to fail over after a crash").
+  const successor = limitMs === 0 && !isPaused(input) ? bestCandidate(input) : null;
+  if (successor !== null) {
+    return decision(input, [{ kind: 'releaseLeader' }],
+      `releasing the leader key: postgresql is down and primary_start_timeout is 0; ${successor} can take over`, { primaryDownSinceMs: null });
+  }
   const actions: Action[] = [{ kind: 'renewLeader' }];
   if (input.fenced) actions.push({ kind: 'clearFence' });
   const state = local.control?.state;

@@ -29,5 +29,6 @@ export function msLeft(input: DecideInput): number {
 
 /** Every other member gets a physical slot on the leader (created at promotion, SPEC 10). */
 export function slotMembers(input: DecideInput): string[] {
-  return (input.cluster?.members ?? []).map((m) => m.name).filter((n) => n !== input.self.name);
+  // A nostream member never connects (Patroni keeps no slot for it either): a slot would only hold WAL.
+  return (input.cluster?.members ?? []).filter((m) => m.name !== input.self.name && m.tags.nostream !== true).map((m) => m.name);
 }

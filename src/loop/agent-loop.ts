@@ -13,6 +13,7 @@ import { buildStatusSnapshot, type StatusSnapshot } from '../obs/status.js';
 import { Executor } from './executor.js';
 import type { JobRunner } from './jobs.js';
 import { connUrl, memberBackoff, memberStatus, pgStateWord } from './member-status.js';
+import type { PeerHttp } from './peer-http.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
 import { LastValidConfig } from './config-memory.js';
@@ -29,7 +30,8 @@ export interface LoopDeps {
   /** Arms the fence timer and the guard process (S1) from the postmaster and the proven lease. */
   readonly fencing: { apply(): unknown; checkNow(): boolean; settled(): Promise<void> };
   readonly publish: (snap: StatusSnapshot) => void;
-  readonly probeHeaders?: Record<string, string>;
+  /** GETs to other members' REST APIs (the S2 probe). */
+  readonly peerHttp: PeerHttp;
 }
 
 export class AgentLoop {
@@ -226,13 +228,22 @@ export class AgentLoop {
   }
 
   private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {
-    if (!cluster || local.kind !== 'running') return new Map();
+    if (!cluster) return new Map();
+    // A leader whose PostgreSQL is down with primary_start_timeout 0 fails over only when a
+    // replica can take over: decide() needs the candidates' state.
+    const failFast = cluster.leader?.name === self && local.kind === 'down' && this.dynamic().primary_start_timeout === 0;
+    if (failFast) return this.probe(cluster, self);
+    if (local.kind !== 'running') return new Map();
     // A key holder still in recovery re-checks S2 before promoting (its promotion failed or crashed).
     const race = cluster.leader === null || (cluster.leader.name === self && local.inRecovery);
     const switchover = cluster.leader?.name === self && cluster.failover !== null;
     if (!race && !switchover) return new Map();
+    return this.probe(cluster, self);
+  }
+
+  private probe(cluster: ClusterView, self: string): Promise<Map<string, PeerProbe>> {
     // Members without our agent field (Patroni, a stranger) are never candidates: not probed.
-    return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: 2_000, ...(this.deps.probeHeaders ? { headers: this.deps.probeHeaders } : {}) });
+    return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: 2_000, http: this.deps.peerHttp });
   }
 
   /**

@@ -7,6 +7,7 @@ import type { FinishedJob, JobSpec, RunningJob } from '../core/decide-types.js';
 import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
 import { runPromotion } from './promotion.js';
+import type { PeerHttp } from './peer-http.js';
 import { runSwitchover } from './switchover.js';
 
 export interface JobDeps {
@@ -16,7 +17,8 @@ export interface JobDeps {
   readonly logger: Logger;
   readonly dynamicConfig: () => DynamicConfig;
   readonly onFinished: (job: FinishedJob) => void;
-  readonly probeHeaders?: Record<string, string>;
+  /** GETs to other members' REST APIs (the switchover's candidate position). */
+  readonly peerHttp: PeerHttp;
   /** This member's name (the history entry of a promotion names it). */
   readonly selfName?: string;
 }
@@ -57,6 +59,7 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         await runPromotion({ ...deps, spec, signal });
         return;
       case 'restart':
+        pg.beginRestart?.();
         await pg.stop('fast', 60_000, signal);
         if (spec.role === 'primary') await pg.startPrimary(signal);
         else await pg.startReplica(spec.leader, signal);

@@ -1,8 +1,9 @@
 // The member key this node publishes every tick (Patroni's member JSON, via the dcs codecs).
-import type { Config } from '../config/types.js';
+import type { Config, Tags } from '../config/types.js';
 import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster.js';
 import type { JobBackoff, SwitchoverAbort } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
+import { publishedTags } from '../core/tags.js';
 
 export function connUrl(config: Config): string {
   const { host, port } = config.postgresql.connect_address;
@@ -43,7 +44,8 @@ export function memberStatus(args: {
     apiUrl: apiUrl(config),
     state: pgStateWord(local, args.jobKind),
     role,
-    tags: config.tags,
+    // Written as Patroni writes them (false boolean tags left out); the values are config.tags'.
+    tags: publishedTags(config.tags) as Tags,
     agent: args.agent,
     reason: args.reason,
     ...(args.paused === true ? { pause: true } : {}),

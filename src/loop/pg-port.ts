@@ -42,5 +42,7 @@ export interface PgPort {
   applyDynamicConfig(dynamic: DynamicConfig, signal?: AbortSignal): Promise<void>;
   /** Explicit reinit (S5): move the data directory aside (never deleted) and leave an empty one. */
   moveDataAside(reason: string): Promise<string>;
+  /** The next stop and start are one restart (callbacks report on_restart, not on_stop/on_start). */
+  beginRestart?(): void;
   close(): Promise<void>;
 }

@@ -9,7 +9,8 @@ import type { JobSpec } from '../core/decide-types.js';
 import { formatLsn, shutdownCheckpointEnd } from '../core/lsn.js';
 import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
-import { fetchStatusJson, parsePatroniStatus } from './peers.js';
+import type { PeerHttp } from './peer-http.js';
+import { parsePatroniStatus } from './peers.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */
 export const CATCH_UP_TIMEOUT_MS = 5_000;
@@ -19,7 +20,7 @@ type SwitchoverSpec = Extract<JobSpec, { kind: 'switchover' }>;
 
 interface SwitchoverArgs {
   pg: PgPort; dcs: Dcs; clock: Clock; logger: Logger; signal: AbortSignal;
-  dynamicConfig: () => DynamicConfig; spec: SwitchoverSpec; probeHeaders?: Record<string, string>;
+  dynamicConfig: () => DynamicConfig; spec: SwitchoverSpec; peerHttp: PeerHttp;
 }
 
 /** The switchover stopped short: `unclaimed` when the key was released but nobody took it (pause). */
@@ -69,7 +70,7 @@ async function candidatePosition(args: SwitchoverArgs): Promise<{ lsn: number | 
   } catch {
     // fall through to the REST status
   }
-  const body = await fetchStatusJson(args.spec.candidate.apiUrl, { timeoutMs: 1000, ...(args.probeHeaders ? { headers: args.probeHeaders } : {}) });
+  const body = await args.peerHttp.getJson(args.spec.candidate.apiUrl, { timeoutMs: 1000, signal: args.signal });
   const probe = parsePatroniStatus(args.spec.candidate.name, body);
   if (!probe.reachable) return { lsn: null, note: probe.error };
   return { lsn: probe.walPosition, note: `its REST API reports ${probe.walPosition === null ? 'no position' : formatLsn(probe.walPosition)}` };

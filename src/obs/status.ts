@@ -8,6 +8,7 @@ import type { DynamicConfig, Tags, TagValue } from '../config/types.js';
 import type { ClusterView, MemberRole } from '../core/cluster.js';
 import type { JobBackoff } from '../core/decide-types.js';
 import type { LocalPg, PgRunning } from '../core/local-pg.js';
+import { publishedTags } from '../core/tags.js';
 import type { EtcdMemberHealth } from '../dcs/etcd-members.js';
 import type { AgentCounters } from './metrics.js';
 import { emptyCounters } from './metrics.js';
@@ -205,7 +206,7 @@ function buildNodeStatus(inputs: StatusInputs): NodeStatus {
   const role = running ? runningRole(running, inputs.pgRole) : inputs.pgRole ?? roleFromDisk(local);
   const sysid = running ? running.systemIdentifier : local.control?.systemIdentifier;
   const unlocked = !inputs.dcsOk || cluster === null || cluster.leader === null;
-  const tags = effectiveTags(inputs.tags);
+  const tags = publishedTags(inputs.tags);
   const node: NodeStatus = {
     state: inputs.pgState ?? stateWord(local),
     role,
@@ -293,10 +294,3 @@ function isSyncStandby(inputs: StatusInputs): boolean {
   return inputs.dynamic.synchronous_mode === true && sync !== undefined && sync.syncStandby.includes(inputs.name);
 }
 
-function effectiveTags(tags: Tags): Readonly<Record<string, TagValue>> {
-  const out: Record<string, TagValue> = {};
-  for (const [key, value] of Object.entries(tags)) {
-    if (value !== undefined && value !== null) out[key] = value;
-  }
-  return Object.freeze(out);
-}

@@ -112,12 +112,16 @@ export interface ReplicaSettings {
   readonly applicationName: string;
   /** Slot on the upstream; null when slots are not used. */
   readonly slotName: string | null;
+  /** False for a nostream member: no primary_conninfo, WAL comes from restore_command only. */
+  readonly stream?: boolean;
 }
 
 export function renderReplicaConf(replica: ReplicaSettings | null, config: Config): string {
   const lines = ['# Managed by pg-ha-agent: replica settings; empty on a primary.'];
   if (replica) {
-    lines.push(`primary_conninfo = ${confValue(primaryConninfo(replica, config))}`);
+    // Written empty for a nostream member, so no earlier upstream lingers.
+    const streams = replica.stream !== false;
+    lines.push(`primary_conninfo = ${confValue(streams ? primaryConninfo(replica, config) : '')}`);
     lines.push(`primary_slot_name = ${confValue(replica.slotName ?? '')}`);
     lines.push(`recovery_target_timeline = 'latest'`);
   }

@@ -9,10 +9,13 @@ import type { SqlConnection } from './sql.js';
 
 export function replicaSettings(config: Config, dynamic: DynamicConfig | null, upstream: UpstreamNode): ReplicaSettings {
   const useSlots = dynamic?.postgresql.use_slots ?? true;
+  // tags.nostream (Patroni 4): replay from the archive (restore_command) only; no conninfo, no slot.
+  const stream = config.tags.nostream !== true;
   return {
     upstream,
     applicationName: config.name,
-    slotName: useSlots ? slotNameForMember(config.name) : null,
+    slotName: useSlots && stream ? slotNameForMember(config.name) : null,
+    stream,
   };
 }
 

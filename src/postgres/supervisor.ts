@@ -45,7 +45,8 @@ export interface PromoteResult {
 export interface FollowResult {
   /** False when the replica already followed this upstream (nothing rewritten or reloaded). */
   readonly changed: boolean;
-  readonly receiver: ReceiverState;
+  /** null for a nostream member, which has no WAL receiver to wait for. */
+  readonly receiver: ReceiverState | null;
   readonly durationMs: number;
 }
 
@@ -259,10 +260,13 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
       throw err;
     }
     if (inRecovery !== true) throw new PgError('follow-failed', `cannot follow ${leader.name}: PostgreSQL is not a replica`, { retryable: false });
-    const changed = await writeReplicaConf(config, 'replica', replicaSettings(config, dynamic, leader), await fileOwner(config));
+    const settings = replicaSettings(config, dynamic, leader);
+    const changed = await writeReplicaConf(config, 'replica', settings, await fileOwner(config));
     if (changed) {
       await sql.query('SELECT pg_catalog.pg_reload_conf()', [], { signal });
-    } else {
+    }
+    if (settings.stream === false) return { changed, receiver: null, durationMs: Math.round(performance.now() - t0) };
+    if (!changed) {
       const now = await walReceiver(sql, signal);
       if (streamingFrom(now, leader) && now) return { changed, receiver: now, durationMs: Math.round(performance.now() - t0) };
     }

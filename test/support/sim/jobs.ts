@@ -120,6 +120,9 @@ function rejoin(w: WorldState, n: SimNode, leaderHost: string): string | null {
   if (!leader || !leader.pg.running || !linked(n, leader)) throw new Transient(`could not connect to the leader ${leaderHost}`);
   const pg = n.pg;
   cleanStop(w, n);
+  // As src/postgres/rewind.ts fetchLeaderTimeline: the fork check needs the leader's timeline
+  // as a primary; a key holder still in recovery (its promotion pending) is retried later.
+  if (leader.pg.recovery) throw new Transient(`${leader.name} is not a primary; it cannot be the rewind source yet`);
   const end = walEnd(pg.wal);
   let rewind: boolean;
   if (pg.tl > leader.pg.tl) rewind = true;

@@ -108,6 +108,9 @@ describe('status snapshot', () => {
       pending_restart: true, tags: { nofailover: true, zone: 'b' }, database_system_identifier: '7300000000000000001',
     });
     expect(snap.node.cluster_unlocked).toBeUndefined();
+    // As Patroni's: false boolean tags are not shown (its suite compares the object whole).
+    const quiet = snapshot(clock, { local: replicaPg(true, 10), tags: { clonefrom: false, noloadbalance: false, nostream: false, new_tag: 'new_value' } });
+    expect(quiet.node.tags).toEqual({ new_tag: 'new_value' });
     expect(snap.leaderOptime).toBe(LEADER_OPTIME);
     expect(snap.leaderTerm).toBe(42);
   });

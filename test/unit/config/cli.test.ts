@@ -89,12 +89,12 @@ describe('runAgentCli', () => {
     const text = readFileSync(`${FIXTURES}/node1.yml`, 'utf8')
       .replace('synchronous_mode: false', 'synchronous_mode: true')
       .replace('watchdog:\n  mode: off', 'watchdog:\n  mode: required')
-      .replace('  basebackup:', '  callbacks:\n    on_role_change: /bin/true\n  basebackup:');
+      .replace('  basebackup:', '  pre_promote: /bin/true\n  basebackup:');
     writeFileSync(refused, text);
     const h = harness();
     expect(await runAgentCli(['--validate-config', refused], h.deps)).toBe(2);
     const lines = h.out().trim().split('\n');
-    expect(lines.map((l) => l.slice(0, l.indexOf(': '))).sort()).toEqual(['bootstrap.dcs.synchronous_mode', 'postgresql.callbacks', 'watchdog.mode']);
+    expect(lines.map((l) => l.slice(0, l.indexOf(': '))).sort()).toEqual(['bootstrap.dcs.synchronous_mode', 'postgresql.pre_promote', 'watchdog.mode']);
     expect(lines.every((l) => l.includes(': not supported yet: '))).toBe(true);
   });
 

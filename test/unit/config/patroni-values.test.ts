@@ -67,6 +67,20 @@ describe('master_*_timeout (Patroni 3 names) kept as sent', () => {
     expect(r.warnings).toEqual([]);
   });
 
+  it('a patch with master_start_timeout: null removes the setting: the default applies again (recovery.feature)', () => {
+    const stored = validateDynamicConfig({ ttl: 30 });
+    if (!stored.ok) throw new Error('fixture');
+    const zero = validateDynamicConfig(mergeDynamicConfig(stored.config, { master_start_timeout: 0 }));
+    if (!zero.ok) throw new Error('fixture');
+    expect(zero.config.primary_start_timeout).toBe(0);
+    const back = validateDynamicConfig(mergeDynamicConfig(zero.config, { master_start_timeout: null }));
+    expect(back.ok && back.config.primary_start_timeout).toBe(300);
+    expect(back.ok && 'master_start_timeout' in back.config).toBe(false);
+    // primary_start_timeout set on its own stays when a stale master_* is cleared.
+    const own = validateDynamicConfig(mergeDynamicConfig({ ...zero.config, primary_start_timeout: 60 }, { master_start_timeout: null }));
+    expect(own.ok && own.config.primary_start_timeout).toBe(60);
+  });
+
   it('primary_* wins over a different master_* in one config, with a warning (Patroni)', () => {
     const r = validateDynamicConfig({ primary_start_timeout: 30, master_start_timeout: 10 });
     expect(r.ok && r.config.primary_start_timeout).toBe(30);

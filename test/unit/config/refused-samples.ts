@@ -17,14 +17,12 @@ export const REFUSED_LOCAL: Readonly<Record<string, unknown>> = {
   citus: { group: 0 },
   'bootstrap.post_init': '/bin/true',
   'bootstrap.post_bootstrap': '/bin/true',
-  'postgresql.callbacks': { on_role_change: '/usr/local/bin/role-change.sh' },
   'postgresql.pg_ident': ['map a b'],
   'postgresql.custom_conf': '/etc/custom.conf',
   'postgresql.recovery_conf': { restore_command: 'cp' },
   'postgresql.pre_promote': '/bin/fence',
   'postgresql.before_stop': '/bin/true',
   'postgresql.bin_name': { postgres: 'pg' },
-  'tags.nostream': true,
   'watchdog.mode': 'required',
 };
 

@@ -62,7 +62,8 @@ describe('refused local keys: a start-up error naming the key, what it would do 
   });
 
   it.each([
-    ['postgresql.callbacks', {}], ['postgresql.callbacks', { on_start: '' }], ['tags.nostream', false],
+    ['postgresql.callbacks', {}], ['postgresql.callbacks', { on_start: '' }], ['tags.nostream', false], ['tags.nostream', true], ['tags.nostream', 'true'],
+    ['postgresql.callbacks', { on_role_change: '/usr/bin/python3 features/callback2.py postgres-0 5361' }],
     ['watchdog.mode', 'off'], ['watchdog.mode', false], ['watchdog.mode', 'automatic'],
   ])('%s: %j stays accepted', (path, value) => {
     expect(check(edit([path, value])).ok).toBe(true);
@@ -74,8 +75,8 @@ describe('refused local keys: a start-up error naming the key, what it would do 
   });
 
   it('lists every refused key at once', () => {
-    const r = problemsOf(edit(['postgresql.callbacks', { on_stop: '/x' }], ['watchdog.mode', 'required'], ['bootstrap.dcs.failsafe_mode', true]));
-    expect(r.map((p) => p.path)).toEqual(expect.arrayContaining(['postgresql.callbacks', 'watchdog.mode', 'bootstrap.dcs.failsafe_mode']));
+    const r = problemsOf(edit(['postgresql.pre_promote', '/x'], ['watchdog.mode', 'required'], ['bootstrap.dcs.failsafe_mode', true]));
+    expect(r.map((p) => p.path)).toEqual(expect.arrayContaining(['postgresql.pre_promote', 'watchdog.mode', 'bootstrap.dcs.failsafe_mode']));
   });
 });
 

@@ -9,6 +9,7 @@ import {
   dynamicConfig,
   finished,
   hostOf,
+  input,
   jobOf,
   kinds,
   localPg,
@@ -24,6 +25,23 @@ const newLeaderPg2 = cluster({ leader: 'pg2', members: [member('pg1'), member('p
 const notStreaming = (leader: string) => localPg.replica({
   leader,
   walReceiver: { status: 'waiting', senderHost: null, senderPort: null, receivedTimeline: null, slotName: null },
+});
+
+describe('decide: nostream follower (archive only)', () => {
+  const archiveOnly = localPg.replica({ walReceiver: null, primaryConninfo: null, primarySlotName: null });
+
+  it('has no upstream to repoint: no follow action, no rejoin while the timelines agree', () => {
+    const d = decide(replicaInput({ tags: { nostream: true }, local: archiveOnly }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toBe('replica of pg1 from the wal archive (nostream)');
+    // The same replica without the tag is pointed at the leader.
+    expect(kinds(decide(replicaInput({ local: archiveOnly })))).toEqual(['follow']);
+  });
+
+  it('the leader keeps no slot for a nostream member', () => {
+    const c = cluster({ members: [member('pg1', { role: 'primary' }), member('pg2', { tags: { nostream: true } }), member('pg3')] });
+    expect(action(decide(input({ cluster: c })), 'createSlots').members).toEqual(['pg3']);
+  });
 });
 
 describe('decide: follower', () => {

@@ -96,6 +96,15 @@ describe('decide: leader postgresql failure (5.5)', () => {
     expect(d.memory.primaryDownSinceMs).toBe(since);
   });
 
+  it('with primary_start_timeout 0 fails over at once when a replica can take over, else restarts in place', () => {
+    const zero = dynamicConfig({ primary_start_timeout: 0 });
+    const d = decide(input({ config: zero, local: localPg.down({ state: 'in production' }), peers: peers(peer('pg2'), peer('pg3', { nofailover: true })) }));
+    expect(kinds(d)).toEqual(['releaseLeader']);
+    expect(d.reason).toContain('primary_start_timeout is 0; pg2 can take over');
+    const alone = decide(input({ config: zero, local: localPg.down({ state: 'in production' }), peers: peers(peer('pg2', { running: false }), peer.unreachable('pg3')) }));
+    expect(jobOf(alone)).toEqual({ kind: 'startPrimary' });
+  });
+
   it('releases the leader key when postgresql could not start within primary_start_timeout', () => {
     const d = decide(input({ local: localPg.down({ state: 'in production' }), memory: memory({ primaryDownSinceMs: NOW_MS - 301_000 }) }));
     expect(kinds(d)).toEqual(['releaseLeader']);

@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberView } from '../../../src/core/cluster.js';
-import { MAX_STATUS_BYTES, probePeer } from '../../../src/loop/peers.js';
+import { createPeerHttp, MAX_STATUS_BYTES } from '../../../src/loop/peer-http.js';
+import { probePeer } from '../../../src/loop/peers.js';
 
 let server: Server;
 let base = '';
@@ -34,27 +35,28 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+const http = createPeerHttp(() => ({}) as never);
 const member = (apiUrl: string): MemberView => ({ name: 'b', apiUrl } as unknown as MemberView);
 
 describe('probePeer', () => {
   it('reads a member status', async () => {
-    expect(await probePeer(member(`${base}/patroni`), { timeoutMs: 2000 })).toMatchObject({ reachable: true, walPosition: 100 });
+    expect(await probePeer(member(`${base}/patroni`), { timeoutMs: 2000, http })).toMatchObject({ reachable: true, walPosition: 100 });
   });
 
   it('refuses a data: URL (fetch would "read" it without any network)', async () => {
     const url = `data:application/json,${encodeURIComponent(JSON.stringify({ state: 'running', role: 'primary', xlog: { location: 1e15 } }))}`;
-    const p = await probePeer(member(url), { timeoutMs: 2000 });
+    const p = await probePeer(member(url), { timeoutMs: 2000, http });
     expect(p).toMatchObject({ reachable: false, error: expect.stringMatching(/scheme data: is not http or https/) });
   });
 
   it('does not follow a redirect', async () => {
-    const p = await probePeer(member(`${base}/redirect`), { timeoutMs: 2000, headers: { authorization: 'Basic c2VjcmV0' } });
+    const p = await probePeer(member(`${base}/redirect`), { timeoutMs: 2000, http: createPeerHttp(() => ({ authentication: { username: 'u', password: 'secret' } }) as never) });
     expect(p).toMatchObject({ reachable: false, error: expect.stringMatching(/redirect \(HTTP 302\); not followed/) });
     expect(redirectedTo).toBe(0);
   });
 
   it('stops reading a body larger than the cap', async () => {
-    const p = await probePeer(member(`${base}/huge`), { timeoutMs: 5000 });
+    const p = await probePeer(member(`${base}/huge`), { timeoutMs: 5000, http });
     expect(p).toMatchObject({ reachable: false, error: expect.stringMatching(/larger than 262144 bytes/) });
   });
 });

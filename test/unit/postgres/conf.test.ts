@@ -14,6 +14,7 @@ import {
   slotNameForMember,
 } from '../../../src/postgres/conf.js';
 import { PgError } from '../../../src/postgres/errors.js';
+import { replicaSettings } from '../../../src/postgres/follow.js';
 import { pgPaths } from '../../../src/postgres/paths.js';
 import { testConfig, testDynamicConfig } from './fixtures.js';
 
@@ -111,6 +112,17 @@ describe('replica configuration', () => {
 
   it('is empty of settings on a primary', () => {
     expect(renderReplicaConf(null, config)).not.toContain('primary_conninfo');
+  });
+
+  it('a nostream member gets no conninfo and no slot: it replays from the archive (Patroni 4 tags.nostream)', () => {
+    const nostream = { ...config, tags: { nostream: true } };
+    const s = replicaSettings(nostream, null, settings.upstream);
+    expect(s).toMatchObject({ stream: false, slotName: null });
+    const text = renderReplicaConf(s, nostream);
+    expect(text).toContain("primary_conninfo = ''");
+    expect(text).toContain("primary_slot_name = ''");
+    expect(text).toContain("recovery_target_timeline = 'latest'");
+    expect(replicaSettings(config, null, settings.upstream)).toMatchObject({ stream: true, slotName: 'node2' });
   });
 });
 
