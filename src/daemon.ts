@@ -185,7 +185,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   if (termination === 'term' || code !== 0) {
     // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
     stopping.stage('aborting the running job');
-    await bounded(jobs.abort(), JOB_ABORT_BOUND_MS);
+    await bounded(jobs.stop(), JOB_ABORT_BOUND_MS);
     stopping.stage('stopping postgresql and releasing the key');
     await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination === 'term' ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
   }

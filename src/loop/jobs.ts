@@ -30,6 +30,8 @@ export interface JobRunner {
   /** The last finished job, handed to decide() once. */
   takeFinished(): FinishedJob | null;
   abort(): Promise<void>;
+  /** The agent is stopping: abort the running job and start no other. */
+  stop(): Promise<void>;
 }
 
 export function createJobRunner(deps: JobDeps): JobRunner {
@@ -79,9 +81,12 @@ export function createJobRunner(deps: JobDeps): JobRunner {
     }
   }
 
+  let stopping = false;
   return {
     running: () => current?.job ?? null,
     start(spec) {
+      // A tick left behind by a stop must not start PostgreSQL after the shutdown stopped it.
+      if (stopping) throw new Error(`the agent is stopping: job ${spec.kind} not started`);
       if (current) throw new Error(`job ${current.job.spec.kind} is already running`);
       const controller = new AbortController();
       const job: RunningJob = { spec, startedMs: deps.clock.monoMs() };
@@ -118,6 +123,10 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       const f = finished;
       finished = null;
       return f;
+    },
+    async stop() {
+      stopping = true;
+      await this.abort();
     },
     async abort() {
       if (!current) return;

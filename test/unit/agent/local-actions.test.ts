@@ -26,6 +26,7 @@ function fakeJobs(): JobRunner & { started: JobSpec[] } {
       return Promise.resolve(done);
     },
     takeFinished: () => null,
+    stop: async () => undefined,
     abort: async () => undefined,
   };
 }
