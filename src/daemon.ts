@@ -24,7 +24,7 @@ import { postmasterWriteState } from './postgres/files.js';
 import { fenceNow } from './postgres/pgctl.js';
 import { startFenceGuard } from './loop/fence-guard-client.js';
 import { afterAbort, bounded, CLOSE_BOUND_MS, JOB_ABORT_BOUND_MS, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
-import { createJobRunner } from './loop/jobs.js';
+import { createJobRunner, startsWritable } from './loop/jobs.js';
 import { createPeerHttp } from './loop/peer-http.js';
 import { componentLogger } from './obs/logger.js';
 import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
@@ -47,6 +47,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root });
   const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
   let loop: AgentLoop | null = null;
+  // Bound once the job runner exists; Fencing reads it when it arms.
+  let jobsRef: ReturnType<typeof createJobRunner> | null = null;
   const dynamic = () => loop?.dynamic() ?? effectiveDynamicConfig(config, null);
   const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
   const fenceLog = componentLogger(root, 'fence');
@@ -60,6 +62,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog });
   const fencing = new Fencing({
     dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false, fenceTimer, guard,
+    startingWritable: () => startsWritable(jobsRef?.running()?.spec ?? null),
     fence: (reason) => {
       loop?.countFence();
       void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
@@ -78,6 +81,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
   const pgCb = withCallbacks(pg, callbacks);
   const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
+  jobsRef = jobs;
   loop = new AgentLoop({
     config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp,
     publish: (snap) => { status = snap; },

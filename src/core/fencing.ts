@@ -18,6 +18,12 @@ export interface ArmingInput {
    * proven the key for itself (restart in place); null otherwise.
    */
   readonly handedOverDeadlineMs: number | null;
+  /**
+   * A job that starts PostgreSQL writable runs now (start as primary, bootstrap, restart as
+   * primary): between pg_ctl start and the next arming nothing would guard it, and an agent frozen
+   * in that window would leave a primary writable past its lease.
+   */
+  readonly startingWritable?: boolean;
 }
 
 export interface Arming {
@@ -35,7 +41,8 @@ export interface Arming {
 export function fenceArming(i: ArmingInput): Arming {
   if (i.paused) return { armed: false, deadlineMs: -Infinity, reason: 'paused: the operator holds the fence (SPEC 5.8)' };
   const promoting = i.postmasterAlive && i.leadershipDeadlineMs !== null;
-  if (!i.postmasterMayBeWritable && !promoting) return { armed: false, deadlineMs: -Infinity, reason: 'postgresql cannot accept writes' };
+  const starting = i.startingWritable === true && i.leadershipDeadlineMs !== null;
+  if (!i.postmasterMayBeWritable && !promoting && !starting) return { armed: false, deadlineMs: -Infinity, reason: 'postgresql cannot accept writes' };
   if (i.leadershipDeadlineMs !== null) return { armed: true, deadlineMs: i.leadershipDeadlineMs, reason: 'leader key proven under our lease' };
   if (i.handedOverDeadlineMs !== null) {
     return { armed: true, deadlineMs: i.handedOverDeadlineMs, reason: 'deadline handed over by the previous agent run; leader key not yet re-attached' };

@@ -23,6 +23,8 @@ export interface FencingDeps {
    * for want of a proven key (a handed-over deadline is still enforced).
    */
   readonly viewKnown: () => boolean;
+  /** A job that starts PostgreSQL writable is running (see ArmingInput.startingWritable). */
+  readonly startingWritable?: () => boolean;
   readonly fenceTimer: FenceTimer;
   readonly guard: { update(armed: boolean, deadlineMonoMs: number): void; handedOverDeadline(): number | null };
   /** The fence itself (the fence timer's path): stops PostgreSQL at once. */
@@ -56,6 +58,7 @@ export class Fencing {
       postmasterMayBeWritable: pm.mayBeWritable,
       leadershipDeadlineMs: leadership?.validUntilMs ?? null,
       handedOverDeadlineMs: this.handedOver,
+      startingWritable: this.deps.startingWritable?.() ?? false,
     });
     // While an early loss is being answered, the old deadline stays: the retake is bounded and
     // ends in a proven lease or a fence.

@@ -135,3 +135,9 @@ export function createJobRunner(deps: JobDeps): JobRunner {
     },
   };
 }
+
+/** A job that leaves PostgreSQL running writable when it succeeds: fenced by the lease while it runs. */
+export function startsWritable(spec: JobSpec | null): boolean {
+  if (spec === null) return false;
+  return spec.kind === 'startPrimary' || spec.kind === 'bootstrap' || (spec.kind === 'restart' && spec.role === 'primary');
+}

@@ -230,6 +230,28 @@ describe('exits, stalls and early lease ends', () => {
     await healthy();
   });
 
+  it('an agent frozen just after it restarted its crashed primary is still fenced at the lease deadline (sim seed 66)', async () => {
+    const leader = await healthy();
+    const crashed = leader.postmasterPid();
+    expect(crashed).not.toBeNull();
+    process.kill(crashed as number, 'SIGKILL');
+    // The agent starts it again as primary (a startPrimary job); freeze the agent the moment the
+    // new postmaster exists, before a tick can arm the fence for it.
+    const restarted = await waitFor('the restarted postmaster', () => {
+      const pid = leader.postmasterPid();
+      return pid !== null && pid !== crashed ? pid : null;
+    }, { timeoutMs: 30_000, intervalMs: 5 });
+    leader.agent?.pause();
+    const t0 = performance.now();
+    try {
+      await waitFor('the frozen leader\'s postmaster to be fenced', () => (isAlive(restarted) ? null : true), { timeoutMs: TTL * 1000 + 10_000, intervalMs: 50 });
+      figures['frozenAfterRestartFencedAfterMs'] = Math.round(performance.now() - t0);
+    } finally {
+      leader.agent?.resume();
+    }
+    await healthy();
+  });
+
   it('a leader that halts (its data no longer matches the cluster\'s initialize key) stops its PostgreSQL before it exits', async () => {
     const leader = await healthy();
     await etcdctl(cluster.etcd, ['put', key('initialize'), '1234567890123456789']);

@@ -26,6 +26,14 @@ describe('fenceArming', () => {
     expect(fenceArming({ ...base, postmasterMayBeWritable: false })).toMatchObject({ armed: true, deadlineMs: 5_000 });
   });
 
+  it('arms a leader while a job starts its PostgreSQL writable, before any postmaster exists (sim seed 66)', () => {
+    const down = { ...base, postmasterAlive: false, postmasterMayBeWritable: false };
+    expect(fenceArming({ ...down, startingWritable: true })).toMatchObject({ armed: true, deadlineMs: 5_000 });
+    // Without a proven key the start job is not what decides: the postmaster does.
+    expect(fenceArming({ ...down, startingWritable: true, leadershipDeadlineMs: null }).armed).toBe(false);
+    expect(fenceArming({ ...down, startingWritable: true, paused: true }).armed).toBe(false);
+  });
+
   it('disarms a replica that does not lead, a stopped postmaster and pause', () => {
     expect(fenceArming({ ...base, postmasterMayBeWritable: false, leadershipDeadlineMs: null }).armed).toBe(false);
     expect(fenceArming({ ...base, postmasterAlive: false, postmasterMayBeWritable: false }).armed).toBe(false);
