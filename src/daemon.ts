@@ -18,8 +18,10 @@ import { createFenceTimer } from './loop/fence-timer.js';
 import { Fencing } from './loop/fencing.js';
 import { postmasterWriteState } from './postgres/files.js';
 import { fenceNow } from './postgres/pgctl.js';
-import { startFenceGuard } from './loop/fence-guard-client.js';
-import { afterAbort, bounded, CLOSE_BOUND_MS, JOB_ABORT_BOUND_MS, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
+import { readHandover, startFenceGuard } from './loop/fence-guard-client.js';
+import {
+  afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
+} from './loop/way-out.js';
 import { createJobRunner } from './loop/jobs.js';
 import { componentLogger } from './obs/logger.js';
 import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
@@ -39,7 +41,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const boot = config.bootstrap.dcs;
   log.info({ version: agentVersion, pid: process.pid, dataDir: config.postgresql.data_dir }, 'agent starting');
 
-  const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root });
+  // Before our own guard starts (it rewrites the record): what the previous run on this data dir
+  // left, so that only the lease it proved the leader key under may be re-attached.
+  const handover = readHandover(config.postgresql.data_dir);
+  const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root, reattachableLease: handover.leaseId });
   const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
   let loop: AgentLoop | null = null;
   const dynamic = () => loop?.dynamic() ?? effectiveDynamicConfig(config, null);
@@ -52,7 +57,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
     },
   });
-  const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog });
+  const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
   const fencing = new Fencing({
     dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false, fenceTimer, guard,
     fence: (reason) => {
@@ -72,6 +77,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
 
   const stop = new AbortController();
+  let termination: 'term' | 'restart' | null = null;
+  let onRestartRequest: (via: string) => void = () => undefined;
   const actionsLog = componentLogger(root, 'api');
   const local = createLocalActions({
     jobs, getStatus: () => status, wallNowMs: () => clock.wallNowMs(),
@@ -86,6 +93,15 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     cancelScheduledRestart: async () => local.cancelScheduledRestart(),
     requestReinitialize: (req) => local.reinitialize(req),
     requestReload: async () => reload(),
+    agentProcess: { pid: process.pid, startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString(), version: agentVersion },
+    requestAgentRestart: ({ force }) => {
+      const job = jobs.running();
+      if (job && !force) return { accepted: false, status: 409, reason: `a ${job.spec.kind} job is running; restart the agent after it ends (or force it: the job is aborted)` };
+      if (termination !== null) return { accepted: false, status: 503, reason: `the agent is already ${termination === 'restart' ? 'restarting' : 'stopping'}` };
+      // After the reply has gone out.
+      setImmediate(() => onRestartRequest('rest api'));
+      return { accepted: true };
+    },
   });
   const reload = async (): Promise<void> => {
     try {
@@ -121,16 +137,26 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   })();
   const pmWatch = watchPostmaster({ dataDir: config.postgresql.data_dir, onGone: () => loop?.wake() });
 
-  let termination: 'term' | null = null;
   const stopping = new StopProgress(log);
   const onStopSignal = (): void => {
+    // A stop wins over a restart in place still under way: the operator wants the node down.
     termination = 'term';
+    stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
+    stop.abort();
+  };
+  // Restart in place (docs/agent-restart.md): PostgreSQL keeps running in its role, the leader key
+  // and the member key stay, the guard keeps the deadline; the next run re-attaches the key.
+  onRestartRequest = (via: string): void => {
+    if (termination !== null) return;
+    termination = 'restart';
+    log.info({ via, exitCode: RESTART_IN_PLACE_EXIT_CODE }, 'restart in place requested: postgresql keeps running in its role, the leader key stays held and the fence guard keeps the deadline');
     stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
     stop.abort();
   };
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
+  process.on('SIGUSR2', () => onRestartRequest('SIGUSR2'));
 
   let code: number;
   try {
@@ -147,12 +173,17 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   // Every way out fences first (SPEC 5.12): a halt (refusal, fatal error) as well as a signal stops
   // a PostgreSQL that may be writable, or hands over cleanly. The fence timer and the guard stay
   // armed until it is stopped; the guard outlives us if it is not.
-  if (termination === 'term' || code !== 0) {
+  if (termination === 'restart' && code === 0) {
+    stopping.stage('handing over to the next agent run');
+    await bounded(jobs.abort(), JOB_ABORT_BOUND_MS);
+    await handOverInPlace({ dcs, log, clock });
+    code = RESTART_IN_PLACE_EXIT_CODE;
+  } else if (termination !== null || code !== 0) {
     // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
     stopping.stage('aborting the running job');
     await bounded(jobs.abort(), JOB_ABORT_BOUND_MS);
     stopping.stage('stopping postgresql and releasing the key');
-    await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination === 'term' ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
+    await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination !== null ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
   }
   fencing.apply();
   fencing.close();
@@ -204,6 +235,27 @@ async function shutdown(args: {
     log.info({ released }, 'leader key released');
   }
   if (args.joined) await dcs.deleteMember().catch(() => undefined);
+}
+
+/**
+ * Restart in place: nothing is stopped or released. One last keepalive gives the next run the
+ * whole TTL (minus the margin) to come back; fencing.apply() right after hands that fresh deadline
+ * and the lease id to the guard, which outlives us and fences at the deadline if no run re-attaches.
+ */
+async function handOverInPlace(args: { dcs: ReturnType<typeof createEtcdDcs>; log: Logger; clock: typeof systemClock }): Promise<void> {
+  const { dcs, log, clock } = args;
+  const leadership = dcs.leadership();
+  if (leadership === null) {
+    log.info({ leaseId: dcs.lease().leaseId }, 'restart in place: not the leader; postgresql and the member key stay');
+    return;
+  }
+  const renewed = await Promise.race([
+    dcs.renewLeader(AbortSignal.timeout(HANDOVER_RENEW_BOUND_MS)).catch(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(false), HANDOVER_RENEW_BOUND_MS).unref()),
+  ]);
+  const after = dcs.leadership();
+  log.info({ renewed, leaseId: after?.leaseId ?? leadership.leaseId, msLeft: Math.round((after ?? leadership).validUntilMs - clock.monoMs()) },
+    'restart in place: leader key kept; the fence guard holds the deadline until the next run re-attaches it');
 }
 
 /** The stop hung: fence a PostgreSQL that may be writable (not in pause: the operator keeps it), then exit. */

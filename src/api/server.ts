@@ -7,6 +7,7 @@ import { buildAccessCheck } from './access.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { makeErrorHandler, sendError } from './replies.js';
 import { registerActionRoutes } from './routes-actions.js';
+import { registerAgentRoutes } from './routes-agent.js';
 import { registerConfigRoutes } from './routes-config.js';
 import { registerHealthRoutes } from './routes-health.js';
 import { buildHttpsOptions } from './tls.js';
@@ -118,5 +119,6 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   registerHealthRoutes(app, ctx);
   registerConfigRoutes(app, ctx);
   registerActionRoutes(app, ctx);
+  registerAgentRoutes(app, ctx);
   return app;
 }
