@@ -20,7 +20,7 @@ import { postmasterWriteState } from './postgres/files.js';
 import { fenceNow } from './postgres/pgctl.js';
 import { readHandover, startFenceGuard } from './loop/fence-guard-client.js';
 import {
-  afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
+  afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, REATTACH_EARLY_BOUND_MS, RESTART_CLOSE_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
 } from './loop/way-out.js';
 import { createJobRunner } from './loop/jobs.js';
 import { componentLogger } from './obs/logger.js';
@@ -69,6 +69,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   // A restarted agent whose previous run left a writable primary: its handed-over deadline is
   // enforced here too, not only by the guard, until the key is re-attached.
   fencing.apply();
+  // Restart in place of a leader: prove the key at once, while the rest starts (the first tick's
+  // observation can take seconds on a busy host), so the handed-over deadline is replaced early.
+  const early = fencing.handedOverDeadline() !== null && handover.leaseId !== null ? reattachEarly({ dcs, fencing, log }) : Promise.resolve();
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
   const jobs = createJobRunner({ selfName: config.name, pg, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, onFinished: () => loop?.wake() });
   loop = new AgentLoop({
@@ -158,6 +161,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
   process.on('SIGUSR2', () => onRestartRequest('SIGUSR2'));
 
+  // Started before the API and the loop are set up, awaited before the first tick.
+  await early;
+
   let code: number;
   try {
     // A tick stuck in a slow call must not hold the way out: past the bound, shutdown decides on
@@ -176,6 +182,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   if (termination === 'restart' && code === 0) {
     stopping.stage('handing over to the next agent run');
     await bounded(jobs.abort(), JOB_ABORT_BOUND_MS);
+    // What nobody waits for closes first: the last keepalive is taken as late as possible, so the
+    // next run gets as much of the TTL as there is.
+    await Promise.all([bounded(pg.close(), RESTART_CLOSE_BOUND_MS), bounded(walNow.close(), RESTART_CLOSE_BOUND_MS)]);
     await handOverInPlace({ dcs, log, clock });
     code = RESTART_IN_PLACE_EXIT_CODE;
   } else if (termination !== null || code !== 0) {
@@ -189,10 +198,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   fencing.close();
   stopping.stage('closing the guard, the api and the connections');
   await guard.close();
-  await bounded(api.close(), CLOSE_BOUND_MS);
-  await bounded(pg.close(), CLOSE_BOUND_MS);
-  await bounded(walNow.close(), CLOSE_BOUND_MS);
-  await bounded(dcs.close(), CLOSE_BOUND_MS);
+  // A restart in place is on the clock (the next run must re-attach before the deadline) and the
+  // process exit closes whatever is left: no waiting for idle keep-alive connections.
+  const closeBound = code === RESTART_IN_PLACE_EXIT_CODE ? RESTART_CLOSE_BOUND_MS : CLOSE_BOUND_MS;
+  await Promise.all([api.close(), pg.close(), walNow.close(), dcs.close()].map((p) => bounded(p, closeBound)));
   stopping.done();
   log.info({ exitCode: code }, 'agent stopped');
   return code;
@@ -256,6 +265,24 @@ async function handOverInPlace(args: { dcs: ReturnType<typeof createEtcdDcs>; lo
   const after = dcs.leadership();
   log.info({ renewed, leaseId: after?.leaseId ?? leadership.leaseId, msLeft: Math.round((after ?? leadership).validUntilMs - clock.monoMs()) },
     'restart in place: leader key kept; the fence guard holds the deadline until the next run re-attaches it');
+}
+
+/**
+ * The key under the lease our previous run handed over, moved onto ours now (renewLeader only
+ * re-attaches from that lease). The loop decides everything else on its first tick; if this fails,
+ * that tick tries again, and the guard keeps the handed-over deadline meanwhile.
+ */
+async function reattachEarly(args: { dcs: ReturnType<typeof createEtcdDcs>; fencing: Fencing; log: Logger }): Promise<void> {
+  const t0 = performance.now();
+  const ok = await Promise.race([
+    args.dcs.renewLeader(AbortSignal.timeout(REATTACH_EARLY_BOUND_MS)).catch((err: unknown) => {
+      args.log.info({ err: err instanceof Error ? err.message : String(err) }, 'restart in place: early re-attach did not succeed; the first tick decides');
+      return false;
+    }),
+    new Promise<boolean>((r) => setTimeout(() => r(false), REATTACH_EARLY_BOUND_MS).unref()),
+  ]);
+  if (ok) args.fencing.apply();
+  args.log.info({ reattached: ok, durationMs: Math.round(performance.now() - t0) }, 'restart in place: leader key checked before the first tick');
 }
 
 /** The stop hung: fence a PostgreSQL that may be writable (not in pause: the operator keeps it), then exit. */

@@ -79,14 +79,16 @@ async function restartOne(ctx: CtlContext, m: MemberView, isLeader: boolean, ste
   const path = isLeader ? '/primary' : '/health';
   let sawGone = false;
   const back = await pollUntil(ctx, async () => {
-    const info = await agentInfo(ctx, m);
+    // The new process may publish another api_url (restapi.connect_address changed with the restart).
+    const now = (await readCluster(ctx).catch(() => null))?.members.find((x) => x.name === m.name) ?? m;
+    const info = await agentInfo(ctx, now);
     if (!info) {
       if (!sawGone) ctx.io.err(`  +${secs(ctx, t0)} s  ${m.name}: old process gone; waiting for the new one\n`);
       sawGone = true;
       return null;
     }
     if (info.pid === before.pid) return null;
-    return (await memberHealth(ctx, m, path)) === 200 ? info : null;
+    return (await memberHealth(ctx, now, path)) === 200 ? info : null;
   }, scaled(ctx, waitMs), scaled(ctx, 100));
   if (!back) {
     throw failed(`${m.name}: the new agent process did not answer ${path} 200 within ${Math.round(waitMs / 1000)} s`,

@@ -84,6 +84,11 @@ export class Fencing {
     return arming;
   }
 
+  /** The previous run's deadline while it is still in force (not yet replaced by our own lease). */
+  handedOverDeadline(): number | null {
+    return this.handedOver;
+  }
+
   /** Resolves once an answer to an early loss (retake or fence) in flight has ended. */
   settled(): Promise<void> {
     return this.inFlight.catch(() => undefined);

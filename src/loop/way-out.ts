@@ -18,6 +18,10 @@ export const CLOSE_BOUND_MS = 3_000;
  */
 export const RESTART_IN_PLACE_EXIT_CODE = 75;
 export const HANDOVER_RENEW_BOUND_MS = 1_000;
+/** Bound on each close on the way out of a restart in place. */
+export const RESTART_CLOSE_BOUND_MS = 500;
+/** How long a restarted leader tries to re-attach its key before its first tick takes over. */
+export const REATTACH_EARLY_BOUND_MS = 3_000;
 
 /** Resolves (ignoring failures) when p settles or after ms, whichever comes first. */
 export async function bounded(p: Promise<unknown>, ms: number): Promise<void> {

@@ -65,8 +65,10 @@ async function restartLeaderInPlace(node: AgentNode): Promise<{ exitMs: number; 
 
 function printFacts(err: unknown): never {
   for (const n of cluster.nodes) {
-    const lines = (n.agent?.output(32_000) ?? '').split('\n').filter((l) => /restart in place|hand-over|handed|re-attach|leadership|fence|lease|promot|refus/.test(l));
-    console.log(`--- ${n.name}\n${lines.slice(-40).join('\n')}`);
+    for (const p of supervisor.processes.get(n.name) ?? [n.agent]) {
+      const lines = (p?.output(64_000) ?? '').split('\n').filter((l) => !l.includes('command stdout') && /restart in place|hand-over|handed|re-attach|leadership|fence|lease|promot|refus|tick|stopp|guard/.test(l));
+      console.log(`--- ${n.name} pid ${p?.pid ?? '?'}\n${lines.slice(-30).map((l) => l.slice(0, 400)).join('\n')}`);
+    }
   }
   throw err;
 }
@@ -80,13 +82,17 @@ describe('restart in place', () => {
     await writer.prepare(leader);
     await leader.query('TRUNCATE writes');
     writer.start();
+    const checks = new PrimaryCheckGap(leader);
+    checks.start();
     const t0 = performance.now();
     const backs: number[] = [];
+    const exits: number[] = [];
     try {
       await waitFor('writes flowing', () => writer.acked.length > 10 || null);
       for (let i = 0; i < ROUNDS; i++) {
         const r = await restartLeaderInPlace(leader);
         backs.push(r.backMs);
+        exits.push(r.exitMs);
       }
       // A few more writes after the last restart.
       const n = writer.acked.length;
@@ -98,7 +104,10 @@ describe('restart in place', () => {
       figures['primaryChanges'] = facts.primaryChanges;
       figures['lostWrites'] = facts.lostWrites;
       figures['ackedWrites'] = facts.acked;
-      figures['restartToReattachedMsMax'] = Math.max(...backs);
+      await checks.stop();
+      figures['primaryCheckGapMsMax'] = checks.longestMs;
+      figures['signalToExitMsMax'] = Math.max(...exits);
+      figures['signalToReattachedMsMax'] = Math.max(...backs);
       expect(facts.primaryChanges).toBe(0);
       expect(facts.nodesThatAcked).toEqual([leader.name]);
       expect(facts.lostWrites).toBe(0);
@@ -112,6 +121,7 @@ describe('restart in place', () => {
     } catch (err) {
       printFacts(err);
     } finally {
+      await checks.stop();
       await writer.stop();
     }
   });
@@ -275,6 +285,31 @@ class DualPrimarySampler {
         await new Promise((r) => setTimeout(r, Math.max(0, 50 - (performance.now() - t))));
       }
       for (const c of clients.values()) await c?.end().catch(() => undefined);
+    })();
+  }
+  stop(): Promise<void> {
+    this.running = false;
+    return this.loop;
+  }
+}
+
+/** GET /primary on one node every 20 ms: the longest stretch without a 200 (what HAProxy would see). */
+class PrimaryCheckGap {
+  longestMs = 0;
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  constructor(private readonly node: AgentNode) {}
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      let lastOk = performance.now();
+      while (this.running) {
+        const code = await this.node.health('/primary');
+        const now = performance.now();
+        if (code === 200) lastOk = now;
+        else this.longestMs = Math.max(this.longestMs, Math.round(now - lastOk));
+        await new Promise((r) => setTimeout(r, 20));
+      }
     })();
   }
   stop(): Promise<void> {
