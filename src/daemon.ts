@@ -40,6 +40,11 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const agentVersion = `pg-ha-agent/${packageVersion()}`;
   const boot = config.bootstrap.dcs;
   log.info({ version: agentVersion, pid: process.pid, dataDir: config.postgresql.data_dir }, 'agent starting');
+  // SIGUSR2 from the start: Node's default action would end the process. A request that arrives
+  // while we start is carried out once the way out is set up.
+  let restartAsked: string | null = null;
+  let onRestartRequest = (via: string): void => { restartAsked = via; };
+  process.on('SIGUSR2', () => onRestartRequest('SIGUSR2'));
 
   // Before our own guard starts (it rewrites the record): what the previous run on this data dir
   // left, so that only the lease it proved the leader key under may be re-attached.
@@ -81,7 +86,6 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
   const stop = new AbortController();
   let termination: 'term' | 'restart' | null = null;
-  let onRestartRequest: (via: string) => void = () => undefined;
   const actionsLog = componentLogger(root, 'api');
   const local = createLocalActions({
     jobs, getStatus: () => status, wallNowMs: () => clock.wallNowMs(),
@@ -159,7 +163,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
-  process.on('SIGUSR2', () => onRestartRequest('SIGUSR2'));
+  if (restartAsked !== null) onRestartRequest(restartAsked);
 
   // Started before the API and the loop are set up, awaited before the first tick.
   await early;
