@@ -1,11 +1,12 @@
 // Restarting the leader's HA agent under a write load (issue 21; a writer commits every 20 ms to
 // every node). pg-ha-agent: 20 restarts in place in a row (SIGUSR2, exit 75, started again after
-// systemd's RestartSec=1s). Patroni, in the same run: its plain restart (SIGTERM stops PostgreSQL
+// systemd's RestartSec=200ms). Patroni, in the same run: its plain restart (SIGTERM stops PostgreSQL
 // and fails over) and its documented upgrade path (patronictl pause, restart, resume: Patroni
 // issues #469, #1738), during which the cluster has no automatic failover. Figures per path: the
 // longest gap between acknowledged writes, changes of the node acknowledging writes, acknowledged
 // writes missing from the final primary, and how long automatic failover was off.
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { waitFor } from '../test/harness/index.js';
 import { Writer, type AgentCluster, type AgentNode } from '../test/support/agent-cluster.js';
@@ -17,7 +18,7 @@ import { startSystemCluster, waitClusterReady } from './systems.js';
 
 const run = promisify(execFile);
 /** systemd/pg-ha-agent.service RestartSec. */
-const RESTART_SEC_MS = 1000;
+const RESTART_SEC_MS = 200;
 const WRITE_INTERVAL_MS = 20;
 
 export interface AgentRestartOptions {
@@ -46,30 +47,48 @@ async function withWriter(cluster: AgentCluster, leader: AgentNode, body: () => 
 
 async function agentInPlace(rounds: number): Promise<Record<string, number>> {
   const cluster = await startSystemCluster('pg-ha-agent');
-  const leader = await waitClusterReady(cluster);
+  let leader = await waitClusterReady(cluster);
   const supervisor = new RestartSupervisor(cluster.nodes, RESTART_SEC_MS);
   const backs: number[] = [];
+  let late = 0;
   try {
     const { writer, t0 } = await withWriter(cluster, leader, async () => {
       for (let i = 0; i < rounds; i++) {
-        const old = leader.agent;
+        const node = leader;
+        const old = node.agent;
         const t = performance.now();
         old?.signal('SIGUSR2');
         const exit = await old?.waitExit(30_000);
         if (exit?.code !== RESTART_IN_PLACE_EXIT_CODE) throw new Error(`the agent exited with ${String(exit?.code)}, not ${RESTART_IN_PLACE_EXIT_CODE}`);
-        await waitFor('the new agent to lead', async () => (leader.agent !== old && (await leader.health('/primary')) === 200 ? true : null), { timeoutMs: 30_000, intervalMs: 20 });
-        backs.push(performance.now() - t);
+        try {
+          await waitFor('the new agent to lead', async () => (node.agent !== old && (await node.health('/primary')) === 200 ? true : null), { timeoutMs: 30_000, intervalMs: 20 });
+          backs.push(performance.now() - t);
+        } catch {
+          // The new process did not re-attach before the deadline (a starved host): the guard
+          // fenced and the cluster recovered by itself. Counted, and the next round goes on.
+          late++;
+          process.stderr.write(`bench: round ${i + 1}: the new agent did not re-attach in time; ${describeLast(supervisor, node)}\n`);
+          leader = await waitClusterReady(cluster);
+        }
       }
     });
     const facts = await writeFacts(writer, t0, (await cluster.waitForLeader()));
     const back = summarize(backs);
     return {
       rounds, restartLongestWriteGapMs: facts.longestWriteGapMs, restartPrimaryChanges: facts.primaryChanges, restartLostWrites: facts.lostWrites,
-      restartAckedWrites: facts.acked, noAutoFailoverMs: 0, signalToReattachedP50Ms: back.p50Ms, signalToReattachedMaxMs: back.maxMs,
+      restartAckedWrites: facts.acked, restartsNotReattachedInTime: late, noAutoFailoverMs: 0,
+      signalToReattachedP50Ms: back.p50Ms, signalToReattachedP90Ms: back.p90Ms, signalToReattachedMaxMs: back.maxMs,
+      loadAvg1m: Math.round((os.loadavg()[0] ?? 0) * 10) / 10,
     };
   } finally {
     supervisor.stop();
   }
+}
+
+/** The last lines of a node's newest agent processes: where a late restart spent its time. */
+function describeLast(supervisor: RestartSupervisor, node: AgentNode): string {
+  const procs = (supervisor.processes.get(node.name) ?? []).slice(-2);
+  return procs.map((p) => `pid ${p.pid}: ${p.output(4000).split('\n').filter((l) => l.includes('"msg"')).slice(-4).map((l) => /"time":"([^"]+)".*"msg":"([^"]+)"/.exec(l)?.slice(1).join(' ') ?? '').join(' | ')}`).join(' || ');
 }
 
 async function patronictl(node: AgentNode, args: readonly string[]): Promise<void> {
