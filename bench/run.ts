@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runTeardown } from '../test/harness/index.js';
 import { REPO_ROOT } from '../test/support/agent-cluster.js';
+import { agentRestart } from './agent-restart.js';
 import { idleResources } from './idle-resources.js';
 import { PATRONI_BIN, patroniInstalled } from './patroni.js';
 import { restLatency } from './rest-latency.js';
@@ -17,6 +18,7 @@ import { BENCH_CLUSTER } from './systems.js';
 const SCENARIOS: Readonly<Record<string, ScenarioFactory>> = {
   'rest-latency': (system) => restLatency(system),
   'idle-resources': (system) => idleResources(system),
+  'agent-restart': (system) => agentRestart(system),
 };
 
 const SYSTEMS: readonly SystemName[] = ['pg-ha-agent', 'patroni'];

@@ -22,8 +22,10 @@ import { createFenceTimer } from './loop/fence-timer.js';
 import { Fencing } from './loop/fencing.js';
 import { postmasterWriteState } from './postgres/files.js';
 import { fenceNow } from './postgres/pgctl.js';
-import { startFenceGuard } from './loop/fence-guard-client.js';
-import { afterAbort, bounded, CLOSE_BOUND_MS, JOB_ABORT_BOUND_MS, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
+import { readHandover, startFenceGuard } from './loop/fence-guard-client.js';
+import {
+  afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, REATTACH_EARLY_BOUND_MS, RESTART_CLOSE_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
+} from './loop/way-out.js';
 import { createJobRunner, startsWritable } from './loop/jobs.js';
 import { createPeerHttp } from './loop/peer-http.js';
 import { componentLogger } from './obs/logger.js';
@@ -43,8 +45,16 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const agentVersion = `pg-ha-agent/${packageVersion()}`;
   const boot = config.bootstrap.dcs;
   log.info({ version: agentVersion, pid: process.pid, dataDir: config.postgresql.data_dir }, 'agent starting');
+  // SIGUSR2 from the start: Node's default action would end the process. A request that arrives
+  // while we start is carried out once the way out is set up.
+  let restartAsked: string | null = null;
+  let onRestartRequest = (via: string): void => { restartAsked = via; };
+  process.on('SIGUSR2', () => onRestartRequest('SIGUSR2'));
 
-  const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root });
+  // Before our own guard starts (it rewrites the record): what the previous run on this data dir
+  // left, so that only the lease it proved the leader key under may be re-attached.
+  const handover = readHandover(config.postgresql.data_dir);
+  const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root, reattachableLease: handover.leaseId });
   const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
   let loop: AgentLoop | null = null;
   // Bound once the job runner exists; Fencing reads it when it arms.
@@ -59,7 +69,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
     },
   });
-  const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog });
+  const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
   const fencing = new Fencing({
     dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false, fenceTimer, guard,
     startingWritable: () => startsWritable(jobsRef?.running()?.spec ?? null),
@@ -72,6 +82,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   // A restarted agent whose previous run left a writable primary: its handed-over deadline is
   // enforced here too, not only by the guard, until the key is re-attached.
   fencing.apply();
+  // Restart in place of a leader: prove the key at once, while the rest starts (the first tick's
+  // observation can take seconds on a busy host), so the handed-over deadline is replaced early.
+  const early = fencing.handedOverDeadline() !== null && handover.leaseId !== null ? reattachEarly({ dcs, fencing, log }) : Promise.resolve();
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
   const peerHttp = createPeerHttp(() => config.restapi);
   // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths above and the
@@ -88,6 +101,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   });
 
   const stop = new AbortController();
+  let termination: 'term' | 'restart' | null = null;
   const actionsLog = componentLogger(root, 'api');
   const local = createLocalActions({
     jobs, getStatus: () => status, wallNowMs: () => clock.wallNowMs(),
@@ -107,6 +121,15 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     cancelScheduledRestart: async () => local.cancelScheduledRestart(),
     requestReinitialize: (req) => local.reinitialize(req),
     requestReload: async () => reload(),
+    agentProcess: { pid: process.pid, startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString(), version: agentVersion },
+    requestAgentRestart: ({ force }) => {
+      const job = jobs.running();
+      if (job && !force) return { accepted: false, status: 409, reason: `a ${job.spec.kind} job is running; restart the agent after it ends (or force it: the job is aborted)` };
+      if (termination !== null) return { accepted: false, status: 503, reason: `the agent is already ${termination === 'restart' ? 'restarting' : 'stopping'}` };
+      // After the reply has gone out.
+      setImmediate(() => onRestartRequest('rest api'));
+      return { accepted: true };
+    },
   });
   const reload = async (): Promise<void> => {
     try {
@@ -160,16 +183,29 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   })();
   const pmWatch = watchPostmaster({ dataDir: config.postgresql.data_dir, onGone: () => loop?.wake() });
 
-  let termination: 'term' | null = null;
   const stopping = new StopProgress(log);
   const onStopSignal = (): void => {
+    // A stop wins over a restart in place still under way: the operator wants the node down.
     termination = 'term';
+    stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
+    stop.abort();
+  };
+  // Restart in place (docs/agent-restart.md): PostgreSQL keeps running in its role, the leader key
+  // and the member key stay, the guard keeps the deadline; the next run re-attaches the key.
+  onRestartRequest = (via: string): void => {
+    if (termination !== null) return;
+    termination = 'restart';
+    log.info({ via, exitCode: RESTART_IN_PLACE_EXIT_CODE }, 'restart in place requested: postgresql keeps running in its role, the leader key stays held and the fence guard keeps the deadline');
     stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
     stop.abort();
   };
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', () => { void reload().then(() => loop?.wake()); });
+  if (restartAsked !== null) onRestartRequest(restartAsked);
+
+  // Started before the API and the loop are set up, awaited before the first tick.
+  await early;
 
   let code: number;
   try {
@@ -186,21 +222,29 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   // Every way out fences first (SPEC 5.12): a halt (refusal, fatal error) as well as a signal stops
   // a PostgreSQL that may be writable, or hands over cleanly. The fence timer and the guard stay
   // armed until it is stopped; the guard outlives us if it is not.
-  if (termination === 'term' || code !== 0) {
+  if (termination === 'restart' && code === 0) {
+    stopping.stage('handing over to the next agent run');
+    await bounded(jobs.stop(), JOB_ABORT_BOUND_MS);
+    // What nobody waits for closes first: the last keepalive is taken as late as possible, so the
+    // next run gets as much of the TTL as there is.
+    await Promise.all([bounded(pg.close(), RESTART_CLOSE_BOUND_MS), bounded(walNow.close(), RESTART_CLOSE_BOUND_MS)]);
+    await handOverInPlace({ dcs, log, clock });
+    code = RESTART_IN_PLACE_EXIT_CODE;
+  } else if (termination !== null || code !== 0) {
     // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
     stopping.stage('aborting the running job');
     await bounded(jobs.stop(), JOB_ABORT_BOUND_MS);
     stopping.stage('stopping postgresql and releasing the key');
-    await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination === 'term' ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
+    await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination !== null ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
   }
   fencing.apply();
   fencing.close();
   stopping.stage('closing the guard, the api and the connections');
   await guard.close();
-  await bounded(api.close(), CLOSE_BOUND_MS);
-  await bounded(pg.close(), CLOSE_BOUND_MS);
-  await bounded(walNow.close(), CLOSE_BOUND_MS);
-  await bounded(dcs.close(), CLOSE_BOUND_MS);
+  // A restart in place is on the clock (the next run must re-attach before the deadline) and the
+  // process exit closes whatever is left: no waiting for idle keep-alive connections.
+  const closeBound = code === RESTART_IN_PLACE_EXIT_CODE ? RESTART_CLOSE_BOUND_MS : CLOSE_BOUND_MS;
+  await Promise.all([api.close(), pg.close(), walNow.close(), dcs.close()].map((p) => bounded(p, closeBound)));
   stopping.done();
   log.info({ exitCode: code }, 'agent stopped');
   return code;
@@ -243,6 +287,45 @@ async function shutdown(args: {
     log.info({ released }, 'leader key released');
   }
   if (args.joined) await dcs.deleteMember().catch(() => undefined);
+}
+
+/**
+ * Restart in place: nothing is stopped or released. One last keepalive gives the next run the
+ * whole TTL (minus the margin) to come back; fencing.apply() right after hands that fresh deadline
+ * and the lease id to the guard, which outlives us and fences at the deadline if no run re-attaches.
+ */
+async function handOverInPlace(args: { dcs: ReturnType<typeof createEtcdDcs>; log: Logger; clock: typeof systemClock }): Promise<void> {
+  const { dcs, log, clock } = args;
+  const leadership = dcs.leadership();
+  if (leadership === null) {
+    log.info({ leaseId: dcs.lease().leaseId }, 'restart in place: not the leader; postgresql and the member key stay');
+    return;
+  }
+  const renewed = await Promise.race([
+    dcs.renewLeader(AbortSignal.timeout(HANDOVER_RENEW_BOUND_MS)).catch(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(false), HANDOVER_RENEW_BOUND_MS).unref()),
+  ]);
+  const after = dcs.leadership();
+  log.info({ renewed, leaseId: after?.leaseId ?? leadership.leaseId, msLeft: Math.round((after ?? leadership).validUntilMs - clock.monoMs()) },
+    'restart in place: leader key kept; the fence guard holds the deadline until the next run re-attaches it');
+}
+
+/**
+ * The key under the lease our previous run handed over, moved onto ours now (renewLeader only
+ * re-attaches from that lease). The loop decides everything else on its first tick; if this fails,
+ * that tick tries again, and the guard keeps the handed-over deadline meanwhile.
+ */
+async function reattachEarly(args: { dcs: ReturnType<typeof createEtcdDcs>; fencing: Fencing; log: Logger }): Promise<void> {
+  const t0 = performance.now();
+  const ok = await Promise.race([
+    args.dcs.renewLeader(AbortSignal.timeout(REATTACH_EARLY_BOUND_MS)).catch((err: unknown) => {
+      args.log.info({ err: err instanceof Error ? err.message : String(err) }, 'restart in place: early re-attach did not succeed; the first tick decides');
+      return false;
+    }),
+    new Promise<boolean>((r) => setTimeout(() => r(false), REATTACH_EARLY_BOUND_MS).unref()),
+  ]);
+  if (ok) args.fencing.apply();
+  args.log.info({ reattached: ok, durationMs: Math.round(performance.now() - t0) }, 'restart in place: leader key checked before the first tick');
 }
 
 /** The stop hung: fence a PostgreSQL that may be writable (not in pause: the operator keeps it), then exit. */

@@ -14,6 +14,7 @@ import type {
 } from './local-actions.js';
 import type { ReadFreshWal } from './fresh-wal.js';
 import type { ConnectionLimits } from './connections.js';
+import type { AgentProcessInfo, AgentRestartOutcome } from './routes-agent.js';
 import type { HttpsOptions } from './tls.js';
 
 export interface ApiOptions {
@@ -52,6 +53,10 @@ export interface ApiDeps {
    * every request, does. Absent: the snapshot alone.
    */
   readonly postmasterAlive?: () => boolean;
+  /** GET /agent: which agent process answers (agentctl restart-agent waits for a new pid). */
+  readonly agentProcess?: AgentProcessInfo;
+  /** POST /restart-agent: restart this agent in place (docs/agent-restart.md); answers at once. */
+  readonly requestAgentRestart?: (req: { force: boolean }) => AgentRestartOutcome;
   /** Wake the agent loop after an intent was written (it also wakes from its etcd watch). */
   readonly wakeLoop?: () => void;
   /** GET /patroni's WAL position read at request time (bounded; the cached one when it fails). */

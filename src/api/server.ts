@@ -10,6 +10,7 @@ import type { ApiContext, ApiDeps } from './context.js';
 import { checkCrossSite } from './cross-site.js';
 import { makeErrorHandler, sendError } from './replies.js';
 import { registerActionRoutes } from './routes-actions.js';
+import { registerAgentRoutes } from './routes-agent.js';
 import { registerConfigRoutes } from './routes-config.js';
 import { registerHealthRoutes } from './routes-health.js';
 import { buildHttpsOptions } from './tls.js';
@@ -156,5 +157,6 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   registerHealthRoutes(app, ctx);
   registerConfigRoutes(app, ctx);
   registerActionRoutes(app, ctx);
+  registerAgentRoutes(app, ctx);
   return app;
 }

@@ -5,7 +5,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseGuardMessage } from '../core/fence-guard-protocol.js';
+import { encodeHandover, parseGuardMessage, parseHandover } from '../core/fence-guard-protocol.js';
 import { systemClock } from '../loop/clock.js';
 import { FENCE_KILL_AFTER_MS } from '../core/fencing.js';
 import { isPostmasterAlive, postmasterWriteState, readPostmasterPidSync } from '../postgres/files.js';
@@ -20,16 +20,19 @@ if (!dataDir) {
 let armed = false;
 let deadline = -Infinity;
 let agentGone = false;
+/** The lease the leader key was last proven under (hand-over proof for the next agent run). */
+let leaseId: string | null = null;
 
-// Handover between guards: a guard left behind by a killed agent still holds that agent's
-// deadline. The guard of the next agent takes its state over and retires it, so the old one does
-// not fence the PostgreSQL the new agent has since proven its lease for.
+// Handover between guards: a guard left behind by a killed or restarted agent still holds that
+// agent's deadline. The guard of the next agent takes its state over and retires it, so the old
+// one does not fence the PostgreSQL the new agent has since proven its lease for. The state file
+// is versioned (core/fence-guard-protocol.ts): it is read by a later, maybe upgraded, agent run.
 const stateFile = join(dirname(dataDir), `.${basename(dataDir)}.fence-guard.json`);
 
 function saveState(): void {
   try {
     const tmp = `${stateFile}.${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ pid: process.pid, armed, deadlineMonoMs: Number.isFinite(deadline) ? deadline : 0 }));
+    writeFileSync(tmp, encodeHandover({ pid: process.pid, armed, deadlineMonoMs: deadline, leaseId }));
     renameSync(tmp, stateFile);
   } catch {
     // No handover without a writable parent directory; fencing itself does not depend on it.
@@ -46,22 +49,42 @@ function isGuard(pid: number): boolean {
 }
 
 function takeOver(): void {
+  let text: string;
   try {
-    const prev = JSON.parse(readFileSync(stateFile, 'utf8')) as { pid?: unknown; armed?: unknown; deadlineMonoMs?: unknown };
-    if (typeof prev.pid !== 'number' || prev.pid === process.pid || !isGuard(prev.pid)) return;
-    if (prev.armed === true && typeof prev.deadlineMonoMs === 'number') {
-      armed = true;
-      deadline = prev.deadlineMonoMs;
-    }
-    process.kill(prev.pid, 'SIGTERM');
-    log('took over from the previous fence guard', { previousPid: prev.pid, armed, msLeft: Math.round(deadline - systemClock.monoMs()) });
+    text = readFileSync(stateFile, 'utf8');
   } catch {
-    // No previous guard.
+    return; // No previous guard.
   }
+  const prev = parseHandover(text);
+  if (!prev.ok) {
+    // A record we cannot read: we do not know its deadline, so we must not retire the guard that
+    // holds it. It keeps guarding (and fences at its own deadline); the agent fences a writable
+    // PostgreSQL itself once it knows it is not paused, and does not re-attach the leader key.
+    if (prev.pid !== null && prev.pid !== process.pid && isGuard(prev.pid)) {
+      log('refusing the previous fence guard\'s hand-over state; leaving that guard in charge of its own deadline', { previousPid: prev.pid, reason: prev.reason });
+    }
+    return;
+  }
+  const rec = prev.record;
+  leaseId = rec.leaseId;
+  if (rec.pid === process.pid || !isGuard(rec.pid)) return;
+  if (rec.armed) {
+    armed = true;
+    deadline = rec.deadlineMonoMs;
+  }
+  try {
+    process.kill(rec.pid, 'SIGTERM');
+  } catch {
+    // It ended meanwhile.
+  }
+  log('took over from the previous fence guard', { previousPid: rec.pid, armed, leaseId, msLeft: Math.round(deadline - systemClock.monoMs()) });
 }
 
 // Retired by a newer guard (which now holds our deadline): leave without fencing.
 process.on('SIGTERM', () => process.exit(0));
+// The guard shares the agent's systemd cgroup: a signal meant for the agent (`systemctl kill -s
+// SIGUSR2` without --kill-whom=main, SIGHUP) must not end the guard by Node's default action.
+for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT'] as const) process.on(sig, () => log('signal ignored (meant for the agent)', { signal: sig }));
 
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'fence-guard', msg, ...fields })}\n`);
@@ -128,8 +151,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (msg.type === 'arm') {
     armed = true;
     deadline = msg.deadlineMonoMs;
+    leaseId = msg.leaseId;
   } else if (msg.type === 'disarm') {
     armed = false;
+    leaseId = msg.leaseId;
   } else {
     // The agent exits. If it still leaves a PostgreSQL we guard (its lease neither released nor
     // proven lost), keep that deadline: leaving now would leave a writable primary unguarded.

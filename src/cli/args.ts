@@ -36,6 +36,7 @@ const COMMANDS = {
   },
   reinit: { options: { force: { type: 'boolean' }, 'from-leader': { type: 'boolean' }, wait: { type: 'boolean' } }, positionals: 'one-member' },
   reload: { options: { force: { type: 'boolean' } }, positionals: 'members' },
+  'restart-agent': { options: { all: { type: 'boolean' }, force: { type: 'boolean' }, timeout: { type: 'string' } }, positionals: 'members' },
   history: { options: {}, positionals: 'scope' },
   'show-config': { options: {}, positionals: 'scope' },
   'edit-config': {

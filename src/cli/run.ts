@@ -11,6 +11,7 @@ import { runEditConfig, runHistory, runShowConfig } from './cmd-config.js';
 import { runList, runTopology } from './cmd-list.js';
 import { runReinit, runReload, runRestart } from './cmd-member.js';
 import { runPause } from './cmd-pause.js';
+import { runRestartAgent } from './cmd-restart-agent.js';
 import { runRemove } from './cmd-remove.js';
 import { runFailover, runSwitchover } from './cmd-switchover.js';
 import type { ClusterReader, CtlContext, CtlIo } from './context.js';
@@ -54,6 +55,7 @@ const RUNNERS: Readonly<Record<CommandName, Runner>> = {
   }),
   reinit: (ctx, v, p) => runReinit(ctx, { member: p[0] ?? '', force: flag(v, 'force'), fromLeader: flag(v, 'from-leader'), wait: flag(v, 'wait') }),
   reload: (ctx, v, p) => runReload(ctx, { members: p, force: flag(v, 'force') }),
+  'restart-agent': (ctx, v, p) => runRestartAgent(ctx, { members: p, all: flag(v, 'all'), force: flag(v, 'force'), ...optional('timeout', str(v, 'timeout')) }),
   history: (ctx) => runHistory(ctx),
   'show-config': (ctx) => runShowConfig(ctx),
   'edit-config': (ctx, v, _p, deps) => runEditConfig(ctx, {

@@ -21,6 +21,9 @@ Commands:
   restart [MEMBER...] [--pending] [--role primary|replica] [--scheduled TIME] [--force]
   reinit MEMBER [--from-leader] [--wait] [--force]
   reload [MEMBER...] [--force]
+  restart-agent MEMBER... | --all [--timeout SECONDS] [--force]
+                                  restart the agent itself in place (upgrade): PostgreSQL keeps
+                                  running, no failover; --all: one after the other, leader last
   history                         timeline history
   show-config                     the dynamic configuration in etcd
   edit-config [--set k=v]... [--pg name=v]... [--apply FILE|-] [--replace FILE|-] [--force]
@@ -63,6 +66,13 @@ Promote Y when the cluster has no healthy leader. Refused while the leader is he
 Restart PostgreSQL on the members (all when none is named). --pending: only where a restart is pending.`,
   reinit: 'Usage: agentctl reinit MEMBER [--from-leader] [--wait] [--force]\nSet the member\'s data directory aside and clone it again. --force also cancels a running task.',
   reload: 'Usage: agentctl reload [MEMBER...] [--force]\nReload the agents\' configuration files and PostgreSQL (all members when none is named).',
+  'restart-agent': `Usage: agentctl restart-agent MEMBER... | --all [--timeout SECONDS] [--force]
+Restart the agent process in place (to upgrade it or apply a setting such as restapi.listen):
+PostgreSQL keeps running in its role, the leader keeps the leader key, the fence guard holds the
+lease deadline until the new process re-attaches it. One member after the other, the leader last,
+each waited for until its new process answers healthy (the leader: /primary 200). Needs systemd's
+RestartForceExitStatus=75 (systemd/pg-ha-agent.service). --timeout: per member (default 60 s).
+See docs/agent-restart.md.`,
   history: 'Usage: agentctl history\nThe timeline history: timeline, switch LSN, reason, time, new leader.',
   'show-config': 'Usage: agentctl show-config\nThe dynamic configuration (etcd `config` key), YAML by default.',
   'edit-config': `Usage: agentctl edit-config [--set key.path=value]... [--pg name=value]... [--apply FILE|-]

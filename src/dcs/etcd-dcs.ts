@@ -21,6 +21,8 @@ export interface EtcdDcsOptions {
   readonly leaseMarginMs?: number;
   /** Override the deadlines derived from retryTimeoutSec (tests). */
   readonly timeouts?: EtcdTimeouts;
+  /** See LeaseDcsOptions.reattachableLease (the agent passes its hand-over record's lease). */
+  readonly reattachableLease?: string | null;
 }
 
 /** The etcd Dcs, plus what it knows about each etcd member (for /patroni, /metrics, agentctl). */
@@ -55,6 +57,7 @@ export function createEtcdDcs(opts: EtcdDcsOptions): EtcdDcs {
     clock: opts.clock,
     logger: log,
     ...(opts.leaseMarginMs === undefined ? {} : { leaseMarginMs: opts.leaseMarginMs }),
+    ...(opts.reattachableLease === undefined ? {} : { reattachableLease: opts.reattachableLease }),
   });
   return Object.assign(dcs, {
     etcdMembers: () => members.health(),

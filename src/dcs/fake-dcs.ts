@@ -17,6 +17,8 @@ export interface FakeDcsOptions {
   readonly namespace?: string;
   readonly logger?: Logger;
   readonly leaseMarginMs?: number;
+  /** See LeaseDcsOptions.reattachableLease. */
+  readonly reattachableLease?: string | null;
 }
 
 export interface FakeDcs extends Dcs {
@@ -36,6 +38,7 @@ export function createFakeDcs(opts: FakeDcsOptions): FakeDcs {
     // Tests that do not care about the log get a disabled one (not a root logger of the app).
     logger: opts.logger ?? pino({ enabled: false }),
     ...(opts.leaseMarginMs === undefined ? {} : { leaseMarginMs: opts.leaseMarginMs }),
+    ...(opts.reattachableLease === undefined ? {} : { reattachableLease: opts.reattachableLease }),
   });
   return Object.assign(dcs, { store });
 }

@@ -27,6 +27,13 @@ export interface LeaseDcsOptions {
   readonly logger: Logger;
   /** Fixed safety margin; default max(1 s, 10 % of the TTL). */
   readonly leaseMarginMs?: number;
+  /**
+   * The one foreign lease a leader key naming this node may be re-attached from: the lease the
+   * previous agent run on this data dir proved the key under (its fence guard's hand-over record).
+   * null: none (the key is never re-attached; it expires with its lease). Undefined: any lease
+   * (tests and tools that do not model restarts).
+   */
+  readonly reattachableLease?: string | null;
 }
 
 const HISTORY_CAS_ATTEMPTS = 5;
@@ -49,6 +56,7 @@ class LeaseDcs implements Dcs {
   /** The lease id under which the leader key was last proven ours; null when not leading. */
   private heldUnder: string | null = null;
   private readonly lostListeners = new Set<(cause: string) => void>();
+  private readonly reattachable: string | null | undefined;
 
   constructor(opts: LeaseDcsOptions) {
     validateMemberName(opts.name);
@@ -61,6 +69,7 @@ class LeaseDcs implements Dcs {
     this.name = opts.name;
     this.clock = opts.clock;
     this.log = opts.logger;
+    this.reattachable = opts.reattachableLease;
     this.keeper = new LeaseKeeper(opts.backend, opts.clock, opts.logger, opts.ttlSec,
       margin === undefined ? undefined : () => margin);
     // etcd said the lease is gone (keepalive TTL <= 0, "lease not found" on a put): if the key
@@ -176,8 +185,13 @@ class LeaseDcs implements Dcs {
       this.proveLeadership(lease);
       return true;
     }
-    // The key names us under another lease (we restarted, or re-granted): move it onto ours,
-    // guarded by value and mod_revision so a concurrent change wins.
+    // The key names us under another lease (we restarted): move it onto ours, guarded by value and
+    // mod_revision so a concurrent change wins. Only from the lease our previous run handed over:
+    // that proves the key is ours, not a stranger's, a restored backup's or an operator's put.
+    if (this.reattachable !== undefined && (cur.lease === undefined || cur.lease === null || cur.lease !== this.reattachable)) {
+      throw new DcsError('invalid', `the leader key names this node under lease ${cur.lease ?? 'none'}, which this run cannot prove was its own`
+        + ` (handed-over lease: ${this.reattachable ?? 'none'}); not re-attaching it: it ends with its lease`, { retryable: false });
+    }
     let used = '';
     const res = await this.keeper.with(signal, (l) => {
       used = l;

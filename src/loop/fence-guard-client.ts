@@ -4,29 +4,55 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { GuardMessage } from '../core/fence-guard-protocol.js';
+import { parseHandover, type GuardMessage } from '../core/fence-guard-protocol.js';
+
+/** What the previous agent run on this data dir left for this one (read once, before our guard starts). */
+export interface Handover {
+  /** The armed deadline its guard still holds (that guard is alive); null otherwise. */
+  readonly deadlineMonoMs: number | null;
+  /** The lease it last proved the leader key under: the only foreign lease we may re-attach from. */
+  readonly leaseId: string | null;
+  /** Set when the record could not be read (another format version): nothing above is trusted. */
+  readonly refused: string | null;
+}
+
+export const NO_HANDOVER: Handover = { deadlineMonoMs: null, leaseId: null, refused: null };
 
 export interface FenceGuard {
-  update(armed: boolean, deadlineMonoMs: number): void;
+  /** leaseId: the lease the leader key is proven under (or the handed-over one, until re-attached). */
+  update(armed: boolean, deadlineMonoMs: number, leaseId: string | null): void;
   /**
    * The deadline a previous agent run's guard still held when this run started (restart in place),
    * which the new guard took over; null when there was none or it was disarmed.
    */
   handedOverDeadline(): number | null;
+  /** The lease the previous run proved the leader key under; null when none or refused. */
+  handedOverLeaseId(): string | null;
+  /** Everything the previous run handed over (deadline, lease id, or why it was refused). */
+  handover(): Handover;
   /** Clean exit: tell the guard to leave without fencing. */
   close(): Promise<void>;
   pid(): number | null;
 }
 
-export function startFenceGuard(deps: { dataDir: string; logger: Logger }): FenceGuard {
+/** handover: read by the caller before anything else (readHandover), or here; always before our guard starts. */
+export function startFenceGuard(deps: { dataDir: string; logger: Logger; handover?: Handover }): FenceGuard {
   const script = fileURLToPath(new URL('../bin/fence-guard.js', import.meta.url));
   let child: ChildProcess | null = null;
   // Nothing is sent until the first tick knows: a new guard may have taken over a live deadline
   // from the guard of a previous (killed) agent, and an early "disarm" would drop it.
   let last: GuardMessage | null = null;
   let closing = false;
-  const handedOver = readHandover(deps.dataDir);
-  if (handedOver !== null) deps.logger.info({ deadlineMonoMs: Math.round(handedOver) }, 'a previous agent run left an armed fence guard: its deadline stays in force until the leader key is re-attached');
+  const handover = deps.handover ?? readHandover(deps.dataDir);
+  if (handover.refused !== null) {
+    deps.logger.error({ reason: handover.refused },
+      'refusing the hand-over state of the previous agent run: its lease is not trusted, so the leader key is not re-attached; a writable postgresql is fenced and this node joins as a replica');
+  } else if (handover.deadlineMonoMs !== null) {
+    deps.logger.info({ deadlineMonoMs: Math.round(handover.deadlineMonoMs), leaseId: handover.leaseId },
+      'a previous agent run left an armed fence guard: its deadline stays in force until the leader key is re-attached');
+  } else if (handover.leaseId !== null) {
+    deps.logger.info({ leaseId: handover.leaseId }, 'a previous agent run held the leader key under this lease; it may be re-attached');
+  }
 
   const send = (msg: GuardMessage | null) => {
     if (msg && child?.stdin?.writable) child.stdin.write(`${JSON.stringify(msg)}\n`);
@@ -55,9 +81,9 @@ export function startFenceGuard(deps: { dataDir: string; logger: Logger }): Fenc
   launch();
 
   return {
-    update(armed, deadlineMonoMs) {
+    update(armed, deadlineMonoMs, leaseId) {
       // JSON has no -Infinity: an armed guard without a lease gets a deadline in the past.
-      const msg: GuardMessage = armed ? { type: 'arm', deadlineMonoMs: Number.isFinite(deadlineMonoMs) ? deadlineMonoMs : 0 } : { type: 'disarm' };
+      const msg: GuardMessage = armed ? { type: 'arm', deadlineMonoMs: Number.isFinite(deadlineMonoMs) ? deadlineMonoMs : 0, leaseId } : { type: 'disarm', leaseId };
       if (JSON.stringify(msg) === JSON.stringify(last)) return;
       last = msg;
       send(msg);
@@ -68,22 +94,40 @@ export function startFenceGuard(deps: { dataDir: string; logger: Logger }): Fenc
       if (!c || c.exitCode !== null) return;
       const exited = new Promise<void>((r) => c.once('exit', () => r()));
       send({ type: 'exit' });
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+      // An armed guard stays after we exit (restart in place, or a stop that could not stop
+      // PostgreSQL): once our last messages are in its pipe there is nothing to wait for.
+      const flushed = new Promise<void>((r) => c.stdin?.end(() => r()) ?? r());
+      await Promise.race([last?.type === 'arm' ? flushed : exited, new Promise((r) => setTimeout(r, 2_000))]);
     },
     pid: () => child?.pid ?? null,
-    handedOverDeadline: () => handedOver,
+    handedOverDeadline: () => handover.deadlineMonoMs,
+    handedOverLeaseId: () => handover.leaseId,
+    handover: () => handover,
   };
 }
 
-/** The armed deadline in the previous guard's state file, if that guard is still alive. */
-function readHandover(dataDir: string): number | null {
+/**
+ * The previous guard's state file: its armed deadline if that guard is still alive, and the lease
+ * the leader key was last proven under (which outlives the guard: a guard exits when disarmed).
+ */
+export function readHandover(dataDir: string): Handover {
+  let text: string;
   try {
-    const file = join(dirname(dataDir), `.${basename(dataDir)}.fence-guard.json`);
-    const prev = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; armed?: unknown; deadlineMonoMs?: unknown };
-    if (typeof prev.pid !== 'number' || prev.armed !== true || typeof prev.deadlineMonoMs !== 'number') return null;
-    const cmdline = readFileSync(`/proc/${prev.pid}/cmdline`, 'utf8');
-    return cmdline.includes('fence-guard') && cmdline.includes(dataDir) ? prev.deadlineMonoMs : null;
+    text = readFileSync(join(dirname(dataDir), `.${basename(dataDir)}.fence-guard.json`), 'utf8');
   } catch {
-    return null;
+    return NO_HANDOVER;
+  }
+  const parsed = parseHandover(text);
+  if (!parsed.ok) return { ...NO_HANDOVER, refused: parsed.reason };
+  const rec = parsed.record;
+  return { deadlineMonoMs: rec.armed && isGuardOf(rec.pid, dataDir) ? rec.deadlineMonoMs : null, leaseId: rec.leaseId, refused: null };
+}
+
+function isGuardOf(pid: number, dataDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('fence-guard') && cmdline.includes(dataDir);
+  } catch {
+    return false;
   }
 }

@@ -26,7 +26,12 @@ export interface FencingDeps {
   /** A job that starts PostgreSQL writable is running (see ArmingInput.startingWritable). */
   readonly startingWritable?: () => boolean;
   readonly fenceTimer: FenceTimer;
-  readonly guard: { update(armed: boolean, deadlineMonoMs: number): void; handedOverDeadline(): number | null };
+  readonly guard: {
+    update(armed: boolean, deadlineMonoMs: number, leaseId: string | null): void;
+    handedOverDeadline(): number | null;
+    /** The lease the previous agent run proved the leader key under (null: none, or its record was refused). */
+    handedOverLeaseId(): string | null;
+  };
   /** The fence itself (the fence timer's path): stops PostgreSQL at once. */
   readonly fence: (reason: string) => void;
   /** Something changed that the loop should look at now. */
@@ -35,6 +40,8 @@ export interface FencingDeps {
 
 export class Fencing {
   private handedOver: number | null;
+  /** Forwarded to our guard until we prove the key ourselves: a run killed before re-attaching hands it on. */
+  private handedOverLease: string | null;
   private retaking = false;
   private inFlight: Promise<void> = Promise.resolve();
   private last: Arming | null = null;
@@ -42,6 +49,7 @@ export class Fencing {
 
   constructor(private readonly deps: FencingDeps) {
     this.handedOver = deps.guard.handedOverDeadline();
+    this.handedOverLease = deps.guard.handedOverLeaseId();
     this.unsubscribe = deps.dcs.onLeadershipLost((cause) => { this.inFlight = this.lost(cause); });
   }
 
@@ -49,7 +57,11 @@ export class Fencing {
   apply(): Arming {
     const { dcs, clock } = this.deps;
     const leadership = dcs.leadership();
-    if (leadership !== null) this.handedOver = null; // proven for ourselves: the old deadline is history
+    if (leadership !== null) {
+      // Proven for ourselves: the old deadline and lease are history.
+      this.handedOver = null;
+      this.handedOverLease = null;
+    }
     if (this.handedOver !== null && this.handedOver <= clock.monoMs()) this.handedOver = null;
     const pm = postmasterWriteState(this.deps.dataDir);
     const arming = fenceArming({
@@ -71,8 +83,13 @@ export class Fencing {
       this.last = arming;
     }
     this.deps.fenceTimer.update(arming.armed, arming.deadlineMs);
-    this.deps.guard.update(arming.armed, arming.deadlineMs);
+    this.deps.guard.update(arming.armed, arming.deadlineMs, leadership?.leaseId ?? this.handedOverLease);
     return arming;
+  }
+
+  /** The previous run's deadline while it is still in force (not yet replaced by our own lease). */
+  handedOverDeadline(): number | null {
+    return this.handedOver;
   }
 
   /** Resolves once an answer to an early loss (retake or fence) in flight has ended. */

@@ -12,6 +12,16 @@ export function stopDeadlineMs(ttlSec: number): number {
 export const TICK_EXIT_BOUND_MS = 10_000;
 export const JOB_ABORT_BOUND_MS = 5_000;
 export const CLOSE_BOUND_MS = 3_000;
+/**
+ * Restart in place (docs/agent-restart.md): the exit code systemd restarts at once
+ * (RestartForceExitStatus=75; EX_TEMPFAIL: "try again"), and the bound on the last keepalive.
+ */
+export const RESTART_IN_PLACE_EXIT_CODE = 75;
+export const HANDOVER_RENEW_BOUND_MS = 1_000;
+/** Bound on each close on the way out of a restart in place. */
+export const RESTART_CLOSE_BOUND_MS = 500;
+/** How long a restarted leader tries to re-attach its key before its first tick takes over. */
+export const REATTACH_EARLY_BOUND_MS = 3_000;
 
 /** Resolves (ignoring failures) when p settles or after ms, whichever comes first. */
 export async function bounded(p: Promise<unknown>, ms: number): Promise<void> {

@@ -188,3 +188,29 @@ describe('leadership: the lease the leader key is proven under', () => {
     expect(causes).toHaveLength(1);
   });
 });
+
+describe('re-attach of a key left under a previous run\'s lease (issue 21)', () => {
+  it('re-attaches only from the lease the previous run handed over', async () => {
+    const { clock, store } = setup();
+    const first = createFakeDcs({ scope: 'sim', name: 'a', ttlSec: 10, clock, store });
+    expect(await first.acquireLeader()).toBe(true);
+    const handed = first.lease().leaseId;
+    const second = createFakeDcs({ scope: 'sim', name: 'a', ttlSec: 10, clock, store, reattachableLease: handed });
+    expect(await second.renewLeader()).toBe(true);
+    expect((await second.snapshot()).leader).toMatchObject({ name: 'a', leaseId: second.lease().leaseId });
+    expect(second.leadership()).not.toBeNull();
+  });
+
+  it('refuses a key naming us under a lease it cannot prove was its own: the key is left to expire', async () => {
+    const { clock, store } = setup();
+    const first = createFakeDcs({ scope: 'sim', name: 'a', ttlSec: 10, clock, store });
+    expect(await first.acquireLeader()).toBe(true);
+    const lease = first.lease().leaseId;
+    for (const reattachableLease of [null, 'some-other-lease']) {
+      const second = createFakeDcs({ scope: 'sim', name: 'a', ttlSec: 10, clock, store, reattachableLease });
+      await expect(second.renewLeader()).rejects.toThrow(/cannot prove was its own/);
+      expect((await second.snapshot()).leader).toMatchObject({ name: 'a', leaseId: lease });
+      expect(second.leadership()).toBeNull();
+    }
+  });
+});

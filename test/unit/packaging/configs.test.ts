@@ -59,4 +59,15 @@ describe('systemd unit', () => {
     expect(directive('Restart')).toBe('on-failure');
     expect(directive('RestartPreventExitStatus')?.split(/\s+/).sort()).toEqual(['2', '3']);
   });
+
+  it('restarts in place (exit 75) at once and well inside the lease TTL, and keeps SIGHUP as reload', () => {
+    expect(directive('RestartForceExitStatus')).toBe('75');
+    expect(directive('SuccessExitStatus')).toBe('75');
+    const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(directive('RestartSec') ?? '');
+    const ms = Number(m?.[1]) * (m?.[2] === 's' ? 1000 : 1);
+    // ttl 10 with a 1 s margin leaves 9 s; ttl 5 leaves 4 s: the restart delay is a small part of it.
+    expect(ms).toBeLessThanOrEqual(1000);
+    expect(directive('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
+    expect(Number(directive('StartLimitBurst'))).toBeGreaterThanOrEqual(10);
+  });
 });
