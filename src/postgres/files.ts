@@ -157,6 +157,35 @@ export function isPostmasterAlive(pid: number): boolean {
   return m[1].startsWith('postgres') || m[1].startsWith('postmaster');
 }
 
+/** True when `pid` is a zombie: exited, not yet reaped by its parent (false without /proc). */
+export function isZombie(pid: number): boolean {
+  try {
+    const m = /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return m?.[1] === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export const REAP_WAIT_MS = 10_000;
+
+/**
+ * A postmaster that exited (a fence's SIGKILL, a crash) keeps its PID until its parent reaps it,
+ * often PID 1, which may take its time. PostgreSQL's own lock-file check (kill(pid, 0)) counts that
+ * corpse as a live server and refuses to start in the data directory, although nothing runs.
+ * Waits, bounded, until the PID named in postmaster.pid is no zombie; returns it if it still is.
+ */
+export async function awaitPostmasterReaped(pidFile: string, boundMs = REAP_WAIT_MS): Promise<number | null> {
+  const pid = readPostmasterPidSync(pidFile);
+  if (pid === null) return null;
+  const until = performance.now() + boundMs;
+  while (isZombie(pid)) {
+    if (performance.now() >= until) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return null;
+}
+
 /** PIDs whose parent is `pid` (from /proc; empty where there is no /proc). */
 export function childPidsOf(pid: number): number[] {
   let entries: string[];

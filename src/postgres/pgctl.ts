@@ -7,13 +7,24 @@ import { pgCtlReloadArgs, pgCtlStartArgs, pgCtlStopArgs } from './argv.js';
 import type { StopMode } from './argv.js';
 import { PgError } from './errors.js';
 import { FENCE_KILL_AFTER_MS } from '../core/fencing.js';
-import { childPidsOf, fileSize, isPostmasterAlive, readPostmasterPidSync, runningPostmasterPid, tailFile } from './files.js';
+import { awaitPostmasterReaped, childPidsOf, fileSize, isPostmasterAlive, readPostmasterPidSync, runningPostmasterPid, tailFile } from './files.js';
 import { PG_ENV, pgPaths, requireBinary, separateConfigDir } from './paths.js';
 
 export interface PgCtlDeps {
   readonly config: Config;
   readonly runner: Runner;
   readonly logger: Logger;
+}
+
+/**
+ * PostgreSQL refuses a data directory whose postmaster.pid names a process that still exists, an
+ * unreaped corpse included: wait for the reap, and past the bound report a retryable failure (a
+ * later attempt will find it gone), never a verdict on the data directory.
+ */
+export async function refuseWhileUnreaped(pidFile: string, code: 'start-failed' | 'rewind-failed'): Promise<void> {
+  const zombie = await awaitPostmasterReaped(pidFile);
+  if (zombie === null) return;
+  throw new PgError(code, `the previous postmaster (PID ${zombie}) has exited but its parent has not reaped it yet; PostgreSQL refuses to start while that PID exists; retrying later`, { retryable: true });
 }
 
 export type StartOutcome = 'ready' | 'not-ready' | 'already-running';
@@ -26,6 +37,7 @@ export type StartOutcome = 'ready' | 'not-ready' | 'already-running';
 export async function startPostmaster(deps: PgCtlDeps, timeoutMs: number, signal?: AbortSignal): Promise<StartOutcome> {
   const paths = pgPaths(deps.config);
   if (runningPostmasterPid(paths.postmasterPid) !== null) return 'already-running';
+  await refuseWhileUnreaped(paths.postmasterPid, 'start-failed');
   const pgCtl = await requireBinary(deps.config, 'pg_ctl');
   await requireBinary(deps.config, 'postgres');
   const logFrom = await fileSize(paths.startupLog);

@@ -14,6 +14,7 @@ import { conninfo, libpqOptions, managedParameters } from './conf.js';
 import type { UpstreamNode } from './conf.js';
 import { PgError } from './errors.js';
 import { isErrno, runningPostmasterPid } from './files.js';
+import { refuseWhileUnreaped } from './pgctl.js';
 import { replicaSettings } from './follow.js';
 import { fileOwner, writeMainConf, writeReplicaConf } from './managed-files.js';
 import { createControlDataReader } from './observer.js';
@@ -95,6 +96,7 @@ const UNCLEAN = new Set(['in production', 'in crash recovery', 'shutting down', 
 export async function ensureCleanShutdown(deps: RewindDeps, control: ControlData): Promise<boolean> {
   if (!UNCLEAN.has(control.state)) return false;
   const paths = pgPaths(deps.config);
+  await refuseWhileUnreaped(paths.postmasterPid, 'rewind-failed');
   await clearArchiveStatus(join(paths.walDir, 'archive_status'));
   await writeReplicaConf(deps.config, 'primary', null, await fileOwner(deps.config));
   const bin = await requireBinary(deps.config, 'postgres');

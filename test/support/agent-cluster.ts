@@ -131,19 +131,19 @@ export class AgentCluster {
 
   /** The node whose /primary answers 200, once exactly one does. */
   async waitForLeader(timeoutMs = 90_000, exclude: readonly string[] = []): Promise<AgentNode> {
-    return waitFor('exactly one leader answering /primary', async () => {
+    return this.diagnosed(waitFor('exactly one leader answering /primary', async () => {
       const codes = await Promise.all(this.nodes.map(async (n) => (exclude.includes(n.name) ? null : n.health('/primary'))));
       const leaders = this.nodes.filter((_, i) => codes[i] === 200);
       return leaders.length === 1 ? leaders[0] : null;
-    }, { timeoutMs, intervalMs: 100 });
+    }, { timeoutMs, intervalMs: 100 }));
   }
 
   /** Every node in `names` is a replica streaming (per its /patroni) on the leader's timeline. */
   async waitForStreaming(names: readonly string[], timeoutMs = 90_000): Promise<void> {
-    await waitFor(`${names.join(', ')} streaming`, async () => {
+    await this.diagnosed(waitFor(`${names.join(', ')} streaming`, async () => {
       const all = await Promise.all(names.map((n) => this.node(n).status()));
       return all.every((s) => s?.role === 'replica' && s.replication_state === 'streaming') ? true : null;
-    }, { timeoutMs, intervalMs: 200 });
+    }, { timeoutMs, intervalMs: 200 }));
   }
 
   /** A node's walreceiver streams from `leader` (queried on PostgreSQL, fresh). */
@@ -152,6 +152,27 @@ export class AgentCluster {
       const rows = await replica.query<{ status: string; sender_port: number }>('SELECT status, sender_port FROM pg_stat_wal_receiver');
       return rows[0]?.status === 'streaming' && rows[0].sender_port === leader.pgPort ? true : null;
     }, { timeoutMs, intervalMs: 50 });
+  }
+
+  /**
+   * A cluster wait that times out says why: each node's role and state as it reports them, and its
+   * agent's last decisions, so a failure seen once in CI can be understood from its output alone.
+   */
+  private async diagnosed<T>(wait: Promise<T>): Promise<T> {
+    try {
+      return await wait;
+    } catch (err) {
+      const lines = await Promise.all(this.nodes.map(async (n) => {
+        const s = await n.status();
+        const ticks = n.logTail().split('\n').filter((l) => l.includes('"reason"')).slice(-4)
+          .map((l) => { try { const j = JSON.parse(l) as { time?: string; reason?: string; actions?: unknown }; return `    ${j.time ?? ''} ${JSON.stringify(j.actions ?? [])} ${j.reason ?? ''}`; } catch { return `    ${l.slice(0, 300)}`; } });
+        const state = s === null ? 'no answer' : `role=${s.role ?? '?'} state=${s.state ?? '?'} replication=${s.replication_state ?? '-'} timeline=${s.timeline ?? '?'}`;
+        return `  ${n.name} (agent ${n.agentRunning() ? 'running' : 'not running'}): ${state}\n${ticks.join('\n')}`;
+      }));
+      const message = `${err instanceof Error ? err.message : String(err)}\ncluster at the timeout:\n${lines.join('\n')}`;
+      console.log(message);
+      throw new Error(message, { cause: err });
+    }
   }
 
   others(node: AgentNode): AgentNode[] {
