@@ -8,6 +8,7 @@ import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
 import { runPromotion } from './promotion.js';
 import { runSwitchover } from './switchover.js';
+import type { Timers } from './timers.js';
 
 export interface JobDeps {
   readonly pg: PgPort;
@@ -19,6 +20,8 @@ export interface JobDeps {
   readonly probeHeaders?: Record<string, string>;
   /** This member's name (the history entry of a promotion names it). */
   readonly selfName?: string;
+  /** The switchover's polls; default Node's (the simulator runs them on virtual time). */
+  readonly timers?: Timers;
 }
 
 export interface JobRunner {
