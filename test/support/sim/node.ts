@@ -15,11 +15,13 @@ import { createFenceTimer } from '../../../src/loop/fence-timer.js';
 import { Fencing } from '../../../src/loop/fencing.js';
 import { createJobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
+import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { crash } from './fake-pg.js';
 import { AGENT, FENCE_MAX_MS, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
 import { PROBE_HEADER } from './rest.js';
 import { SimBackend } from './sim-etcd.js';
 import { SimPg } from './sim-pg.js';
+import type { Owner } from './vtime.js';
 
 const silent = pino({ enabled: false });
 
@@ -87,19 +89,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     void pg.fence(reason);
   };
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
-  // The guard process holds the same deadline; it kills the postmaster without the agent's flag.
-  const guardTimer = createFenceTimer({
-    clock, logger: silent, timers: guardOwner.timers(),
-    fence: (reason) => {
-      w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
-        if (!n.pg.running) return;
-        crash(n.pg);
-        w.stats.fences++;
-        log(w, `${n.name} fence guard: ${reason}`);
-      });
-    },
-  });
-  const guard = { update: (armed: boolean, deadline: number) => guardTimer.update(armed, deadline), handedOverDeadline: () => null };
+  const guard = guardFor(w, n, guardOwner);
   const fencing = new Fencing({
     dcs, clock, logger: silent, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false,
     fenceTimer, guard, fence: fenceNow, wake: () => loop?.wake(), timers, postmaster: () => pg.postmasterState(),
@@ -128,13 +118,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   };
   loop = new AgentLoop({
     config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, probeHeaders, timers, decide: w.decide,
-    publish: (snap) => {
-      agent.status = snap;
-      w.stats.ticks++;
-      const reason = snap.lastDecision?.reason ?? '';
-      if (reason !== agent.lastReason) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);
-      agent.lastReason = reason;
-    },
+    publish: (snap) => publish(w, n, agent, snap),
   });
   watch(dcs, loop, stop.signal);
   const running = loop;
@@ -143,6 +127,31 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     void running.run(stop.signal).then((code) => onExit(w, n, agent, code));
   });
   return agent;
+}
+
+/** The fence guard process: holds the same deadline and kills the postmaster (without the agent's fence flag). */
+function guardFor(w: WorldState, n: SimNode, guardOwner: Owner): { update(armed: boolean, deadline: number): void; handedOverDeadline(): null } {
+  const timer = createFenceTimer({
+    clock: w.vt.clock, logger: silent, timers: guardOwner.timers(),
+    fence: (reason) => {
+      w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
+        if (!n.pg.running) return;
+        crash(n.pg);
+        w.stats.fences++;
+        log(w, `${n.name} fence guard: ${reason}`);
+      });
+    },
+  });
+  return { update: (armed, deadline) => timer.update(armed, deadline), handedOverDeadline: () => null };
+}
+
+/** The status snapshot a tick publishes (what GET /patroni serves); a changed reason goes to the trace. */
+function publish(w: WorldState, n: SimNode, agent: AgentRuntime, snap: StatusSnapshot): void {
+  agent.status = snap;
+  w.stats.ticks++;
+  const reason = snap.lastDecision?.reason ?? '';
+  if (reason !== agent.lastReason) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);
+  agent.lastReason = reason;
 }
 
 /** The daemon's watch handling: an own leader key touched is checked at once; other changes wake the loop. */

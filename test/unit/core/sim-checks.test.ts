@@ -158,7 +158,7 @@ describe('simulator checks', () => {
     expect(b.trace).toEqual(a.trace);
     expect(b.stats).toEqual(a.stats);
     expect(a.stats.ticks).toBeGreaterThan(100);
-  });
+  }, 120_000);
 });
 
 /** Seeds in this order until one run finds a violation; returns the first violation or null. */
@@ -182,15 +182,15 @@ const broken = (name: string): ((input: DecideInput) => Decision) => {
 describe('a broken decide() run by the real loop is caught', () => {
   it('promoting as soon as the leader key is gone, without waiting for the former leader, gives two primaries', async () => {
     expect(await firstViolation(broken('noWait'), seeds([2]))).toMatch(/S2: .* while n\d is still a writable primary \(two primaries\)/);
-  });
+  }, 120_000);
 
   it('promoting whenever the key is free, ignoring peers and tags, breaks S2', async () => {
     expect(await firstViolation(broken('greedy'), seeds([5]))).toMatch(/S2: /);
-  });
+  }, 120_000);
 
   it('promoting without taking the leader key breaks S1', async () => {
     expect(await firstViolation(broken('noAcquire'), seeds([4]))).toMatch(/S1: .* without holding the leader key/);
-  });
+  }, 120_000);
 
   it('not demoting a primary when another member holds the key breaks S1', async () => {
     expect(await firstViolation(broken('noFence'), seeds([4]))).toMatch(/S1: /);
@@ -198,7 +198,7 @@ describe('a broken decide() run by the real loop is caught', () => {
 
   it('starting a former primary as a plain replica (no fork check) never converges', async () => {
     expect(await firstViolation(broken('noRewind'), seeds([3]))).toMatch(/progress: .*not converged|S4: /);
-  });
+  }, 120_000);
 
   it('ignoring the history key (no timeline check) lets timelines collide and breaks S4', async () => {
     expect(await firstViolation(broken('noHistory'), seeds([6]))).toMatch(/S4: /);

@@ -14,7 +14,7 @@ describe('simulator scenarios on the real loop', () => {
     } finally {
       sc.close();
     }
-  });
+  }, 60_000);
 
   // Known gap (S1; safety code, reported to the lead): the fence timer and the guard are armed from
   // the postmaster's state at the end of a tick (Fencing.apply in afterActions) and on acquire. A
@@ -35,5 +35,5 @@ describe('simulator scenarios on the real loop', () => {
     } finally {
       sc.close();
     }
-  });
+  }, 60_000);
 });
