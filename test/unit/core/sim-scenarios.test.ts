@@ -20,8 +20,8 @@ describe('simulator scenarios on the real loop', () => {
   // the postmaster's state at the end of a tick (Fencing.apply in afterActions) and on acquire. A
   // leader whose PostgreSQL crashed is disarmed ("postgresql cannot accept writes"); its
   // startPrimary job then makes it writable, and nothing arms either enforcer until the end of the
-  // next tick. An agent frozen in that window (or a tick stuck in slow etcd calls) leaves a
-  // writable primary unguarded past its lease deadline, and a replica promotes once it passes.
+  // next tick. An agent frozen in that window leaves a writable primary unguarded past its lease
+  // deadline, and a replica promotes once it passes.
   it.fails('a leader that restarts its crashed PostgreSQL in place is guarded from the moment it is writable', async () => {
     const sc = await bootScenario(1);
     try {
