@@ -53,6 +53,9 @@ export class SimPg implements PgPort {
   private op<T>(ms: number, effect: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.w.world.after(ms, () => {
+        // A node crash kills the agent's pg_ctl and its other children with it: a command of a
+        // dead agent never takes effect (it would start a postmaster nobody guards).
+        if (this.agent.dead) return;
         let r: { ok: true; v: T } | { ok: false; e: unknown };
         try {
           r = { ok: true, v: effect() };
