@@ -336,7 +336,7 @@ function lastResortExit(config: Config, paused: boolean, log: Logger): void {
 }
 
 /** A watch hint that names the leader key (or may have missed it). */
-function touchesLeaderKey(hint: DcsChangeHint): boolean {
+export function touchesLeaderKey(hint: DcsChangeHint): boolean {
   return hint.resync === true || hint.keys === undefined || hint.keys.includes('leader');
 }
 

@@ -34,6 +34,7 @@ export class FakeEtcdStore {
   private readonly leases = new Map<string, FakeLease>();
   private readonly watchers = new Set<FakeWatcher>();
   private readonly cut = new Set<string>();
+  private down = false;
 
   constructor(readonly clock: FakeClock) {
     clock.onAdvance(() => this.expireLeases());
@@ -56,6 +57,19 @@ export class FakeEtcdStore {
         this.push(w, { revision: this.rev, keys: [], resync: true });
       }
     }
+  }
+
+  /**
+   * All of etcd unavailable (quorum lost): every call fails and no lease expires (no raft leader
+   * to expire it). On return every lease is re-armed with its full TTL, as a new etcd leader does,
+   * and every watch re-reads.
+   */
+  outage(isDown: boolean): void {
+    if (this.down === isDown) return;
+    this.down = isDown;
+    if (isDown) return;
+    for (const l of this.leases.values()) l.expiresAtMs = Math.max(l.expiresAtMs, this.clock.monoMs() + l.ttlSec * 1000);
+    for (const w of this.watchers) if (!this.cut.has(w.node)) this.push(w, { revision: this.rev, keys: [], resync: true });
   }
 
   isPartitioned(node: string): boolean {
@@ -88,6 +102,7 @@ export class FakeEtcdStore {
   check(node: string, signal?: AbortSignal): void {
     if (signal?.aborted) throw new DcsError('deadline', 'call aborted', { cause: signal.reason });
     this.expireLeases();
+    if (this.down) throw new DcsError('unavailable', 'etcd has no quorum');
     if (this.cut.has(node)) throw new DcsError('unavailable', `etcd unreachable from ${node} (partitioned)`);
   }
 
@@ -168,6 +183,7 @@ export class FakeEtcdStore {
   // ---- internals -----------------------------------------------------------------------------
 
   private expireLeases(): void {
+    if (this.down) return;
     const now = this.clock.monoMs();
     for (const [id, l] of [...this.leases]) if (l.expiresAtMs <= now) this.revoke(id);
   }

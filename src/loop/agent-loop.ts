@@ -18,8 +18,12 @@ import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
 import { LastValidConfig } from './config-memory.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
+import { systemTimers, type Timers } from './timers.js';
 
 export interface LoopDeps {
+  /** Seams for the deterministic simulator: virtual timers, and a deliberately broken decide() in its checks. */
+  readonly timers?: Timers;
+  readonly decide?: (input: DecideInput) => Decision;
   readonly config: () => Config;
   readonly dcs: Dcs;
   readonly pg: PgPort;
@@ -140,15 +144,16 @@ export class AgentLoop {
       this.wakePending = false;
       return Promise.resolve();
     }
+    const timers = this.deps.timers ?? systemTimers;
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
         signal.removeEventListener('abort', done);
         this.wakeResolve = null;
         this.wakePending = false;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = timers.setTimeout(done, ms);
       this.wakeResolve = done;
       signal.addEventListener('abort', done, { once: true });
     });
@@ -191,7 +196,7 @@ export class AgentLoop {
       local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
       nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(),
     };
-    const decision = decide(input);
+    const decision = (this.deps.decide ?? decide)(input);
     this.memory = decision.memory;
     this.logDecision(decision, local, cluster, clock.monoMs() - t0);
     const result = await this.executor.run(decision.actions, local, signal);

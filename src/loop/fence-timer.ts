@@ -3,6 +3,7 @@
 // hung query. The loop arms it (primary, not paused) and disarms it (replica, pause).
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
+import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 
 export interface FenceTimer {
   /** Arm at `deadlineMs` (monotonic), or disarm. Re-arming with a later deadline moves it. */
@@ -12,10 +13,11 @@ export interface FenceTimer {
   close(): void;
 }
 
-export function createFenceTimer(deps: { clock: Clock; logger: Logger; fence: (reason: string) => void }): FenceTimer {
+export function createFenceTimer(deps: { clock: Clock; logger: Logger; fence: (reason: string) => void; timers?: Timers }): FenceTimer {
+  const timers = deps.timers ?? systemTimers;
   let armed = false;
   let deadline = -Infinity;
-  let timer: NodeJS.Timeout | null = null;
+  let timer: TimerHandle | null = null;
   let fired = false;
 
   const check = (): boolean => {
@@ -32,15 +34,15 @@ export function createFenceTimer(deps: { clock: Clock; logger: Logger; fence: (r
   };
 
   function schedule(): void {
-    if (timer) clearTimeout(timer);
+    if (timer) timers.clearTimeout(timer);
     timer = null;
     if (!armed || !Number.isFinite(deadline)) {
       if (armed && deadline === -Infinity) check();
       return;
     }
     const wait = Math.max(0, deadline - deps.clock.monoMs());
-    timer = setTimeout(check, Math.min(wait, 1_000));
-    timer.unref();
+    timer = timers.setTimeout(check, Math.min(wait, 1_000));
+    timer.unref?.();
   }
 
   return {
@@ -53,7 +55,7 @@ export function createFenceTimer(deps: { clock: Clock; logger: Logger; fence: (r
     checkNow: check,
     close() {
       armed = false;
-      if (timer) clearTimeout(timer);
+      if (timer) timers.clearTimeout(timer);
       timer = null;
     },
   };

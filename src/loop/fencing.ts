@@ -7,6 +7,7 @@ import { fenceArming, onLeadershipLost, type Arming } from '../core/fencing.js';
 import type { Dcs } from '../dcs/port.js';
 import { postmasterWriteState } from '../postgres/files.js';
 import type { FenceTimer } from './fence-timer.js';
+import { systemTimers, type Timers } from './timers.js';
 
 /** How long the retake after an early loss may take before we fence instead. */
 export const RETAKE_BOUND_MS = 500;
@@ -36,6 +37,9 @@ export interface FencingDeps {
   readonly fence: (reason: string) => void;
   /** Something changed that the loop should look at now. */
   readonly wake: () => void;
+  /** Default Node's timers and the postmaster of dataDir; the simulator injects its own. */
+  readonly timers?: Timers;
+  readonly postmaster?: () => { readonly alive: boolean; readonly mayBeWritable: boolean };
 }
 
 export class Fencing {
@@ -46,8 +50,10 @@ export class Fencing {
   private inFlight: Promise<void> = Promise.resolve();
   private last: Arming | null = null;
   private readonly unsubscribe: () => void;
+  private readonly postmaster: () => { readonly alive: boolean; readonly mayBeWritable: boolean };
 
   constructor(private readonly deps: FencingDeps) {
+    this.postmaster = deps.postmaster ?? (() => postmasterWriteState(deps.dataDir));
     this.handedOver = deps.guard.handedOverDeadline();
     this.handedOverLease = deps.guard.handedOverLeaseId();
     this.unsubscribe = deps.dcs.onLeadershipLost((cause) => { this.inFlight = this.lost(cause); });
@@ -63,7 +69,7 @@ export class Fencing {
       this.handedOverLease = null;
     }
     if (this.handedOver !== null && this.handedOver <= clock.monoMs()) this.handedOver = null;
-    const pm = postmasterWriteState(this.deps.dataDir);
+    const pm = this.postmaster();
     const arming = fenceArming({
       paused: this.deps.paused(),
       postmasterAlive: pm.alive,
@@ -105,7 +111,7 @@ export class Fencing {
   /** The leader key under our name no longer hangs on the lease we keep alive (S1: never a tick of deciding while writable). */
   private async lost(cause: string): Promise<void> {
     const log = this.deps.logger;
-    const base = { cause, paused: this.deps.paused(), postmasterAlive: postmasterWriteState(this.deps.dataDir).alive };
+    const base = { cause, paused: this.deps.paused(), postmasterAlive: this.postmaster().alive };
     let response = onLeadershipLost({ ...base, retake: 'not tried' });
     log.warn({ cause, response: response.kind }, response.reason);
     if (response.kind === 'retake') {
@@ -114,7 +120,7 @@ export class Fencing {
       let won = false;
       try {
         // Raced against a timer too: a keepalive stuck on a stalled member may hold the lease lock.
-        const bound = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), RETAKE_BOUND_MS).unref());
+        const bound = new Promise<boolean>((resolve) => (this.deps.timers ?? systemTimers).setTimeout(() => resolve(false), RETAKE_BOUND_MS).unref?.());
         won = await Promise.race([this.deps.dcs.acquireLeader(AbortSignal.timeout(RETAKE_BOUND_MS)), bound]);
       } catch (err) {
         log.warn({ err: errText(err) }, 'taking the leader key back failed');

@@ -9,6 +9,7 @@ import type { PgPort } from './pg-port.js';
 import { runPromotion } from './promotion.js';
 import type { PeerHttp } from './peer-http.js';
 import { runSwitchover } from './switchover.js';
+import type { Timers } from './timers.js';
 
 export interface JobDeps {
   readonly pg: PgPort;
@@ -21,6 +22,8 @@ export interface JobDeps {
   readonly peerHttp: PeerHttp;
   /** This member's name (the history entry of a promotion names it). */
   readonly selfName?: string;
+  /** The switchover's polls; default Node's (the simulator runs them on virtual time). */
+  readonly timers?: Timers;
 }
 
 export interface JobRunner {

@@ -11,6 +11,7 @@ import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
 import type { PeerHttp } from './peer-http.js';
 import { parsePatroniStatus } from './peers.js';
+import { systemTimers, type Timers } from './timers.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */
 export const CATCH_UP_TIMEOUT_MS = 5_000;
@@ -19,6 +20,7 @@ const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 type SwitchoverSpec = Extract<JobSpec, { kind: 'switchover' }>;
 
 interface SwitchoverArgs {
+  timers?: Timers;
   pg: PgPort; dcs: Dcs; clock: Clock; logger: Logger; signal: AbortSignal;
   dynamicConfig: () => DynamicConfig; spec: SwitchoverSpec; peerHttp: PeerHttp;
 }
@@ -88,7 +90,7 @@ async function waitCandidateReceived(args: SwitchoverArgs, target: number): Prom
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await pause(args, 20);
   }
   throw new SwitchoverNotDone(`candidate ${args.spec.candidate.name} did not receive the shutdown checkpoint (ending at ${formatLsn(target)}) within ${CATCH_UP_TIMEOUT_MS / 1000} s (${last})`);
 }
@@ -110,11 +112,15 @@ async function waitClaimed(args: SwitchoverArgs, log: Logger): Promise<void> {
     } catch {
       // etcd unreachable for a moment: look again
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await pause(args, 100);
   }
   const replica = await args.pg.peerInRecovery(args.spec.candidate, AbortSignal.timeout(2000));
   if (replica === true) {
     throw new SwitchoverNotDone(`${args.spec.candidate.name} did not take the leader key within ${boundMs / 1000} s and is still a replica`, true);
   }
   log.warn({ candidateInRecovery: replica }, 'switchover: nobody took the leader key in pause, and the candidate cannot be proven a replica; staying stopped');
+}
+
+function pause(args: SwitchoverArgs, ms: number): Promise<void> {
+  return new Promise((resolve) => { (args.timers ?? systemTimers).setTimeout(resolve, ms); });
 }

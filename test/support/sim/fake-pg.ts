@@ -1,6 +1,7 @@
 // A PostgreSQL state machine, just detailed enough for the decision core: data dir, timeline and
 // its history, WAL (ground truth in segments), primary / replica / down, promote, streaming rules.
 import type { ControlState, LocalPg } from '../../../src/core/local-pg.js';
+import { shutdownCheckpointEnd } from '../../../src/core/lsn.js';
 import { append, splice, walEnd, type Wal } from './wal.js';
 
 /** A parent timeline and the LSN where it ended (a line of a `.history` file). */
@@ -19,6 +20,8 @@ export interface FakePg {
   /** In recovery while running; standby.signal while stopped. */
   recovery: boolean;
   control: ControlState;
+  /** pg_controldata "Latest checkpoint location": a clean stop's shutdown checkpoint starts here. */
+  checkpointLsn: number;
   /** The node named in primary_conninfo. */
   upstream: string | null;
   streaming: boolean;
@@ -32,7 +35,7 @@ export interface FakePg {
 export function emptyPg(): FakePg {
   return {
     dataDir: 'empty', sysid: null, wal: [], tl: 1, history: [], running: false, recovery: false,
-    control: 'unknown', upstream: null, streaming: false, promoteDoneAtMs: null, writeUid: null, startedIso: new Date(0).toISOString(),
+    control: 'unknown', checkpointLsn: 0, upstream: null, streaming: false, promoteDoneAtMs: null, writeUid: null, startedIso: new Date(0).toISOString(),
   };
 }
 
@@ -48,10 +51,12 @@ export function crash(pg: FakePg): void {
   pg.writeUid = null;
 }
 
-/** A clean (fast) stop: a primary writes its shutdown checkpoint first. */
+/** A clean (fast) stop: a primary writes its shutdown checkpoint record (of its real size) first. */
 export function stopClean(pg: FakePg): void {
   if (!pg.running) return;
-  if (!pg.recovery && pg.writeUid !== null) pg.wal = append(pg.wal, pg.writeUid, 1);
+  const start = walEnd(pg.wal);
+  pg.checkpointLsn = start;
+  if (!pg.recovery && pg.writeUid !== null) pg.wal = append(pg.wal, pg.writeUid, shutdownCheckpointEnd(start) - start);
   pg.running = false;
   pg.control = pg.recovery ? 'shut down in recovery' : 'shut down';
   pg.streaming = false;
@@ -129,7 +134,7 @@ export function observe(pg: FakePg, hostOf: (name: string) => string): LocalPg {
     systemIdentifier: pg.sysid,
     state: pg.control,
     timeline: pg.tl,
-    checkpointLsn: end,
+    checkpointLsn: pg.checkpointLsn,
     redoLsn: end,
     minRecoveryEndLsn: pg.recovery ? end : 0,
     minRecoveryEndTimeline: pg.recovery ? pg.tl : 0,

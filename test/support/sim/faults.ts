@@ -1,14 +1,17 @@
 // Random faults and operator events, and their recovery. Every duration comes from the seeded PRNG.
-import { EMPTY_MEMORY } from '../../../src/core/decide-types.js';
+import type { FailoverRequest } from '../../../src/core/cluster.js';
+import { encodeConfig } from '../../../src/dcs/codec-config.js';
+import { encodeFailover } from '../../../src/dcs/codec-keys.js';
 import { crash } from './fake-pg.js';
-import { TTL_MS, log, type SimNode, type WorldState } from './model.js';
+import { PREFIX, etcdView, leaderKey, log, nowMs, type SimNode, type WorldState } from './model.js';
+import { startAgent } from './node.js';
 
 /** Chance per step that something happens while chaos is on. */
 const EVENT_RATE = 0.03;
 
-type Kind = 'crash' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
+type Kind = 'crash' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
 const KINDS: readonly [Kind, number][] = [
-  ['crash', 5], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['pgCrash', 4], ['pgBroken', 1],
+  ['crash', 5], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['etcdLossy', 3], ['pgCrash', 4], ['pgBroken', 1],
   ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2],
 ];
 const TOTAL = KINDS.reduce((s, [, weight]) => s + weight, 0);
@@ -22,31 +25,52 @@ function pickKind(w: WorldState): Kind {
   return 'crash';
 }
 
+/** An operator's write to etcd (etcdctl / agentctl): straight into the store, no agent involved. */
+function put(w: WorldState, key: string, value: string): void {
+  w.store.txn([], [{ op: 'put', key: PREFIX + key, value }], []);
+}
+
+function del(w: WorldState, key: string): void {
+  w.store.txn([], [{ op: 'delete', key: PREFIX + key }], []);
+}
+
+/** Keep the store's partitions in step with the node's faults (a healed node's watch re-reads). */
+export function syncPartition(w: WorldState, n: SimNode): void {
+  w.store.partition(n.name, n.faults.etcdCutUntilMs !== null || n.faults.isolatedUntilMs !== null);
+}
+
 export function injectEvent(w: WorldState): void {
   if (!w.rng.chance(EVENT_RATE)) return;
   const n = w.rng.pick(w.nodes);
   const kind = pickKind(w);
-  const until = w.nowMs + w.rng.int(2, 40) * 1_000;
+  const until = nowMs(w) + w.rng.int(2, 40) * 1_000;
   w.stats.faults++;
   switch (kind) {
     case 'crash':
-      if (!n.agent.alive) return;
-      n.agent.alive = false;
+      if (!n.agent) return;
+      n.agent.stop();
+      n.agent = null;
       crash(n.pg);
       n.faults.crashedUntilMs = until;
       break;
     case 'freeze':
-      if (!n.agent.alive) return;
-      n.agent.frozenUntilMs = until;
+      if (!n.agent) return;
+      n.agent.owner.heldUntilMs = until;
       break;
     case 'etcdCut':
       n.faults.etcdCutUntilMs = until;
+      syncPartition(w, n);
       break;
     case 'isolate':
       n.faults.isolatedUntilMs = until;
+      syncPartition(w, n);
+      break;
+    case 'etcdLossy':
+      n.faults.etcdLossyUntilMs = until;
       break;
     case 'etcdDown':
-      w.etcdDownUntilMs = w.nowMs + w.rng.int(2, 25) * 1_000;
+      w.etcdDownUntilMs = nowMs(w) + w.rng.int(2, 25) * 1_000;
+      w.store.outage(true);
       break;
     case 'pgCrash':
       crash(n.pg);
@@ -65,13 +89,18 @@ export function injectEvent(w: WorldState): void {
       keyLoss(w, until);
       return;
     case 'pause':
-      if (w.pauseUntilMs !== null || !w.etcd.config) return;
-      w.pauseUntilMs = w.nowMs + w.rng.int(5, 40) * 1_000;
-      w.etcd.setConfig({ ...w.etcd.config.value, pause: true });
-      log(w, 'operator: pause');
+      setPause(w, true, nowMs(w) + w.rng.int(5, 40) * 1_000);
       return;
   }
   log(w, `fault: ${kind} ${kind === 'etcdDown' ? 'all' : n.name}`);
+}
+
+function setPause(w: WorldState, on: boolean, until: number | null): void {
+  const config = etcdView(w).config;
+  if (!config || (on && w.pauseUntilMs !== null) || w.etcdDownUntilMs !== null) return;
+  w.pauseUntilMs = until;
+  put(w, 'config', encodeConfig({ ...config.value, pause: on }));
+  log(w, on ? 'operator: pause' : 'operator: resume');
 }
 
 /**
@@ -79,62 +108,53 @@ export function injectEvent(w: WorldState): void {
  * frozen: its PostgreSQL stays writable until the fence guard fires at the lease deadline.
  */
 function keyLoss(w: WorldState, until: number): void {
-  const holder = w.etcd.leader?.name;
-  const n = w.nodes.find((x) => x.name === holder);
-  if (!n || !w.etcd.release(n.name)) return;
+  const key = leaderKey(w);
+  const n = w.nodes.find((x) => x.name === key?.name);
+  if (!n || w.etcdDownUntilMs !== null) return;
+  del(w, 'leader');
   w.keyDeletedFrom = n.name;
-  const freeze = n.agent.alive && w.rng.chance(0.5);
-  if (freeze) n.agent.frozenUntilMs = until;
+  const freeze = n.agent !== null && w.rng.chance(0.5);
+  if (freeze && n.agent) n.agent.owner.heldUntilMs = until;
   log(w, `fault: leader key of ${n.name} deleted${freeze ? ', its agent frozen' : ''}`);
 }
 
 function requestSwitchover(w: WorldState): void {
-  const leader = w.etcd.leader?.name;
-  if (!leader || w.etcd.failover) return;
+  const view = etcdView(w);
+  const leader = view.leader?.name;
+  if (!leader || view.failover || w.etcdDownUntilMs !== null) return;
   const others = w.nodes.filter((n) => n.name !== leader);
   const member = w.rng.chance(0.7) ? w.rng.pick(others).name : undefined;
-  const scheduledAt = w.rng.chance(0.3) ? new Date(w.nowMs + w.rng.int(1, 20) * 1_000).toISOString() : undefined;
-  w.etcd.setFailover({ leader, ...(member ? { member } : {}), ...(scheduledAt ? { scheduledAt } : {}) });
+  const scheduledAt = w.rng.chance(0.3) ? new Date(w.vt.clock.wallNowMs() + w.rng.int(1, 20) * 1_000).toISOString() : undefined;
+  const req: FailoverRequest = { leader, ...(member ? { member } : {}), ...(scheduledAt ? { scheduledAt } : {}) };
+  put(w, 'failover', encodeFailover(req));
   log(w, `operator: switchover from ${leader} to ${member ?? 'the best candidate'}${scheduledAt ? ` at ${scheduledAt}` : ''}`);
-}
-
-function restartAgent(w: WorldState, n: SimNode): void {
-  n.agent = {
-    ...n.agent,
-    alive: true, frozenUntilMs: 0, blocked: null, memory: EMPTY_MEMORY, job: null, finished: null,
-    leaseId: null, validUntilMs: Number.NEGATIVE_INFINITY, fenced: false, view: null, config: w.bootstrapDcs,
-    nextTickMs: w.nowMs, wakeToken: '', lastReason: '', lastActions: '', published: null,
-  };
-  log(w, `${n.name} restarted`);
 }
 
 /** Ends every fault whose time is up (all of them when `all`). */
 export function recover(w: WorldState, all = false): void {
-  const due = (t: number | null): boolean => t !== null && (all || w.nowMs >= t);
+  const now = nowMs(w);
+  const due = (t: number | null): boolean => t !== null && (all || now >= t);
   for (const n of w.nodes) {
     const f = n.faults;
-    if (due(f.crashedUntilMs) && f.crashedUntilMs !== Number.POSITIVE_INFINITY) {
+    if (due(f.crashedUntilMs)) {
       f.crashedUntilMs = null;
-      restartAgent(w, n);
+      n.agent = startAgent(w, n);
+      log(w, `${n.name} restarted`);
     }
-    if (all && n.agent.frozenUntilMs > w.nowMs) n.agent.frozenUntilMs = w.nowMs;
+    if (all && n.agent && n.agent.owner.heldUntilMs > now) n.agent.owner.heldUntilMs = now;
     if (due(f.etcdCutUntilMs)) f.etcdCutUntilMs = null;
     if (due(f.isolatedUntilMs)) f.isolatedUntilMs = null;
+    if (due(f.etcdLossyUntilMs)) f.etcdLossyUntilMs = null;
     if (due(f.pgBrokenUntilMs)) f.pgBrokenUntilMs = null;
     if (all) f.slowPromoteMs = 0;
+    syncPartition(w, n);
   }
   if (due(w.etcdDownUntilMs)) {
     w.etcdDownUntilMs = null;
     // A new etcd leader re-arms every lease with its full TTL.
-    w.etcd.rearmLeases(w.nowMs + TTL_MS);
+    w.store.outage(false);
     log(w, 'etcd is back');
   }
-  if (due(w.pauseUntilMs)) {
-    w.pauseUntilMs = null;
-    if (w.etcd.config) w.etcd.setConfig({ ...w.etcd.config.value, pause: false });
-    log(w, 'operator: resume');
-  }
-  if (all && w.etcd.failover) {
-    w.etcd.deleteFailover(w.etcd.failover.modRevision);
-  }
+  if (due(w.pauseUntilMs)) setPause(w, false, null);
+  if (all && w.etcdDownUntilMs === null && etcdView(w).failover) del(w, 'failover');
 }

@@ -1,11 +1,12 @@
 // Entry point for the simulator tests: which seeds to run and how a failure reads.
-export { createWorld, runSimulation, step, type SimOptions, type SimResult } from './world.js';
+export { createWorld, runSimulation, startAgents, step, type SimOptions, type SimResult } from './world.js';
 
-export const SEEDS_PER_RUN = 30;
+/** The CI-sized subset (about 5 s a seed over the real loop); `npm run sim` runs more. */
+export const SEEDS_PER_RUN = 12;
 export const STEPS_PER_SEED = 10_000;
 
 /**
- * The seeds of one test file (`part` of `parts`): 1..30 split evenly, or only SIM_SEED when set
+ * The seeds of one test file (`part` of `parts`): 1..12 split evenly, or only SIM_SEED when set
  * (to reproduce a failure; every part then runs that one seed). SIM_SEEDS=n runs seeds 1..n.
  */
 export function seedsFor(part: number, parts: number): number[] {
@@ -28,7 +29,7 @@ export function stepsPerSeed(): number {
 
 export function formatFailure(r: { seed: number; violations: readonly string[]; trace: readonly string[] }, lines = 80): string {
   return [
-    `simulation seed ${r.seed} failed (reproduce: SIM_SEED=${r.seed} npx vitest run --project unit test/unit/core/sim)`,
+    `simulation seed ${r.seed} failed (reproduce: npm run sim -- --seeds ${r.seed} --verbose, or SIM_SEED=${r.seed} npx vitest run --project unit test/unit/core/sim)`,
     ...r.violations.map((v) => `  ${v}`),
     `last ${Math.min(lines, r.trace.length)} trace lines:`,
     ...r.trace.slice(-lines).map((t) => `  ${t}`),

@@ -1,28 +1,33 @@
 // The properties checked after every step (S1, S4), at every promotion (S2), and at the end of
-// every quiet window (progress).
-import type { Action } from '../../../src/core/decide-types.js';
+// every quiet window (progress). Ground truth only: etcd's keys and leases as the store holds them,
+// PostgreSQL's state and WAL as the model holds them; what an agent believes is not evidence.
 import { isWritable } from './fake-pg.js';
-import { agentRuns, linked, violation, type SimNode, type WorldState } from './model.js';
+import { FENCE_MAX_MS, agentRuns, etcdView, leaderKey, linked, nowMs, paused, violation, type SimNode, type WorldState } from './model.js';
 import { commonPrefix, isPrefix, walEnd } from './wal.js';
 
-function holdsKey(w: WorldState, n: SimNode): boolean {
-  const l = w.etcd.leader;
-  return l !== null && l.name === n.name && l.leaseId === n.agent.leaseId && w.etcd.leaseAlive(l.leaseId, w.nowMs);
+/** n holds the leader key in etcd under the lease its agent keeps, and etcd still has that lease. */
+export function holdsKey(w: WorldState, n: SimNode): boolean {
+  const key = leaderKey(w);
+  const lease = n.agent?.lease().leaseId ?? null;
+  return key !== null && key.name === n.name && key.lease === lease && (w.store.leaseRemainingMs(key.lease) ?? 0) > 0;
 }
 
 /**
- * S1: a writable primary runs only under its own proven lease and while it holds the leader key
- * (the bootstrapping node takes the key before initdb). Exempt: a node whose agent sees pause (5.8).
+ * S1: a writable primary runs only while it holds the leader key under its own live lease, and
+ * never past its lease deadline by more than a fence takes (the deadline is the send time of the
+ * last acknowledged keepalive + ttl - margin; the margin covers the stop, FENCE_MAX_MS < 1 s). Exempt:
+ * a node whose agent sees pause (SPEC 5.8), and the holder of an operator-deleted key, which a
+ * frozen agent cannot retake: only the deadline binds it.
  */
 export function checkS1(w: WorldState): void {
   for (const n of w.nodes) {
-    if (!isWritable(n.pg) || n.agent.config.pause) continue;
-    if (w.nowMs >= n.agent.validUntilMs) {
-      violation(w, `S1: ${n.name} is a writable primary ${w.nowMs - n.agent.validUntilMs} ms past its lease deadline`);
+    if (!isWritable(n.pg) || paused(n)) continue;
+    const deadline = n.agent?.lease().validUntilMs ?? Number.NEGATIVE_INFINITY;
+    const late = nowMs(w) - deadline;
+    if (late > FENCE_MAX_MS) {
+      violation(w, `S1: ${n.name} is a writable primary ${late} ms past its lease deadline`);
     } else if (!holdsKey(w, n) && w.keyDeletedFrom !== n.name) {
-      // An operator deleted the key: the leader retakes it or fences at once when it runs (SPEC
-      // S1); a frozen one cannot, and is fenced by its guard at the deadline checked above.
-      violation(w, `S1: ${n.name} is a writable primary without holding the leader key (key: ${w.etcd.leader?.name ?? 'none'})`);
+      violation(w, `S1: ${n.name} is a writable primary without holding the leader key (key: ${leaderKey(w)?.name ?? 'none'})`);
     }
   }
 }
@@ -31,28 +36,29 @@ export function checkS1(w: WorldState): void {
 const legit = (w: WorldState, n: SimNode): number => commonPrefix(n.pg.wal, w.canonical);
 
 /**
- * S2 at the moment of a promotion: eligible, within maximum_lag_on_failover of the last optime,
- * and no reachable eligible member (one etcd lists) holds more of the cluster's history. A requested (manual)
- * candidate may be behind; the operator chose it.
+ * S2 at the moment pg_promote is called: eligible, within maximum_lag_on_failover of the last
+ * optime, and no reachable eligible member (one etcd lists) holds more of the cluster's history. A
+ * requested (manual) candidate may be behind; the operator chose it.
  */
-export function checkPromotion(w: WorldState, n: SimNode, action: Extract<Action, { kind: 'promote' }>): void {
-  const what = `S2: ${n.name} promoted (timeline ${action.oldTimeline} at ${action.switchLsn})`;
+export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
+  const what = `S2: ${n.name} promoted (${label})`;
+  const view = etcdView(w);
   if (n.tags.nofailover === true) violation(w, `${what} although tagged nofailover`);
-  if (n.agent.fenced) violation(w, `${what} while fenced`);
+  if (n.agent?.fenced === true) violation(w, `${what} while fenced`);
   // The former primary must be gone first (S2's last clause); a paused one is exempt as in S1.
   for (const x of w.nodes) {
-    if (x !== n && isWritable(x.pg) && !x.agent.config.pause) violation(w, `${what} while ${x.name} is still a writable primary (two primaries)`);
+    if (x !== n && isWritable(x.pg) && !paused(x)) violation(w, `${what} while ${x.name} is still a writable primary (two primaries)`);
   }
-  if (w.etcd.failover?.value.member === n.name) return;
-  const optime = w.etcd.status?.optime ?? null;
+  if (view.failover?.value.member === n.name) return;
+  const optime = view.status?.optime ?? null;
   const end = walEnd(n.pg.wal);
-  if (optime !== null && optime - end > n.agent.config.maximum_lag_on_failover) {
-    violation(w, `${what} lagging ${optime - end} behind the last optime ${optime}`);
-  }
+  const maxLag = n.agent?.dynamic().maximum_lag_on_failover ?? w.bootstrapDcs.maximum_lag_on_failover;
+  if (optime !== null && optime - end > maxLag) violation(w, `${what} lagging ${optime - end} behind the last optime ${optime}`);
   const mine = legit(w, n);
+  const listed = new Set(view.members.map((m) => m.name));
   // The members it can know of: those with a member key in etcd that answer its probes.
   for (const x of w.nodes) {
-    if (x === n || !w.etcd.members.has(x.name) || !agentRuns(w, x) || !linked(n, x) || !x.pg.running || x.tags.nofailover === true) continue;
+    if (x === n || !listed.has(x.name) || !agentRuns(w, x) || !linked(n, x) || !x.pg.running || x.tags.nofailover === true) continue;
     const theirs = legit(w, x);
     if (theirs > mine) violation(w, `${what} with ${mine} bytes of the cluster history while reachable ${x.name} had ${theirs}`);
   }
@@ -70,11 +76,12 @@ export function convergence(w: WorldState): string | null {
   const writable = w.nodes.filter((n) => isWritable(n.pg));
   if (writable.length !== 1) return `${writable.length} writable primaries (${writable.map((n) => n.name).join(', ')})`;
   const leader = writable[0] as SimNode;
-  if (!holdsKey(w, leader)) return `${leader.name} is primary but the leader key is ${w.etcd.leader?.name ?? 'absent'}`;
+  if (!holdsKey(w, leader)) return `${leader.name} is primary but the leader key is ${leaderKey(w)?.name ?? 'absent'}`;
   for (const n of w.nodes) {
     if (n === leader) continue;
-    if (!n.pg.running) return `${n.name}: postgresql is not running (${n.agent.lastReason})`;
-    if (!n.pg.streaming) return `${n.name}: replica not streaming (${n.agent.lastReason})`;
+    const why = n.agent?.lastReason ?? 'agent not running';
+    if (!n.pg.running) return `${n.name}: postgresql is not running (${why})`;
+    if (!n.pg.streaming) return `${n.name}: replica not streaming (${why})`;
     if (!isPrefix(n.pg.wal, leader.pg.wal)) return `${n.name}: WAL diverged from the leader at ${commonPrefix(n.pg.wal, leader.pg.wal)}`;
   }
   return null;

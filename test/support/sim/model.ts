@@ -1,64 +1,54 @@
-// The simulated cluster's state: nodes (agent + fake PostgreSQL + network), the fake etcd, the
-// clock and the trace. Behaviour lives in agent.ts, jobs.ts, faults.ts, invariants.ts, world.ts.
+// The simulated cluster's state: nodes (a running agent or none, fake PostgreSQL, network faults),
+// the contract-tested fake etcd store, virtual time and the trace. Behaviour lives in node.ts (the
+// real loop's wiring), sim-pg.ts, sim-etcd.ts, rest.ts, faults.ts, invariants.ts, world.ts.
 import type { DynamicConfig, Tags } from '../../../src/config/types.js';
 import type { ClusterView } from '../../../src/core/cluster.js';
-import type { Action, DecideInput, Decision, FinishedJob, JobSpec, Memory } from '../../../src/core/decide-types.js';
-import type { FakeEtcd } from './fake-etcd.js';
+import type { DecideInput, Decision } from '../../../src/core/decide-types.js';
+import type { FakeEtcdStore } from '../../../src/dcs/fake-store.js';
+import type { StatusSnapshot } from '../../../src/obs/status.js';
+import { clusterPrefix } from '../../../src/dcs/keys.js';
+import { buildClusterView } from '../../../src/dcs/view.js';
 import type { FakePg } from './fake-pg.js';
 import type { Rng } from './prng.js';
+import type { Owner, VirtualTime } from './vtime.js';
 import type { Wal } from './wal.js';
 
 export const STEP_MS = 500;
-export const TTL_MS = 10_000;
-/** validUntil = send time of the acknowledged keepalive + ttl - margin. */
-export const LEASE_MARGIN_MS = 2_000;
-export const LOOP_WAIT_MS = 2_000;
+export const TTL_SEC = 10;
+export const SCOPE = 'sim';
+export const PREFIX = clusterPrefix('/service/', SCOPE);
 export const AGENT = 'pg-ha-agent/sim';
+/**
+ * How long a fence takes from the signal to a stopped postmaster: SIGQUIT, then SIGKILL after
+ * FENCE_KILL_AFTER_MS (src/core/fencing.ts), plus scheduling. The lease margin (1 s at ttl 10,
+ * src/dcs/lease-tracker.ts) must cover it.
+ */
+export const FENCE_MAX_MS = 350;
 
-export interface SimJob {
-  readonly spec: JobSpec;
-  readonly startedMs: number;
-  dueMs: number;
-  /** Switchover: the shutdown checkpoint's end the candidate must reach, once stopped. */
-  target: number | null;
-  deadlineMs: number;
-}
-
-export interface AgentState {
-  /** The process exists (false while the node is crashed). */
-  alive: boolean;
-  /** SIGSTOP until then: no ticks, no jobs; the fence guard still fires. */
-  frozenUntilMs: number;
-  /** Awaiting a slow promote inside the executor; the rest of the action list waits. */
-  blocked: { readonly rest: readonly Action[] } | null;
-  memory: Memory;
-  job: SimJob | null;
-  finished: FinishedJob | null;
-  leaseId: string | null;
-  validUntilMs: number;
+/** The agent process of a node while it runs (node.ts builds it from the real loop's parts). */
+export interface AgentRuntime {
+  readonly owner: Owner;
+  readonly guardOwner: Owner;
+  /** The lease keeper's state: the lease this run keeps alive and its deadline. */
+  lease(): { readonly leaseId: string | null; readonly validUntilMs: number };
+  /** The dynamic config this agent last saw (pause, maximum_lag_on_failover). */
+  dynamic(): DynamicConfig;
+  /** The supervisor's sticky fence flag (in-process: a restarted agent starts unfenced). */
   fenced: boolean;
-  view: ClusterView | null;
-  config: DynamicConfig;
-  nextTickMs: number;
-  wakeToken: string;
+  /** Wake the loop (postmaster gone), as the daemon's postmaster watch does. */
+  wake(): void;
   lastReason: string;
-  lastActions: string;
-  /** What GET /patroni serves: the status snapshot of the last tick (SPEC 6: cached state). */
-  published: Published | null;
-}
-
-export interface Published {
-  readonly role: 'primary' | 'replica' | 'other';
-  readonly running: boolean;
-  readonly walPosition: number | null;
-  readonly timeline: number | null;
-  readonly streaming: boolean;
+  /** What GET /patroni serves: the last tick's status snapshot. */
+  status: StatusSnapshot | null;
+  stop(): void;
 }
 
 export interface Faults {
   crashedUntilMs: number | null;
   etcdCutUntilMs: number | null;
   isolatedUntilMs: number | null;
+  /** etcd replies to this node are slow (up to 1.5 s) and a third of them are lost, until then. */
+  etcdLossyUntilMs: number | null;
   /** PostgreSQL refuses to start until then. */
   pgBrokenUntilMs: number | null;
   /** The next promotion on this node takes this long. */
@@ -70,24 +60,27 @@ export interface SimNode {
   readonly host: string;
   readonly tags: Tags;
   pg: FakePg;
-  agent: AgentState;
+  /** null while the node is crashed. */
+  agent: AgentRuntime | null;
   faults: Faults;
 }
 
 export interface WorldState {
   readonly seed: number;
   readonly rng: Rng;
-  readonly etcd: FakeEtcd;
+  readonly vt: VirtualTime;
+  /** etcd and the PostgreSQL servers: they go on while an agent is frozen. */
+  readonly world: Owner;
+  readonly store: FakeEtcdStore;
   readonly nodes: readonly SimNode[];
   readonly bootstrapDcs: DynamicConfig;
   /** The decision function under test (src/core decide(), or a deliberately broken one). */
   readonly decide: (input: DecideInput) => Decision;
   /**
-   * The executor records the promotion in `history` before pg_promote and gives up the promotion
-   * when it cannot (a proposed order); false models src/loop/executor.ts today (append after).
+   * true: the promotion job as src/loop/promotion.ts runs it (history entry, then pg_promote).
+   * false: a broken variant (pg_promote, then the entry), to show the checks see what it breaks.
    */
   readonly historyFirst: boolean;
-  nowMs: number;
   step: number;
   etcdDownUntilMs: number | null;
   /** Operator pause (the `pause` config key) until then. */
@@ -105,12 +98,13 @@ export interface WorldState {
   stats: { ticks: number; promotions: number; faults: number; fences: number; switchovers: number; rewinds: number };
 }
 
+export const nowMs = (w: WorldState): number => w.vt.nowMs;
 export const byName = (w: WorldState, name: string): SimNode | undefined => w.nodes.find((n) => n.name === name);
 export const byHost = (w: WorldState, host: string): SimNode | undefined => w.nodes.find((n) => n.host === host);
 
 export function log(w: WorldState, line: string): void {
-  w.trace.push(`#${w.step} t=${(w.nowMs / 1000).toFixed(1)}s ${line}`);
-  if (w.trace.length > 160) w.trace.splice(0, w.trace.length - 120);
+  w.trace.push(`#${w.step} t=${(nowMs(w) / 1000).toFixed(3)}s ${line}`);
+  if (w.trace.length > 200) w.trace.splice(0, w.trace.length - 150);
 }
 
 export function violation(w: WorldState, what: string): void {
@@ -118,8 +112,16 @@ export function violation(w: WorldState, what: string): void {
   w.violations.push(`step ${w.step}: ${what}`);
 }
 
-export function etcdReachable(w: WorldState, n: SimNode): boolean {
-  return w.etcdDownUntilMs === null && n.faults.etcdCutUntilMs === null && n.faults.isolatedUntilMs === null;
+/** The cluster as etcd holds it now (ground truth for the checks; not what any agent saw). */
+export function etcdView(w: WorldState): ClusterView {
+  const records = w.store.dump(PREFIX).map((kv) => ({ ...kv, key: kv.key.slice(PREFIX.length) }));
+  return buildClusterView(w.store.revision, records);
+}
+
+/** The leader key's holder and lease in etcd, or null. */
+export function leaderKey(w: WorldState): { name: string; lease: string } | null {
+  const kv = w.store.dump(`${PREFIX}leader`).find((r) => r.key === `${PREFIX}leader`);
+  return kv ? { name: kv.value, lease: kv.lease } : null;
 }
 
 /** Can `a` and `b` talk (REST probes, replication, pg_basebackup, pg_rewind)? */
@@ -127,6 +129,16 @@ export function linked(a: SimNode, b: SimNode): boolean {
   return a.faults.isolatedUntilMs === null && b.faults.isolatedUntilMs === null;
 }
 
+/** The agent process exists and is not stopped (SIGSTOP). */
 export function agentRuns(w: WorldState, n: SimNode): boolean {
-  return n.agent.alive && w.nowMs >= n.agent.frozenUntilMs;
+  return n.agent !== null && nowMs(w) >= n.agent.owner.heldUntilMs;
+}
+
+/**
+ * The agent sees pause (SPEC 5.8: the operator holds the fence): in its current view, or in the
+ * view its last completed tick decided on. A tick is not atomic here: between reading a resume
+ * from etcd and fencing it still observes, decides and acts (the old simulator's ticks took no time).
+ */
+export function paused(n: SimNode): boolean {
+  return n.agent?.dynamic().pause === true || n.agent?.status?.paused === true;
 }

@@ -95,6 +95,19 @@ describe('fake Dcs', () => {
     ac.abort();
   });
 
+  it('an outage of all of etcd fails every call and expires no lease; on return every lease has its full TTL again', async () => {
+    const { clock, store, node } = setup(10);
+    const a = node('a');
+    expect(await a.acquireLeader()).toBe(true);
+    const lease = a.lease().leaseId as string;
+    store.outage(true);
+    clock.advance(25_000);
+    await expect(a.snapshot()).rejects.toMatchObject({ code: 'unavailable', retryable: true });
+    store.outage(false);
+    expect(store.leaseRemainingMs(lease)).toBe(10_000);
+    expect(await a.renewLeader()).toBe(true);
+  });
+
   it('setTtl applies at the next grant', async () => {
     const { clock, store, node } = setup(10);
     const a = node('a');

@@ -1,0 +1,176 @@
+// One simulated agent process, wired as src/daemon.ts wires the real one: the real AgentLoop (tick,
+// executor, job runner, promotion and switchover jobs), the real Fencing with the real fence timer,
+// the real lease keeping (lease-dcs.ts over the fake etcd store), the daemon's watch handling. Only
+// the adapters are simulated: PgPort (sim-pg.ts), the etcd connection (sim-etcd.ts), GET /patroni
+// (rest.ts), timers (vtime.ts) and the fence guard process (a second fence timer on an owner that
+// a SIGSTOP of the agent does not stop).
+import { pino } from 'pino';
+import type { Config } from '../../../src/config/types.js';
+import type { HistoryEntry } from '../../../src/core/cluster.js';
+import { touchesLeaderKey, wakesTheLoop } from '../../../src/daemon.js';
+import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
+import type { Dcs } from '../../../src/dcs/port.js';
+import { AgentLoop } from '../../../src/loop/agent-loop.js';
+import { createFenceTimer } from '../../../src/loop/fence-timer.js';
+import { Fencing } from '../../../src/loop/fencing.js';
+import { createJobRunner } from '../../../src/loop/jobs.js';
+import type { PgPort } from '../../../src/loop/pg-port.js';
+import type { StatusSnapshot } from '../../../src/obs/status.js';
+import { crash } from './fake-pg.js';
+import { AGENT, FENCE_MAX_MS, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
+import { simPeerHttp } from './rest.js';
+import { SimBackend } from './sim-etcd.js';
+import { SimPg } from './sim-pg.js';
+import type { Owner } from './vtime.js';
+
+const silent = pino({ enabled: false });
+
+function simConfig(w: WorldState, n: SimNode): Config {
+  return {
+    scope: SCOPE, namespace: '/service/', name: n.name, log: { level: 'info' },
+    restapi: { listen: { host: n.host, port: 8008 }, connect_address: { host: n.host, port: 8008 }, allowlist: [] },
+    etcd3: { hosts: [{ host: 'etcd.sim', port: 2379 }], protocol: 'http' },
+    bootstrap: { dcs: w.bootstrapDcs, initdb: [], pg_hba: [] },
+    postgresql: {
+      listen: { addresses: n.host, port: 5432 }, connect_address: { host: n.host, port: 5432 },
+      data_dir: `/sim/${n.name}/data`, config_dir: `/sim/${n.name}/data`, bin_dir: '/sim/bin', pgpass: '/sim/pgpass',
+      authentication: { superuser: { username: 'postgres' }, replication: { username: 'replicator' } },
+      parameters: {}, pg_hba: [], callbacks: {}, use_pg_rewind: true, remove_data_directory_on_rewind_failure: false,
+      create_replica_methods: ['basebackup'], basebackup: [],
+    },
+    tags: n.tags,
+    watchdog: { mode: 'off', device: '/dev/watchdog', safety_margin: 5 },
+    configFile: `/sim/${n.name}/config.yml`,
+  };
+}
+
+/**
+ * The broken promotion order for the sim-checks (pg_promote, then the history entry), over the real
+ * promotion job: its history append is held back and written after pg_promote returned, when etcd
+ * can still be reached (the old executor's order).
+ */
+function promoteFirst(dcs: Dcs, pg: SimPg): { dcs: Dcs; pg: PgPort } {
+  let held: HistoryEntry | null = null;
+  const jobDcs = new Proxy(dcs, {
+    get: (t, prop) => (prop === 'appendHistory' ? (e: HistoryEntry) => { held = e; return Promise.resolve(); } : bind(t, prop)),
+  });
+  const jobPg = new Proxy(pg, {
+    get: (t, prop) => (prop !== 'promote' ? bind(t, prop) : async (timeoutMs: number) => {
+      const tl = await t.promote(timeoutMs);
+      const entry = held;
+      held = null;
+      if (entry) await dcs.appendHistory(entry).catch(() => undefined);
+      return tl;
+    }),
+  });
+  return { dcs: jobDcs, pg: jobPg };
+}
+
+function bind<T extends object>(t: T, prop: string | symbol): unknown {
+  const v: unknown = Reflect.get(t, prop);
+  return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+}
+
+/** Start an agent process on node n (at boot, or after a crash: empty memory, a new lease). */
+export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
+  const owner = w.vt.owner(n.name);
+  const guardOwner = w.vt.owner(`${n.name}/guard`);
+  const timers = owner.timers();
+  const clock = w.vt.clock;
+  const config = simConfig(w, n);
+  const backend = new SimBackend(w, n, owner, w.store.backendFor(n.name));
+  const dcs = createLeaseDcs({ backend, namespace: '/service/', scope: SCOPE, name: n.name, ttlSec: TTL_SEC, clock, logger: silent });
+  const pg = new SimPg(w, n, owner);
+  const stop = new AbortController();
+  let loop: AgentLoop | null = null;
+  const dynamic = () => loop?.dynamic() ?? w.bootstrapDcs;
+  const fenceNow = (reason: string): void => {
+    loop?.countFence();
+    void pg.fence(reason);
+  };
+  const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
+  const guard = guardFor(w, n, guardOwner);
+  const fencing = new Fencing({
+    dcs, clock, logger: silent, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false,
+    fenceTimer, guard, fence: fenceNow, wake: () => loop?.wake(), timers, postmaster: () => pg.postmasterState(),
+  });
+  fencing.apply();
+  const peerHttp = simPeerHttp(w, n.name);
+  const forJobs = w.historyFirst ? { pg, dcs } : promoteFirst(dcs, pg);
+  const jobs = createJobRunner({ selfName: n.name, ...forJobs, clock, logger: silent, dynamicConfig: dynamic, peerHttp, timers,
+    onFinished: (job) => {
+      if (job.spec.kind === 'switchover' && job.ok) w.stats.switchovers++;
+      log(w, `${n.name} job ${job.spec.kind} ${job.ok ? 'done' : `failed: ${job.error ?? ''}`}`);
+      loop?.wake();
+    },
+  });
+  const agent: AgentRuntime = {
+    owner, guardOwner, fenced: false, status: null, lastReason: '',
+    lease: () => dcs.lease(),
+    dynamic,
+    wake: () => loop?.wake(),
+    stop: () => {
+      stop.abort();
+      owner.kill();
+      guardOwner.kill();
+      void backend.close();
+    },
+  };
+  loop = new AgentLoop({
+    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, decide: w.decide,
+    publish: (snap) => publish(w, n, agent, snap),
+  });
+  watch(dcs, loop, stop.signal);
+  const running = loop;
+  // The loop starts on the agent's own time (a frozen or crashed agent runs nothing).
+  owner.after(0, () => {
+    void running.run(stop.signal).then((code) => onExit(w, n, agent, code));
+  });
+  return agent;
+}
+
+/** The fence guard process: holds the same deadline and kills the postmaster (without the agent's fence flag). */
+function guardFor(w: WorldState, n: SimNode, guardOwner: Owner): { update(armed: boolean, deadline: number, leaseId: string | null): void; handedOverDeadline(): null; handedOverLeaseId(): null } {
+  const timer = createFenceTimer({
+    clock: w.vt.clock, logger: silent, timers: guardOwner.timers(),
+    fence: (reason) => {
+      w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
+        if (!n.pg.running) return;
+        crash(n.pg);
+        w.stats.fences++;
+        log(w, `${n.name} fence guard: ${reason}`);
+      });
+    },
+  });
+  return { update: (armed, deadline) => timer.update(armed, deadline), handedOverDeadline: () => null, handedOverLeaseId: () => null };
+}
+
+/** The status snapshot a tick publishes (what GET /patroni serves); a changed reason goes to the trace. */
+function publish(w: WorldState, n: SimNode, agent: AgentRuntime, snap: StatusSnapshot): void {
+  agent.status = snap;
+  w.stats.ticks++;
+  const reason = snap.lastDecision?.reason ?? '';
+  if (reason !== agent.lastReason) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);
+  agent.lastReason = reason;
+}
+
+/** The daemon's watch handling: an own leader key touched is checked at once; other changes wake the loop. */
+function watch(dcs: Dcs, loop: AgentLoop, signal: AbortSignal): void {
+  void (async () => {
+    for await (const hint of dcs.changes(signal)) {
+      if (touchesLeaderKey(hint) && dcs.leadership() !== null) void dcs.checkLeadership().catch(() => false);
+      if (wakesTheLoop(hint)) loop.wake();
+    }
+  })().catch(() => undefined);
+}
+
+/** A halt: exit 1 (a failed bootstrap) is expected and systemd restarts the agent; 2 and 3 refuse a foreign cluster, which never happens here. */
+function onExit(w: WorldState, n: SimNode, agent: AgentRuntime, code: number): void {
+  if (n.agent !== agent) return;
+  if (code !== 1) w.violations.push(`step ${w.step}: ${n.name} halted with exit code ${code}: ${agent.lastReason}`);
+  log(w, `${n.name} exited with code ${code}`);
+  agent.stop();
+  crash(n.pg);
+  n.agent = null;
+  n.faults.crashedUntilMs = w.vt.nowMs + 5_000;
+}

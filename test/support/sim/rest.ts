@@ -1,0 +1,75 @@
+// GET /patroni between simulated nodes. The loop's probes (src/loop/peers.ts) and the switchover's
+// fallback go through the PeerHttp port; each simulated agent gets one bound to its own name, which
+// routes here and answers as src/api does: the
+// target's last status snapshot rendered by renderStatusBody, with the WAL position read from
+// PostgreSQL at request time (overlayFreshWal). A frozen agent or a cut link answers nothing (the
+// probe times out), a crashed agent refuses the connection.
+import { overlayFreshWal, type FreshWal } from '../../../src/api/fresh-wal.js';
+import { renderStatusBody } from '../../../src/api/health.js';
+import type { StatusSnapshot } from '../../../src/obs/status.js';
+import { agentRuns, byHost, byName, linked, nowMs, type SimNode, type WorldState } from './model.js';
+import { walEnd } from './wal.js';
+import type { PeerHttp } from '../../../src/loop/peer-http.js';
+
+/** The loop's probe timeout (src/loop/agent-loop.ts maybeProbe). */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** What routes-health.ts liveStatus does: a snapshot that says running while the postmaster is gone says stopped. */
+function liveStatus(snap: StatusSnapshot, n: SimNode): StatusSnapshot {
+  if (snap.node.state !== 'running' || n.pg.running) return snap;
+  const { postmaster_start_time: _t, replication_state: _r, replication: _l, ...node } = snap.node;
+  return { ...snap, node: { ...node, state: 'stopped' } };
+}
+
+function freshWal(n: SimNode): FreshWal | null {
+  const pg = n.pg;
+  if (!pg.running) return null;
+  const end = walEnd(pg.wal);
+  return pg.recovery ? { inRecovery: true, location: null, received: end, replayed: end } : { inRecovery: false, location: end, received: null, replayed: null };
+}
+
+export function patroniBody(w: WorldState, n: SimNode): unknown {
+  const snap = n.agent?.status;
+  if (!snap) throw new Error('no status yet');
+  const body = overlayFreshWal(renderStatusBody(liveStatus(snap, n), nowMs(w)), freshWal(n));
+  return JSON.parse(JSON.stringify(body)) as unknown;
+}
+
+function simGet(w: WorldState, callerName: string, url: string): Promise<unknown> {
+  const caller = byName(w, callerName);
+  if (!caller?.agent) return Promise.reject(new Error(`simulated request without a live caller (${callerName})`));
+  const owner = (caller.agent as NonNullable<SimNode['agent']>).owner;
+  const target = byHost(w, new URL(url).hostname);
+  const fail = (ms: number, why: string): Promise<unknown> => owner.deliver(ms, () => { throw new TypeError(`fetch failed: ${why}`); });
+  if (!target) return fail(1, 'ENOTFOUND');
+  if (!linked(caller, target)) return fail(PROBE_TIMEOUT_MS, 'connect timeout');
+  if (target.agent === null) return fail(w.rng.int(1, 5), 'ECONNREFUSED');
+  if (!agentRuns(w, target)) return fail(PROBE_TIMEOUT_MS, 'timeout (no answer)');
+  const there = w.rng.int(1, 5);
+  const back = w.rng.int(1, 5);
+  return new Promise<unknown>((resolve, reject) => {
+    // The probe's own timeout: a target that freezes or dies after accepting never answers.
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      fn();
+    };
+    owner.after(PROBE_TIMEOUT_MS, () => settle(() => reject(new TypeError('fetch failed: timeout (no answer)'))));
+    target.agent?.owner.after(there, () => {
+      let body: unknown;
+      try {
+        body = patroniBody(w, target);
+      } catch (err) {
+        owner.after(back, () => settle(() => reject(err)));
+        return;
+      }
+      owner.after(back, () => settle(() => resolve(body)));
+    });
+  });
+}
+
+/** The PeerHttp of the simulated agent `callerName`: its requests to other members, routed here. */
+export function simPeerHttp(w: WorldState, callerName: string): PeerHttp {
+  return { getJson: (url) => simGet(w, callerName, url) };
+}
