@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type {
   ClusterView, FailoverRequest, HistoryEntry, LeaderStatus, MemberStatus, SyncState,
 } from '../core/cluster.js';
-import type { Compare, KvBackend, Op, TxnResult } from './backend.js';
+import { LeaseNotFoundError, type Compare, type KvBackend, type Op, type TxnResult } from './backend.js';
 import { encodeConfig } from './codec-config.js';
 import {
   decodeHistory, encodeFailover, encodeHistory, encodeInitialize, encodeLeader, encodeStatus, encodeSync,
@@ -57,6 +57,11 @@ class LeaseDcs implements Dcs {
   private heldUnder: string | null = null;
   private readonly lostListeners = new Set<(cause: string) => void>();
   private readonly reattachable: string | null | undefined;
+  /**
+   * Send time of our last write that replicas count as a sign of life of the leader (the leader
+   * key's create, heartbeat or re-attach, the status key, our member key). See leadership().
+   */
+  private visibleSendMs = -Infinity;
 
   constructor(opts: LeaseDcsOptions) {
     validateMemberName(opts.name);
@@ -105,9 +110,22 @@ class LeaseDcs implements Dcs {
     this.keeper.setTtl(ttlSec);
   }
 
+  /**
+   * S2 across hosts: a replica that finds the leader key gone judges the former leader's deadline
+   * from when it last saw one of that leader's keys change (src/core/former-leader.ts). A keepalive
+   * that no visible write follows (a renewal during a promotion, a member touch with nothing new)
+   * would move our deadline past what any replica can know. So leadership counts the lease only up
+   * to the last visible write's send time + TTL - margin: a keepalive alone never extends it.
+   */
   leadership(): LeaseState | null {
     const state = this.keeper.state();
-    return this.heldUnder !== null && state.leaseId === this.heldUnder ? state : null;
+    if (this.heldUnder === null || state.leaseId !== this.heldUnder) return null;
+    const visible = this.keeper.deadlineFrom(this.visibleSendMs);
+    return visible < state.validUntilMs ? { ...state, validUntilMs: visible } : state;
+  }
+
+  private sawVisible(sendMs: number): void {
+    if (sendMs > this.visibleSendMs) this.visibleSendMs = sendMs;
   }
 
   onLeadershipLost(listener: (cause: string) => void): () => void {
@@ -148,8 +166,10 @@ class LeaseDcs implements Dcs {
   async acquireLeader(signal?: AbortSignal): Promise<boolean> {
     this.checkOpen();
     let used = '';
+    let sentMs = 0;
     const res = await this.keeper.with(signal, (lease) => {
       used = lease;
+      sentMs = this.clock.monoMs();
       return this.txn(
         [{ key: this.leaderKey, target: 'create', equals: 0 }],
         [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease }],
@@ -158,6 +178,7 @@ class LeaseDcs implements Dcs {
       );
     });
     if (res.succeeded) {
+      this.sawVisible(sentMs);
       this.proveLeadership(used);
       this.log.info({ revision: res.revision, leaseId: used }, 'leader key acquired');
       return true;
@@ -174,6 +195,26 @@ class LeaseDcs implements Dcs {
 
   async renewLeader(signal?: AbortSignal): Promise<boolean> {
     this.checkOpen();
+    // The heartbeat before the keepalive (see leadership()): our member key put again under the
+    // lease the leader key is proven under, so replicas see a sign of life no later than the
+    // keepalive's send. The member key, not the leader key: replicas' loops do not wake on it.
+    const held = this.heldUnder;
+    const last = this.lastMember;
+    if (held !== null && last !== null && last.lease === held && this.keeper.state().leaseId === held) {
+      const sentMs = this.clock.monoMs();
+      const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(
+        () => true,
+        (err: unknown) => {
+          // "lease not found": the lease is gone; the keepalive below finds it out for the keeper.
+          if (err instanceof LeaseNotFoundError) return false;
+          throw err;
+        },
+      );
+      if (beat) {
+        this.sawVisible(sentMs);
+        this.lastMember = { ...last, atMs: sentMs };
+      }
+    }
     const lease = await this.keeper.ensure(signal);
     const cur = (await this.txn([], [{ op: 'get', key: this.leaderKey }], [], signal)).gets[0] ?? null;
     if (cur === null || cur.value !== this.name) {
@@ -193,8 +234,10 @@ class LeaseDcs implements Dcs {
         + ` (handed-over lease: ${this.reattachable ?? 'none'}); not re-attaching it: it ends with its lease`, { retryable: false });
     }
     let used = '';
+    let sentMs = 0;
     const res = await this.keeper.with(signal, (l) => {
       used = l;
+      sentMs = this.clock.monoMs();
       return this.txn(
         [{ key: this.leaderKey, target: 'value', equals: this.name }, { key: this.leaderKey, target: 'mod', equals: cur.modRevision }],
         [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease: l }],
@@ -203,7 +246,10 @@ class LeaseDcs implements Dcs {
       );
     });
     this.log.info({ fromLeaseId: cur.lease, toLeaseId: used, succeeded: res.succeeded }, 'leader key re-attached');
-    if (res.succeeded) this.proveLeadership(used);
+    if (res.succeeded) {
+      this.sawVisible(sentMs);
+      this.proveLeadership(used);
+    }
     return res.succeeded;
   }
 
@@ -234,6 +280,7 @@ class LeaseDcs implements Dcs {
       // Re-put an unchanged value at most once per TTL, to repair an external delete.
       if (last && last.value === value && last.lease === lease && now - last.atMs < this.keeper.ttl * 1000) return;
       await this.txn([], [{ op: 'put', key: this.memberKey, value, lease }], [], signal);
+      this.sawVisible(now);
       this.lastMember = { value, lease, atMs: now };
     });
   }
@@ -309,7 +356,9 @@ class LeaseDcs implements Dcs {
   }
 
   async setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void> {
+    const sentMs = this.clock.monoMs();
     await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(status) }], [], signal);
+    this.sawVisible(sentMs);
   }
 
   async removeCluster(signal?: AbortSignal): Promise<void> {

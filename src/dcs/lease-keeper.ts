@@ -40,6 +40,12 @@ export class LeaseKeeper {
     return this.tracker.state();
   }
 
+  /** The deadline counted from a request sent at sendMonoMs, with the current lease's TTL and margin. */
+  deadlineFrom(sendMonoMs: number): number {
+    const s = this.tracker.state();
+    return s.leaseId === null ? -Infinity : this.tracker.deadlineFor(sendMonoMs, s.grantedTtlSec);
+  }
+
   subscribe(listener: LeaseListener): () => void {
     return this.tracker.subscribe(listener);
   }

@@ -54,6 +54,11 @@ export class LeaseTracker {
     return () => this.listeners.delete(listener);
   }
 
+  /** The deadline a lease of ttlSec acknowledged for a request sent at sendMonoMs gives. */
+  deadlineFor(sendMonoMs: number, ttlSec: number): number {
+    return this.deadline(sendMonoMs, ttlSec);
+  }
+
   private deadline(sendMonoMs: number, ttlSec: number): number {
     return sendMonoMs + ttlSec * 1000 - this.marginMs(ttlSec);
   }

@@ -13,7 +13,7 @@ import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
 import { createFenceTimer } from '../../../src/loop/fence-timer.js';
 import { Fencing } from '../../../src/loop/fencing.js';
-import { createJobRunner } from '../../../src/loop/jobs.js';
+import { createJobRunner, startsWritable, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { crash } from './fake-pg.js';
@@ -90,9 +90,13 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   };
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
   const guard = guardFor(w, n, guardOwner);
+  // Bound once the job runner exists; Fencing reads it when it arms (as in src/daemon.ts).
+  let jobsRef: JobRunner | null = null;
   const fencing = new Fencing({
     dcs, clock, logger: silent, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false,
     fenceTimer, guard, fence: fenceNow, wake: () => loop?.wake(), timers, postmaster: () => pg.postmasterState(),
+    // As src/daemon.ts: a job that starts PostgreSQL writable is fenced by the lease while it runs.
+    startingWritable: () => startsWritable(jobsRef?.running()?.spec ?? null),
   });
   fencing.apply();
   const peerHttp = simPeerHttp(w, n.name);
@@ -104,6 +108,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
       loop?.wake();
     },
   });
+  jobsRef = jobs;
   const agent: AgentRuntime = {
     owner, guardOwner, fenced: false, status: null, lastReason: '',
     lease: () => dcs.lease(),

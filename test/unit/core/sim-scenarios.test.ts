@@ -1,5 +1,5 @@
 // Single faults at exact moments, on the simulator's real loop. A known gap is pinned with
-// it.fails: it passes while the gap is there and fails (to be flipped to it) once it is fixed.
+// it.fails (it passes while the gap is there) and flipped to it once it is fixed.
 import { describe, expect, it } from 'vitest';
 import { crash, isWritable } from '../../support/sim/fake-pg.js';
 import { bootScenario } from '../../support/sim/scenario.js';
@@ -16,13 +16,11 @@ describe('simulator scenarios on the real loop', () => {
     }
   }, 60_000);
 
-  // Known gap (S1; safety code, reported to the lead): the fence timer and the guard are armed from
-  // the postmaster's state at the end of a tick (Fencing.apply in afterActions) and on acquire. A
-  // leader whose PostgreSQL crashed is disarmed ("postgresql cannot accept writes"); its
-  // startPrimary job then makes it writable, and nothing arms either enforcer until the end of the
-  // next tick. An agent frozen in that window leaves a writable primary unguarded past its lease
-  // deadline, and a replica promotes once it passes.
-  it.fails('a leader that restarts its crashed PostgreSQL in place is guarded from the moment it is writable', async () => {
+  // Was a gap (S1, seed 66): a leader whose PostgreSQL crashed is disarmed; its startPrimary job
+  // made it writable and nothing armed either enforcer until the end of the next tick, so an agent
+  // frozen in that window left a writable primary unguarded past its lease. A job that starts
+  // PostgreSQL writable now arms both at the leadership deadline (src/core/fencing.ts).
+  it('a leader that restarts its crashed PostgreSQL in place is guarded from the moment it is writable', async () => {
     const sc = await bootScenario(1);
     try {
       const leader = sc.w.nodes.find((n) => isWritable(n.pg));

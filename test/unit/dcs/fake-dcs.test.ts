@@ -227,3 +227,35 @@ describe('re-attach of a key left under a previous run\'s lease (issue 21)', () 
     }
   });
 });
+
+describe('leadership counts only as far as replicas can see (S2 across hosts)', () => {
+  it('a keepalive that no visible write follows does not move the leadership deadline', async () => {
+    const { clock, node } = setup(10);
+    const a = node('a');
+    await a.touchMember(memberStatus('a'));
+    expect(await a.acquireLeader()).toBe(true);
+    const proven = a.leadership()?.validUntilMs ?? -Infinity;
+    clock.advance(3000);
+    // The member touch with nothing new keeps the lease alive without a write a replica sees.
+    await a.touchMember(memberStatus('a'));
+    expect(a.lease().validUntilMs).toBe(proven + 3000);
+    expect(a.leadership()?.validUntilMs).toBe(proven);
+  });
+
+  it('a renewal puts the member key before its keepalive: a replica sees it, and the deadline follows it', async () => {
+    const { clock, node } = setup(10);
+    const a = node('a');
+    const b = node('b');
+    await a.touchMember(memberStatus('a'));
+    expect(await a.acquireLeader()).toBe(true);
+    const before = (await b.snapshot()).members.find((m) => m.name === 'a')?.modRevision ?? 0;
+    clock.advance(4000);
+    const sentMs = clock.monoMs();
+    expect(await a.renewLeader()).toBe(true);
+    const after = (await b.snapshot()).members.find((m) => m.name === 'a')?.modRevision ?? 0;
+    expect(after).toBeGreaterThan(before);
+    // Never later than the heartbeat's send + TTL - margin: what a replica that saw it allows.
+    expect(a.leadership()?.validUntilMs).toBeLessThanOrEqual(sentMs + 10_000 - 1000);
+    expect(a.leadership()?.validUntilMs).toBeGreaterThan(sentMs + 10_000 - 1000 - 1);
+  });
+});
