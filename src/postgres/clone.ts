@@ -9,12 +9,12 @@ import type { Config, DynamicConfig } from '../config/types.js';
 import type { Runner } from '../exec/runner.js';
 import { basebackupArgs } from './argv.js';
 import { requireEmptyDataDir } from './bootstrap.js';
-import { conninfo, libpqOptions, renderPgpass } from './conf.js';
+import { conninfo, libpqOptions, replicationPgpassEntry } from './conf.js';
 import type { UpstreamNode } from './conf.js';
 import { PgError } from './errors.js';
-import { dataDirState, listDir, writeIfChanged } from './files.js';
+import { dataDirState, listDir } from './files.js';
 import { replicaSettings } from './follow.js';
-import { fileOwner, writeMainConf, writeReplicaConf } from './managed-files.js';
+import { fileOwner, writeMainConf, writePgpass, writeReplicaConf } from './managed-files.js';
 import { PG_ENV, STARTUP_LOG_NAME, pgPaths, requireBinary } from './paths.js';
 
 export interface CloneOptions {
@@ -77,7 +77,8 @@ export async function cloneFrom(o: CloneOptions): Promise<CloneResult> {
   const bin = await requireBinary(config, 'pg_basebackup');
   const before = await requireEmptyDataDir(config, o.runner, 'clone');
   const owner = before === 'empty' ? await fileOwner(config) : null;
-  await writeIfChanged(config.postgresql.pgpass, renderPgpass(config), 0o600, owner);
+  // pg_basebackup finds the replication password for the source's host:port, and for nothing else.
+  await writePgpass(config, owner, { upstream: null, extra: [replicationPgpassEntry(config, o.source)] });
   const attempts = Math.max(1, o.attempts ?? 3);
   let lastError = '';
   for (let i = 1; i <= attempts; i++) {

@@ -160,6 +160,7 @@ export function libpqOptions(c: Credentials, where: 'file' | 'argv'): Record<str
 
 /** Passwords come from the pgpass file (passfile=), never from the conninfo itself. */
 export function primaryConninfo(replica: ReplicaSettings, config: Config): string {
+  checkUpstream(replica.upstream);
   const repl = config.postgresql.authentication.replication;
   return conninfo({
     user: repl.username,
@@ -215,19 +216,175 @@ export function renderPgHba(lines: readonly string[]): string {
   return ['# Managed by pg-ha-agent from the configuration (pg_hba). Do not edit.', ...lines, ''].join('\n');
 }
 
-function pgpassField(v: string): string {
+// The pgpass file (issue: credentials scoped to their hosts). Patroni writes
+// `host:port:*:user:password` for the exact target of each connection; so do we. A wildcard host
+// would hand the replication, rewind or superuser password to whatever host a member's conn_url in
+// etcd names, since libpq sends the password of the first matching line to the server it reached.
+
+/** A host:port something will connect to with the pgpass file, and as whom. */
+export interface PgpassEntry {
+  readonly host: string;
+  readonly port: number;
+  readonly credentials: Credentials;
+  /** Member name, for error messages (a remote target). */
+  readonly name?: string;
+}
+
+/** Any ASCII control character (line breaks, NUL, tabs, escape sequences). */
+function hasControl(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * A host (from a member's conn_url in etcd) that libpq is about to be pointed at must be one plain
+ * host name, address or socket directory: a line break would add lines to the pgpass file, `*`
+ * would be its wildcard, a comma makes libpq try several hosts that no pgpass line names, and
+ * blanks or quotes have no business in a host name. Refused with a PgError('bad-upstream').
+ */
+export function checkUpstream(node: { readonly host: string; readonly port: number; readonly name?: string }): void {
+  const who = node.name === undefined ? 'upstream' : `member ${JSON.stringify(node.name)}`;
+  const bad = (why: string): PgError =>
+    new PgError('bad-upstream', `${who} has host ${JSON.stringify(node.host)} port ${String(node.port)}: ${why}; refusing to connect to it or write it to the pgpass file`, { retryable: false });
+  if (node.host === '') throw bad('the host is empty');
+  if (node.host === '*') throw bad('"*" is the pgpass wildcard');
+  if (hasControl(node.host)) throw bad('the host contains a line break or control character');
+  if (/[\s,'"\\]/.test(node.host)) throw bad('the host contains a blank, comma, quote or backslash');
+  if (!Number.isInteger(node.port) || node.port < 1 || node.port > 65535) throw bad('the port is not a TCP port number');
+}
+
+function pgpassField(v: string, what: string): string {
+  if (/[\n\r\0]/.test(v)) {
+    throw new PgError('bad-config', `pgpass: a ${what} contains a line break or NUL`, { retryable: false });
+  }
   return v.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
 }
 
-/** One wildcard line per role that has a password (superuser, replication, rewind). */
-export function renderPgpass(config: Config): string {
+/** A field libpq matches against (host, user): a lone `*` would be the wildcard, so escape it. */
+function pgpassMatchField(v: string, what: string): string {
+  const escaped = pgpassField(v, what);
+  return escaped === '*' ? '\\*' : escaped;
+}
+
+const WILDCARD_LISTEN = new Set(['', '*', '0.0.0.0', '::']);
+
+function listParameter(config: Config, name: string): string[] {
+  const entry = Object.entries(config.postgresql.parameters).find(([k]) => k.toLowerCase() === name);
+  if (entry === undefined || typeof entry[1] !== 'string') return [];
+  return entry[1].split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')).filter((s) => s !== '');
+}
+
+/**
+ * The local node's own addresses with its own port, for the superuser (the role local
+ * connections use): localhost (which also matches the default socket directory), 127.0.0.1, ::1,
+ * the configured unix_socket_directories, the listen addresses and connect_address.
+ */
+export function localPgpassEntries(config: Config): PgpassEntry[] {
+  const pg = config.postgresql;
+  const credentials = pg.authentication.superuser;
+  const hosts = [
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    ...listParameter(config, 'unix_socket_directories'),
+    ...pg.listen.addresses.split(',').map((a) => a.trim()).filter((a) => !WILDCARD_LISTEN.has(a)),
+  ];
+  const out: PgpassEntry[] = hosts.map((host) => ({ host, port: pg.listen.port, credentials }));
+  if (!WILDCARD_LISTEN.has(pg.connect_address.host)) out.push({ host: pg.connect_address.host, port: pg.connect_address.port, credentials });
+  return out;
+}
+
+/** A replica's upstream or a clone's source: the replication user (primary_conninfo, pg_basebackup). */
+export function replicationPgpassEntry(config: Config, node: UpstreamNode): PgpassEntry {
+  return { host: node.host, port: node.port, name: node.name, credentials: config.postgresql.authentication.replication };
+}
+
+/** The source of pg_rewind: the rewind user, else the superuser (as rewind() connects). */
+export function rewindPgpassEntry(config: Config, node: UpstreamNode): PgpassEntry {
   const auth = config.postgresql.authentication;
+  return { host: node.host, port: node.port, name: node.name, credentials: auth.rewind ?? auth.superuser };
+}
+
+/**
+ * One `host:port:*:user:password` line per target and role with a password: first the remote
+ * targets (each checked with checkUpstream), then the local node's addresses. Never a wildcard
+ * host or port. A later line for the same host, port and user is dropped (libpq takes the first).
+ */
+export function renderPgpass(config: Config, remote: readonly PgpassEntry[] = []): string {
+  for (const e of remote) checkUpstream(e);
   const seen = new Set<string>();
   const lines: string[] = [];
-  for (const c of [auth.replication, auth.rewind, auth.superuser]) {
-    if (!c || c.password === undefined || seen.has(c.username)) continue;
-    seen.add(c.username);
-    lines.push(`*:*:*:${pgpassField(c.username)}:${pgpassField(c.password)}`);
+  for (const e of [...remote, ...localPgpassEntries(config)]) {
+    const c = e.credentials;
+    if (c.password === undefined) continue;
+    const key = `${e.host}\0${e.port}\0${c.username}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
+      throw new PgError('bad-config', `pgpass: ${e.port} is not a TCP port number`, { retryable: false });
+    }
+    lines.push(`${pgpassMatchField(e.host, 'host')}:${e.port}:*:${pgpassMatchField(c.username, 'user name')}:${pgpassField(c.password, 'password')}`);
   }
   return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+/**
+ * The upstream the replica include names (host and port of its primary_conninfo, as
+ * renderReplicaConf writes it), or null: a primary, a nostream member, no include, or a host that
+ * checkUpstream would refuse.
+ */
+export function upstreamOfReplicaConf(text: string): { readonly host: string; readonly port: number } | null {
+  const m = /^primary_conninfo\s*=\s*'((?:[^'\\]|''|\\.)*)'\s*$/m.exec(text);
+  if (!m || m[1] === undefined) return null;
+  const info = parseConninfo(m[1].replace(/''|\\(.)/g, (_all, c: string | undefined) => c ?? "'"));
+  const host = info.get('host');
+  if (host === undefined) return null;
+  const portText = info.get('port') ?? '5432';
+  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
+  try {
+    checkUpstream({ host, port });
+  } catch {
+    return null;
+  }
+  return { host, port };
+}
+
+/** key=value pairs of a conninfo string (libpq's syntax: values bare or single-quoted, `\` escapes). */
+export function parseConninfo(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let i = 0;
+  const n = text.length;
+  const blank = (ch: string | undefined): boolean => ch !== undefined && /\s/.test(ch);
+  while (i < n) {
+    while (blank(text[i])) i++;
+    if (i >= n) break;
+    const key = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i))?.[0];
+    if (key === undefined) break;
+    i += key.length;
+    while (blank(text[i])) i++;
+    if (text[i] !== '=') break;
+    i++;
+    while (blank(text[i])) i++;
+    let value = '';
+    if (text[i] === "'") {
+      i++;
+      while (i < n && text[i] !== "'") {
+        if (text[i] === '\\' && i + 1 < n) i++;
+        value += text[i];
+        i++;
+      }
+      i++;
+    } else {
+      while (i < n && !blank(text[i])) {
+        if (text[i] === '\\' && i + 1 < n) i++;
+        value += text[i];
+        i++;
+      }
+    }
+    out.set(key, value);
+  }
+  return out;
 }

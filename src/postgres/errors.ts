@@ -7,6 +7,8 @@ export type PgErrorCode =
   | 'data-dir-not-empty'
   | 'data-dir-missing'
   | 'bad-config'
+  /** A member's address (from etcd) that cannot be connected to or written to the pgpass file safely. */
+  | 'bad-upstream'
   | 'fenced'
   | 'start-failed'
   | 'stop-failed'

@@ -11,8 +11,10 @@ import {
   renderPgpass,
   renderPostgresqlConf,
   renderReplicaConf,
+  replicationPgpassEntry,
+  upstreamOfReplicaConf,
 } from './conf.js';
-import type { ReplicaSettings } from './conf.js';
+import type { PgpassEntry, ReplicaSettings } from './conf.js';
 import { fileExists, isErrno, ownerOf, writeIfChanged, writeOwnedFile } from './files.js';
 import type { Owner } from './files.js';
 import { pgPaths } from './paths.js';
@@ -90,14 +92,49 @@ export async function writeMainConf(
   const changed: string[] = [];
   if (await writeIfChanged(paths.postgresqlConf, renderPostgresqlConf(managed), 0o600, owner)) changed.push('postgresql.conf');
   if (await writeIfChanged(paths.hbaFile, renderPgHba(hbaLines(config, dynamic)), 0o600, owner)) changed.push('pg_hba.conf');
-  if (await writeIfChanged(paths.pgpass, renderPgpass(config), 0o600, owner)) changed.push('pgpass');
+  if (await writePgpass(config, owner)) changed.push('pgpass');
   if (changed.length > 0) logger.info({ files: changed }, 'managed configuration written');
   return { changed };
+}
+
+/** The replica include's upstream as it is on disk (null when there is none or no include). */
+async function currentUpstream(config: Config): Promise<{ readonly host: string; readonly port: number } | null> {
+  try {
+    return upstreamOfReplicaConf(await readFile(pgPaths(config).replicaConf, 'utf8'));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+export interface PgpassTargets {
+  /**
+   * The replica's upstream, for the walreceiver (replication user); null for none. Left out, it
+   * is read from the replica include on disk, so a rewrite keeps the line a running replica needs.
+   */
+  readonly upstream?: { readonly host: string; readonly port: number; readonly name?: string } | null;
+  /** What a command about to run connects to (a clone's source, a rewind's leader). */
+  readonly extra?: readonly PgpassEntry[];
+}
+
+/**
+ * The pgpass file, scoped to hosts: the local node's addresses, the replica's upstream and the
+ * targets of the command about to run; atomic, exclusive, mode 0600. Returns whether it changed.
+ */
+export async function writePgpass(config: Config, owner: Owner | null, targets: PgpassTargets = {}): Promise<boolean> {
+  const upstream = targets.upstream === undefined ? await currentUpstream(config) : targets.upstream;
+  const remote = [
+    ...(targets.extra ?? []),
+    ...(upstream ? [replicationPgpassEntry(config, { name: 'upstream', ...upstream })] : []),
+  ];
+  return writeIfChanged(pgPaths(config).pgpass, renderPgpass(config, remote), 0o600, owner);
 }
 
 /**
  * The replica include and standby.signal: for a replica, standby.signal and the upstream's
  * conninfo (none yet when `settings` is null); for a primary, no signal file and an empty include.
+ * The pgpass file is rewritten first, for the new upstream only: PostgreSQL reads it whenever the
+ * WAL receiver connects, which may be as soon as the include names the upstream.
  */
 export async function writeReplicaConf(
   config: Config,
@@ -106,7 +143,9 @@ export async function writeReplicaConf(
   owner: Owner | null,
 ): Promise<boolean> {
   const paths = pgPaths(config);
-  const text = renderReplicaConf(role === 'replica' ? settings : null, config);
+  const replica = role === 'replica' ? settings : null;
+  const text = renderReplicaConf(replica, config);
+  await writePgpass(config, owner, { upstream: replica && replica.stream !== false ? replica.upstream : null });
   const changed = await writeIfChanged(paths.replicaConf, text, 0o600, owner);
   if (role === 'replica') {
     if (!(await fileExists(paths.standbySignal))) await writeOwnedFile(paths.standbySignal, '', 0o600, owner);

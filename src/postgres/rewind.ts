@@ -10,13 +10,13 @@ import type { Config, DynamicConfig } from '../config/types.js';
 import type { Runner } from '../exec/runner.js';
 import { rewindArgs, singleUserArgs, waldumpArgs } from './argv.js';
 import { passfileEnv } from './clone.js';
-import { conninfo, libpqOptions, managedParameters } from './conf.js';
+import { checkUpstream, conninfo, libpqOptions, managedParameters, rewindPgpassEntry } from './conf.js';
 import type { UpstreamNode } from './conf.js';
 import { PgError } from './errors.js';
 import { isErrno, runningPostmasterPid } from './files.js';
 import { refuseWhileUnreaped } from './pgctl.js';
 import { replicaSettings } from './follow.js';
-import { fileOwner, writeMainConf, writeReplicaConf } from './managed-files.js';
+import { fileOwner, writeMainConf, writePgpass, writeReplicaConf } from './managed-files.js';
 import { createControlDataReader } from './observer.js';
 import { PG_ENV, pgPaths, requireBinary, separateConfigDir } from './paths.js';
 import { credentialsTarget, withSqlConnection } from './sql.js';
@@ -44,6 +44,7 @@ function sig(signal: AbortSignal | undefined): { signal?: AbortSignal } {
 }
 
 function leaderConnection(config: Config, leader: UpstreamNode, logger: Logger) {
+  checkUpstream(leader);
   return {
     target: credentialsTarget(config.postgresql.authentication.superuser, leader.host, leader.port),
     logger,
@@ -182,6 +183,8 @@ export async function rewind(o: RewindOptions): Promise<RewindResult> {
   await ensureLeaderCheckpoint(deps, leader, tl ?? (await fetchLeaderTimeline(deps, leader)));
   const owner = await fileOwner(config);
   await writeMainConf(config, deps.dynamicConfig ?? null, deps.logger, owner, deps.runner);
+  // pg_rewind finds the rewind user's password for the leader's host:port, and for nothing else.
+  await writePgpass(config, owner, { upstream: null, extra: [rewindPgpassEntry(config, leader)] });
   const creds = config.postgresql.authentication.rewind ?? config.postgresql.authentication.superuser;
   const restore = managedParameters(config, deps.dynamicConfig ?? null, paths).params.get('restore_command');
   const args = rewindArgs({

@@ -1,6 +1,6 @@
 // The PostgreSQL controller against real PostgreSQL 15: bootstrap + clone into a primary and two
 // streaming replicas; remaster a replica without restart; fence; rewind a diverged old primary.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from 'pino';
@@ -65,6 +65,20 @@ afterAll(async () => {
   if (process.env.PGHA_DEBUG_LOG) (await import('node:fs')).copyFileSync(logFile, process.env.PGHA_DEBUG_LOG);
 });
 
+/**
+ * The node's pgpass file is scoped (no wildcard host or port) and gives the replication password
+ * to exactly one host:port, its upstream's.
+ */
+function expectScopedPgpass(n: TestNode, upstreamPort: number): void {
+  const text = readFileSync(n.config.postgresql.pgpass, 'utf8');
+  for (const line of text.trimEnd().split('\n')) {
+    const [host, port] = line.split(/(?<!\\):/);
+    expect(host).not.toBe('*');
+    expect(port).toMatch(/^\d+$/);
+  }
+  expect(text.split('\n').filter((l) => l.includes(':replicator:'))).toEqual([`127.0.0.1:${upstreamPort}:*:replicator:rep-pass`]);
+}
+
 describe('PostgreSQL controller', () => {
   it('bootstraps a primary and clones two streaming replicas', async () => {
     const boot = await bootstrapPrimary({ config: a.config, dynamicConfig: testDynamicConfig(), runner: a.runner, logger, supervisor: a.supervisor });
@@ -101,6 +115,7 @@ describe('PostgreSQL controller', () => {
     expect(rb.walReceiver).toMatchObject({ status: 'streaming', senderHost: '127.0.0.1', senderPort: a.port, slotName: 'b' });
     expect(rb.primarySlotName).toBe('b');
     expect(rb.primaryConninfo).toContain('application_name=b');
+    for (const n of [b, c]) expectScopedPgpass(n, a.port);
     const replication = (await running(a)).replication;
     expect(replication.map((r) => [r.applicationName, r.state])).toEqual([['b', 'streaming'], ['c', 'streaming']]);
     expect(await c.query<{ n: string }>('SELECT count(*)::text AS n FROM t')).toEqual([{ n: '100' }]);
@@ -120,6 +135,8 @@ describe('PostgreSQL controller', () => {
     timings.followMs = followed.durationMs;
     expect(followed.changed).toBe(true);
     expect(followed.receiver).toMatchObject({ status: 'streaming', senderHost: '127.0.0.1', senderPort: b.port });
+    // The WAL receiver authenticated to B from a pgpass that no longer names A.
+    expectScopedPgpass(c, b.port);
 
     await b.query(`INSERT INTO t SELECT g, 'b' FROM generate_series(101, 150) g`);
     await caughtUp(c, b);
@@ -172,6 +189,7 @@ describe('PostgreSQL controller', () => {
     expect(ra.inRecovery).toBe(true);
     expect(ra.timeline).toBe(2);
     expect(ra.walReceiver).toMatchObject({ status: 'streaming', senderPort: b.port, slotName: 'a' });
+    expectScopedPgpass(a, b.port);
 
     const rowsA = await a.query<{ id: number; origin: string }>('SELECT id, origin FROM t ORDER BY id');
     const rowsB = await b.query<{ id: number; origin: string }>('SELECT id, origin FROM t ORDER BY id');
