@@ -22,6 +22,7 @@ import { createFenceTimer } from './loop/fence-timer.js';
 import { Fencing } from './loop/fencing.js';
 import { postmasterWriteState } from './postgres/files.js';
 import { fenceNow } from './postgres/pgctl.js';
+import { fileOwner, writePgpass } from './postgres/managed-files.js';
 import { readHandover, startFenceGuard } from './loop/fence-guard-client.js';
 import {
   afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, REATTACH_EARLY_BOUND_MS, RESTART_CLOSE_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
@@ -61,6 +62,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   let jobsRef: ReturnType<typeof createJobRunner> | null = null;
   const dynamic = () => loop?.dynamic() ?? effectiveDynamicConfig(config, null);
   const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
+  // A pgpass an older version left (wildcard lines) is rewritten to its scoped form now, not at the
+  // next start, follow or config change of PostgreSQL (docs/postgres.md).
+  await fileOwner(config).then((owner) => writePgpass(config, owner)).catch((err: unknown) => log.warn({ err: String(err) }, 'could not rewrite the pgpass file'));
   const fenceLog = componentLogger(root, 'fence');
   const fenceTimer = createFenceTimer({
     clock, logger: fenceLog,
