@@ -202,12 +202,14 @@ class LeaseDcs implements Dcs {
     const last = this.lastMember;
     if (held !== null && last !== null && last.lease === held && this.keeper.state().leaseId === held) {
       const sentMs = this.clock.monoMs();
+      // A failed heartbeat only means this renewal does not extend leadership (see leadership()):
+      // the keepalive still runs, so etcd keeps our keys while the deadline holds. "lease not
+      // found" is left to the keepalive to find out for the keeper.
       const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(
         () => true,
         (err: unknown) => {
-          // "lease not found": the lease is gone; the keepalive below finds it out for the keeper.
-          if (err instanceof LeaseNotFoundError) return false;
-          throw err;
+          if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'leader heartbeat failed');
+          return false;
         },
       );
       if (beat) {
