@@ -265,7 +265,8 @@ describe('agentctl on a real 3-node cluster', () => {
     figures['scheduledStopDelayMs'] = Math.round(lastOnOld - atPerf);
     figures['scheduledJobSeenMs'] = s.phases.find((p) => p.phase === 'job-started')?.at_ms ?? null;
     // Never before its time: the old leader's own record of when its switchover job began.
-    const started = (old.agent?.output(256_000) ?? '').split('\n')
+    // The last one: this agent may have run an earlier test's switchover.
+    const started = (old.agent?.output(256_000) ?? '').split('\n').reverse()
       .find((l) => l.includes('"job":"switchover"') && l.includes('"msg":"job started"'));
     expect(started, 'the old leader logged the start of its switchover job').toBeDefined();
     const startedWall = Date.parse((JSON.parse(started as string) as { time: string }).time);
