@@ -25,7 +25,7 @@ import { fenceNow } from './postgres/pgctl.js';
 import { fileOwner, writePgpass } from './postgres/managed-files.js';
 import { readHandover, startFenceGuard } from './loop/fence-guard-client.js';
 import {
-  afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, REATTACH_EARLY_BOUND_MS, RESTART_CLOSE_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
+  afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, REATTACH_EARLY_BOUND_MS, RESTART_CLOSE_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
 } from './loop/way-out.js';
 import { createJobRunner, startsWritable } from './loop/jobs.js';
 import { createPeerHttp } from './loop/peer-http.js';
@@ -238,6 +238,11 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
     stopping.stage('aborting the running job');
     await bounded(jobs.stop(), JOB_ABORT_BOUND_MS);
+    // Pause as etcd says now: an operator who lifted it a moment ago expects a stop to hand over.
+    stopping.stage('reading pause from etcd');
+    let fresh = false;
+    await bounded(loop.refreshView(AbortSignal.timeout(PAUSE_READ_BOUND_MS)).then((ok) => { fresh = ok; }), PAUSE_READ_BOUND_MS + 200);
+    if (!fresh) log.warn({ paused: dynamic().pause }, 'could not read the cluster config on shutdown; deciding pause from the last view');
     stopping.stage('stopping postgresql and releasing the key');
     await shutdown({ pg, dcs, log, paused: dynamic().pause, clock, dataDir: config.postgresql.data_dir, why: termination !== null ? 'signal' : `exit code ${code}`, joined: loop.isJoined() });
   }

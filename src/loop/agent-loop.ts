@@ -72,6 +72,17 @@ export class AgentLoop {
     return effectiveDynamicConfig(this.deps.config(), this.lastCluster);
   }
 
+  /**
+   * One fresh read of the cluster outside a tick, for what the way out decides from it (pause): the
+   * last tick's view may predate an operator's change by a whole loop, or by a freeze.
+   */
+  async refreshView(signal: AbortSignal): Promise<boolean> {
+    const view = await this.deps.dcs.snapshot({ signal }).then((v) => this.validConfig.apply(v), () => null);
+    if (view === null) return false;
+    this.lastCluster = view;
+    return true;
+  }
+
   hasSeenCluster(): boolean {
     return this.lastCluster !== null;
   }

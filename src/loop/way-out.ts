@@ -12,6 +12,8 @@ export function stopDeadlineMs(ttlSec: number): number {
 export const TICK_EXIT_BOUND_MS = 10_000;
 export const JOB_ABORT_BOUND_MS = 5_000;
 export const CLOSE_BOUND_MS = 3_000;
+/** The shutdown's fresh read of pause from etcd (an unreachable etcd falls back to the last view). */
+export const PAUSE_READ_BOUND_MS = 1_000;
 /**
  * Restart in place (docs/agent-restart.md): the exit code systemd restarts at once
  * (RestartForceExitStatus=75; EX_TEMPFAIL: "try again"), and the bound on the last keepalive.

@@ -97,6 +97,33 @@ describe('SIGTERM', () => {
     await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 90_000);
   });
 
+  it('a SIGTERM decides pause from etcd as it is now, not from the last tick (pause lifted while the agent was frozen)', async () => {
+    leader = await cluster.waitForLeader();
+    await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 90_000);
+    expect(await patchConfig(leader, { pause: true })).toBe(200);
+    await waitFor('every member reports pause', async () => {
+      const all = await Promise.all(cluster.nodes.map((n) => n.status()));
+      return all.every((s) => s?.['pause'] === true) ? true : null;
+    });
+    // The leader's last tick saw pause; it is lifted (through another member) while it is frozen,
+    // and the SIGTERM is waiting for it when it resumes.
+    leader.agent?.pause();
+    const other = cluster.others(leader)[0] as AgentNode;
+    let exiting: Promise<{ code: number | null } | undefined> | undefined;
+    try {
+      expect(await patchConfig(other, { pause: null })).toBe(200);
+      exiting = leader.agent?.stop('SIGTERM');
+    } finally {
+      leader.agent?.resume();
+    }
+    const exit = await exiting;
+    expect(exit?.code).toBe(0);
+    expect(leader.postmasterPid()).toBeNull();
+    const next = await cluster.waitForLeader(60_000, [leader.name]);
+    leader.start();
+    await cluster.waitStreamingFrom(leader, next, 90_000);
+  });
+
   it('stopping the leader agent stops PostgreSQL and hands the key over at once (no wait for the TTL)', async () => {
     leader = await cluster.waitForLeader();
     await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 90_000);
