@@ -144,27 +144,30 @@ export function isPostmasterAlive(pid: number): boolean {
   } catch (err) {
     if (!isErrno(err, 'EPERM')) return false;
   }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    // No /proc (not Linux): trust kill(0). With /proc, a vanished entry means it just exited.
-    return isErrno(err, 'ENOENT') ? !procAvailable() : true;
-  }
-  const m = /^\d+ \((.*)\) (\S)/s.exec(stat);
-  if (!m || m[1] === undefined || m[2] === undefined) return true;
-  if (m[2] === 'Z' || m[2] === 'X') return false;
-  return m[1].startsWith('postgres') || m[1].startsWith('postmaster');
+  const stat = procStat(pid);
+  // No /proc (not Linux): trust kill(0). With /proc, a vanished entry means it just exited.
+  if (stat === 'gone') return !procAvailable();
+  if (stat === null) return true;
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return stat.comm.startsWith('postgres') || stat.comm.startsWith('postmaster');
 }
 
 /** True when `pid` is a zombie: exited, not yet reaped by its parent (false without /proc). */
 export function isZombie(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== null && stat !== 'gone' && stat.state === 'Z';
+}
+
+/** Command name and state from /proc/<pid>/stat; 'gone' when there is no such entry, null when unreadable. */
+function procStat(pid: number): { comm: string; state: string } | 'gone' | null {
+  let text: string;
   try {
-    const m = /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return m?.[1] === 'Z';
-  } catch {
-    return false;
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return isErrno(err, 'ENOENT') ? 'gone' : null;
   }
+  const m = /^\d+ \((.*)\) (\S)/s.exec(text);
+  return m?.[1] === undefined || m[2] === undefined ? null : { comm: m[1], state: m[2] };
 }
 
 export const REAP_WAIT_MS = 10_000;
