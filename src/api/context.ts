@@ -26,6 +26,11 @@ export interface ApiOptions {
   readonly switchoverPollIntervalMs?: number;
   /** How long POST /switchover waits before answering 503 "status unknown". Default max(10 s, ttl + loop_wait). */
   readonly switchoverTimeoutMs?: number;
+  /**
+   * How long a health check asked while this node holds the key and bootstraps the cluster waits
+   * for the bootstrap's outcome before it answers. Default 10000 ms.
+   */
+  readonly bootstrapAnswerWaitMs?: number;
   /** Slow-client bounds (connections.ts); defaults in DEFAULT_CONNECTION_LIMITS. */
   readonly connectionLimits?: Partial<ConnectionLimits>;
 }
@@ -73,6 +78,7 @@ export interface ApiContext {
   readonly dcsTimeoutMs: number;
   readonly pollIntervalMs: number;
   readonly switchoverTimeoutMs: number | undefined;
+  readonly bootstrapAnswerWaitMs: number;
   /** onRequest hook for mutating routes: allowlist, client certificate, basic auth. */
   readonly guard: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
   /** Aborts when the client goes away or the server closes. */

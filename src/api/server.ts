@@ -151,6 +151,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     dcsTimeoutMs: o.dcsTimeoutMs ?? 3000,
     pollIntervalMs: o.switchoverPollIntervalMs ?? 200,
     switchoverTimeoutMs: o.switchoverTimeoutMs,
+    bootstrapAnswerWaitMs: o.bootstrapAnswerWaitMs ?? 10_000,
     guard,
     requestSignal: makeRequestSignals(app),
   };

@@ -210,3 +210,39 @@ describe('health details', () => {
     }
   });
 });
+
+describe('a health check while this node bootstraps the cluster as key holder', () => {
+  const bootstrapping = () => snapshot(clock, {
+    local: { kind: 'down', dataDir: 'empty' }, holdsLeader: true, leaseValidUntilMs: clock.monoMs() + 20_000,
+    pgState: 'initializing new cluster', pgRole: 'uninitialized',
+  });
+
+  it('waits for the bootstrap to end and answers from its outcome', async () => {
+    api.status = bootstrapping();
+    const done = setTimeout(() => { api.status = scenario('leader', clock); }, 300);
+    const t0 = performance.now();
+    const res = await api.app.inject({ url: '/' });
+    clearTimeout(done);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ state: 'running', role: 'primary' });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
+  it('answers 503 from the snapshot as it is once the bound is spent', async () => {
+    const short = testApi({ config: testConfig(), clock, dcs, status: bootstrapping(), options: { bootstrapAnswerWaitMs: 300 } });
+    try {
+      const res = await short.app.inject({ url: '/' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ state: 'initializing new cluster' });
+    } finally {
+      await short.app.close();
+    }
+  });
+
+  it('does not wait when another member bootstraps (this node holds no key)', async () => {
+    api.status = snapshot(clock, { local: { kind: 'down', dataDir: 'empty' }, pgState: 'creating replica' });
+    const t0 = performance.now();
+    expect((await api.app.inject({ url: '/' })).statusCode).toBe(503);
+    expect(performance.now() - t0).toBeLessThan(250);
+  });
+});
