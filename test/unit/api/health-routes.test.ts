@@ -213,7 +213,7 @@ describe('health details', () => {
 
 describe('a health check while this node bootstraps the cluster as key holder', () => {
   const bootstrapping = () => snapshot(clock, {
-    local: { kind: 'down', dataDir: 'empty' }, holdsLeader: true, leaseValidUntilMs: clock.monoMs() + 20_000,
+    local: { kind: 'down', dataDir: 'empty', standbySignal: false, control: null }, holdsLeader: true, leaseValidUntilMs: clock.monoMs() + 20_000,
     pgState: 'initializing new cluster', pgRole: 'uninitialized',
   });
 
@@ -240,7 +240,7 @@ describe('a health check while this node bootstraps the cluster as key holder', 
   });
 
   it('does not wait when another member bootstraps (this node holds no key)', async () => {
-    api.status = snapshot(clock, { local: { kind: 'down', dataDir: 'empty' }, pgState: 'creating replica' });
+    api.status = snapshot(clock, { local: { kind: 'down', dataDir: 'empty', standbySignal: false, control: null }, pgState: 'creating replica' });
     const t0 = performance.now();
     expect((await api.app.inject({ url: '/' })).statusCode).toBe(503);
     expect(performance.now() - t0).toBeLessThan(250);
