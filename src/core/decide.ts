@@ -12,7 +12,7 @@ import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
 export function decide(raw: DecideInput): Decision {
   const memory = trackLeader(raw);
   const input = memory === raw.memory ? raw : { ...raw, memory };
-  const unrecorded = promotionNotRecorded(input);
+  const unrecorded = promotionNotRecorded(input) ?? primaryStartFailed(input);
   if (unrecorded) return unrecorded;
   const ready = forgetOnLeaderChange(absorbFinishedJob(input));
   const d = holdBackRepeatedJob(ready, decideNow(ready));
@@ -58,6 +58,27 @@ function promotionNotRecorded(input: DecideInput): Decision | null {
   if (input.cluster?.leader?.name !== input.self.name || isWritablePrimary(input)) return null;
   return decision(input, [{ kind: 'releaseLeader' }],
     `releasing the leader key: the promotion could not be recorded in the history key (${last.error ?? 'unknown error'})`, { lastJob: null });
+}
+
+/**
+ * Patroni's post_recover: the crashed primary was started again and PostgreSQL refused to run (a
+ * broken setting, a damaged file). Retrying for primary_start_timeout keeps the cluster without a
+ * writer for minutes; giving the key up lets the most advanced replica take over now. Not in pause
+ * (nothing fails over there) and not after an aborted switchover (that restart is the handover's
+ * promise to keep the primary). A transient failure (the old postmaster not yet reaped) retries.
+ */
+function primaryStartFailed(input: DecideInput): Decision | null {
+  const last = input.memory.lastJob;
+  if (!last || last.ok || last.retryable === true || last.spec.kind !== 'startPrimary') return null;
+  if (input.cluster?.leader?.name !== input.self.name || input.local.kind !== 'down') return null;
+  if (isPaused(input) || input.memory.switchoverAbort?.restart === true) return null;
+  return decision(input, [{ kind: 'releaseLeader' }],
+    `releasing the leader key: postgresql failed to start as primary after a crash (${firstLine(last.error)}); a replica can take over`,
+    { lastJob: null, primaryDownSinceMs: null });
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? 'unknown error').split('\n')[0] ?? 'unknown error';
 }
 
 /** A finished job's outcome feeds memory once; failures that need an answer get one. */

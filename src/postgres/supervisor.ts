@@ -115,9 +115,9 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
       }
     }, signal);
 
-  const refuseIfFenced = (): void => {
+  const refuseIfFenced = (what = 'starting it'): void => {
     if (fenced !== null) {
-      throw new PgError('fenced', `PostgreSQL is fenced (${fenced}); clear the fence before starting it`, { retryable: false });
+      throw new PgError('fenced', `PostgreSQL is fenced (${fenced}); clear the fence before ${what}`, { retryable: false });
     }
   };
 
@@ -177,7 +177,11 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
         await doStop({ mode: o.stopMode ?? 'fast', timeoutMs: o.timeoutMs }, s);
         return doStart(o, s);
       }),
-    promote: (timeoutMs, signal) => command('promote', signal, (s) => promote(timeoutMs, s)),
+    // A fence decided while the promotion was on its way wins: the lease behind it is gone.
+    promote: (timeoutMs, signal) => command('promote', signal, (s) => {
+      refuseIfFenced('promoting it');
+      return promote(timeoutMs, s);
+    }),
     async fence(reason) {
       fenced ??= reason;
       inflight?.abort(new PgError('fenced', `fenced: ${reason}`));

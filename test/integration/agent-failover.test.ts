@@ -1,5 +1,7 @@
 // The agent end to end on a real 3-node cluster: bootstrap, host loss (agent + postmaster killed),
 // rejoin of the killed node, leader postmaster crash restarted in place.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../harness/index.js';
 import { startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
@@ -115,5 +117,24 @@ describe('agent on a 3-node cluster', () => {
     expect(after.timeline).toBe(before?.timeline);
     expect(leader.postmasterPid()).not.toBe(pid);
     expect((await cluster.waitForLeader()).name).toBe(leader.name);
+  });
+
+  it('gives the key up when its crashed PostgreSQL refuses to start again (Patroni post_recover), not after primary_start_timeout', async () => {
+    const crashed = leader;
+    const autoConf = join(crashed.dataDir, 'postgresql.auto.conf');
+    const saved = await readFile(autoConf, 'utf8');
+    // What Patroni's recovery.feature does: a setting PostgreSQL refuses at start-up.
+    await writeFile(autoConf, 'foo=bar\n');
+    try {
+      const t0 = performance.now();
+      process.kill(crashed.postmasterPid() as number, 'SIGKILL');
+      // primary_start_timeout is 300 s: only the release gets a new leader within this bound.
+      leader = await cluster.waitForLeader(60_000, [crashed.name]);
+      figures['refusedStartToNewLeaderMs'] = Math.round(performance.now() - t0);
+      expect(crashed.agent?.output(500_000)).toContain('releasing the leader key: postgresql failed to start as primary after a crash');
+    } finally {
+      await writeFile(autoConf, saved);
+    }
+    await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), 120_000);
   });
 });

@@ -59,10 +59,20 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
   // The members it can know of: those with a member key in etcd that answer its probes.
   for (const x of w.nodes) {
     if (x === n || !listed.has(x.name) || !agentRuns(w, x) || !linked(n, x) || !x.pg.running || x.tags.nofailover === true) continue;
+    if (unreachableWhenProbed(w, n, x)) continue;
     const theirs = legit(w, x);
     if (theirs > mine) violation(w, `${what} with ${mine} bytes of the cluster history while reachable ${x.name} had ${theirs}`);
   }
 }
+
+/** The candidate's last probe of x found no link (x's isolation ended after the probe was sent). */
+function unreachableWhenProbed(w: WorldState, n: SimNode, x: SimNode): boolean {
+  const at = w.probeFailedAt.get(`${n.name}>${x.name}`);
+  return at !== undefined && nowMs(w) - at < PROBE_RECENT_MS;
+}
+
+/** A probe this recent belongs to the race being decided (probe timeout 2 s + the acquire). */
+const PROBE_RECENT_MS = 5_000;
 
 /** S4: whatever a replica just received must continue its own WAL, never a diverged branch. */
 export function checkStreamed(w: WorldState, r: SimNode, up: SimNode): void {

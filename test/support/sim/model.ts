@@ -89,8 +89,16 @@ export interface WorldState {
   chaos: boolean;
   /** The leader whose key an operator deleted (S1 exempts it until its deadline or the next acquire). */
   keyDeletedFrom: string | null;
-  /** WAL of the last leader that ran as a writable primary under a valid lease. */
+  /**
+   * WAL of the last leader that ran as a writable primary under a valid lease (or as the holder of
+   * an operator-deleted key within its deadline, which S1 exempts: its writes are acknowledged too).
+   */
   canonical: Wal;
+  /**
+   * Probes that could not reach their target ("caller>target" -> when the probe was sent): S2
+   * counts the members a candidate can know of, and a link that heals after the probe is not one.
+   */
+  readonly probeFailedAt: Map<string, number>;
   nextUid: number;
   readonly sysid: string;
   readonly trace: string[];

@@ -42,7 +42,12 @@ function simGet(w: WorldState, callerName: string, url: string): Promise<unknown
   const target = byHost(w, new URL(url).hostname);
   const fail = (ms: number, why: string): Promise<unknown> => owner.deliver(ms, () => { throw new TypeError(`fetch failed: ${why}`); });
   if (!target) return fail(1, 'ENOTFOUND');
-  if (!linked(caller, target)) return fail(PROBE_TIMEOUT_MS, 'connect timeout');
+  const probe = `${callerName}>${target.name}`;
+  w.probeFailedAt.delete(probe);
+  if (!linked(caller, target)) {
+    w.probeFailedAt.set(probe, nowMs(w));
+    return fail(PROBE_TIMEOUT_MS, 'connect timeout');
+  }
   if (target.agent === null) return fail(w.rng.int(1, 5), 'ECONNREFUSED');
   if (!agentRuns(w, target)) return fail(PROBE_TIMEOUT_MS, 'timeout (no answer)');
   const there = w.rng.int(1, 5);

@@ -76,7 +76,8 @@ export class SimPg implements PgPort {
 
   private canStart(): void {
     if (this.n.agent?.fenced) throw new SimPgError('postgresql is fenced');
-    if (this.n.faults.pgBrokenUntilMs !== null) throw new SimPgError('pg_ctl start: postmaster exited during startup', true);
+    // As the real adapter's start-failed: PostgreSQL exited during startup is a verdict, not transient.
+    if (this.n.faults.pgBrokenUntilMs !== null) throw new SimPgError('pg_ctl start: postmaster exited during startup');
     if (this.pg.dataDir === 'empty') throw new SimPgError('data directory is empty');
   }
 
@@ -107,6 +108,8 @@ export class SimPg implements PgPort {
     const { w, n } = this;
     const delay = n.faults.slowPromoteMs + w.rng.int(20, 300);
     return this.op(1, () => {
+      // As the real supervisor: a fence decided while the promotion was on its way wins.
+      if (n.agent?.fenced === true) throw new SimPgError('postgresql is fenced');
       if (!this.pg.running || !this.pg.recovery || this.pg.promoteDoneAtMs !== null) throw new SimPgError('pg_promote: not in recovery');
       n.faults.slowPromoteMs = 0;
       checkPromotion(w, n, `timeline ${this.pg.tl} at ${walEnd(this.pg.wal)}`);

@@ -66,7 +66,7 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
   }));
   return {
     seed, rng: mulberry32(seed), vt, world: vt.owner('world'), store: new FakeEtcdStore(vt.clock), nodes, bootstrapDcs: bootstrapDcs(),
-    decide: decideFn, historyFirst, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], nextUid: 1,
+    decide: decideFn, historyFirst, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
     sysid: String(7_300_000_000_000_000_000n + BigInt(seed)), trace: [], violations: [],
     stats: { ticks: 0, promotions: 0, faults: 0, fences: 0, switchovers: 0, rewinds: 0 },
   };
@@ -102,7 +102,8 @@ function postgres(w: WorldState, wasRunning: Map<SimNode, boolean>): void {
 
 function updateCanonical(w: WorldState): void {
   for (const n of w.nodes) {
-    if (isWritable(n.pg) && nowMs(w) < (n.agent?.lease().validUntilMs ?? Number.NEGATIVE_INFINITY) && holdsKey(w, n)) w.canonical = n.pg.wal;
+    const keyed = holdsKey(w, n) || w.keyDeletedFrom === n.name;
+    if (isWritable(n.pg) && nowMs(w) < (n.agent?.lease().validUntilMs ?? Number.NEGATIVE_INFINITY) && keyed) w.canonical = n.pg.wal;
   }
 }
 

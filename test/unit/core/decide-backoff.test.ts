@@ -112,7 +112,8 @@ describe('job backoff', () => {
   });
 
   it('does not back off the leader restarting its own postgresql', () => {
-    const d = decide(input({ local: localPg.down({ state: 'in production' }), memory: memory({ lastJob: finished({ kind: 'startPrimary' }, false, 'did not start') }) }));
+    const failed = { ...finished({ kind: 'startPrimary' }, false, 'the previous postmaster has not been reaped yet'), retryable: true };
+    const d = decide(input({ local: localPg.down({ state: 'in production' }), memory: memory({ lastJob: failed }) }));
     expect(d.memory.jobBackoff).toBeNull();
     expect(jobOf(d)).toEqual({ kind: 'startPrimary' });
   });

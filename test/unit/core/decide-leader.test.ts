@@ -86,14 +86,39 @@ describe('decide: leader postgresql failure (5.5)', () => {
     expect(d.memory.primaryDownSinceMs).toBe(NOW_MS);
   });
 
-  it('keeps the first down time while it retries within primary_start_timeout', () => {
+  it('keeps the first down time while it retries a transient start failure within primary_start_timeout', () => {
     const since = NOW_MS - 200_000;
+    const failed = { ...finished({ kind: 'startPrimary' }, false, 'the previous postmaster has not been reaped yet'), retryable: true };
     const d = decide(input({
       local: localPg.down({ state: 'in crash recovery' }),
-      memory: memory({ primaryDownSinceMs: since, lastJob: finished({ kind: 'startPrimary' }, false, 'pg_ctl: exit 1') }),
+      memory: memory({ primaryDownSinceMs: since, lastJob: failed }),
     }));
     expect(jobOf(d)).toEqual({ kind: 'startPrimary' });
     expect(d.memory.primaryDownSinceMs).toBe(since);
+  });
+
+  it('gives the key up when postgresql refused to start as primary (Patroni post_recover)', () => {
+    const failed = finished({ kind: 'startPrimary' }, false, 'PostgreSQL did not start (pg_ctl exit 1); server log:\nFATAL: unrecognized parameter');
+    const d = decide(input({ local: localPg.down({ state: 'in crash recovery' }), memory: memory({ primaryDownSinceMs: NOW_MS - 5_000, lastJob: failed }) }));
+    expect(kinds(d)).toEqual(['releaseLeader']);
+    expect(d.reason).toBe('releasing the leader key: postgresql failed to start as primary after a crash (PostgreSQL did not start (pg_ctl exit 1); server log:); a replica can take over');
+    expect(d.memory.primaryDownSinceMs).toBeNull();
+    expect(d.memory.lastJob).toBeNull();
+  });
+
+  it('keeps trying to start after a failed start in pause, and after an aborted switchover', () => {
+    const failed = finished({ kind: 'startPrimary' }, false, 'pg_ctl: exit 1');
+    const paused = decide(input({ config: dynamicConfig({ pause: true }), local: localPg.down({ state: 'in production' }), memory: memory({ lastJob: failed }) }));
+    expect(kinds(paused)).not.toContain('releaseLeader');
+    const abort = { candidate: 'pg2', reason: 'stop escalated to SIGKILL', wallAtMs: NOW_MS - 1_000, restart: true };
+    const aborted = decide(input({ local: localPg.down({ state: 'in production' }), memory: memory({ lastJob: failed, switchoverAbort: abort }) }));
+    expect(kinds(aborted)).not.toContain('releaseLeader');
+    expect(jobOf(aborted)).toEqual({ kind: 'startPrimary' });
+  });
+
+  it('a failed start of a primary that runs again by now gives nothing up', () => {
+    const running = decide(input({ memory: memory({ lastJob: finished({ kind: 'startPrimary' }, false, 'pg_ctl: exit 1') }) }));
+    expect(kinds(running)).not.toContain('releaseLeader');
   });
 
   it('with primary_start_timeout 0 fails over at once when a replica can take over, else restarts in place', () => {

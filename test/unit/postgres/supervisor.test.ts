@@ -83,6 +83,8 @@ describe('supervisor fence', () => {
     const before = runner.calls.length;
     await expect(sup.start({ role: 'replica', timeoutMs: 1000 })).rejects.toThrow(/fenced \(lease expired\)/);
     expect(runner.calls.length).toBe(before);
+    // A promotion decided before the fence and run after it is refused before any SQL.
+    await expect(sup.promote(1000)).rejects.toThrow(/fenced \(lease expired\); clear the fence before promoting it/);
 
     sup.clearFence();
     runner.hang = false;
