@@ -25,7 +25,12 @@ export function createPgAdapter(deps: {
   const log = deps.logger;
   const observer = createPgObserver({ config, logger: log.child({ component: 'observer' }), runner, timeoutMs: 3_000 });
   const controlData = createControlDataReader({ config, logger: log, runner, timeoutMs: 5_000 });
-  const supervisor = createPgSupervisor({ config, logger: log.child({ component: 'supervisor' }), runner, dynamicConfig: deps.dynamic() });
+  // follow() runs on the tick: waiting there for the new leader's WAL sender (it may be down, as
+  // a crashed leader that cannot start is) blinds the node to the key for that long. The next
+  // ticks observe the receiver instead ("not streaming yet").
+  const supervisor = createPgSupervisor({
+    config, logger: log.child({ component: 'supervisor' }), runner, dynamicConfig: deps.dynamic(), followTimeoutMs: 0,
+  });
   const sql = createSqlConnection({ target: localTarget(config), logger: log, timeoutMs: 3_000, applicationName: 'pg-ha-agent' });
   const slots = createSlotManager({ config, logger: log.child({ component: 'slots' }), sql, clock: deps.clock });
   const startTimeoutMs = () => Math.max(30_000, deps.dynamic().primary_start_timeout * 1000);

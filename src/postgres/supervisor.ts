@@ -81,7 +81,7 @@ export interface PgSupervisorOptions {
   readonly dynamicConfig?: DynamicConfig;
   /** Bound on SQL the supervisor runs itself (reload, follow polling). */
   readonly sqlTimeoutMs?: number;
-  /** How long follow() waits for the WAL receiver to stream from the new sender. */
+  /** How long follow() waits for the WAL receiver to stream from the new sender; 0: not at all. */
   readonly followTimeoutMs?: number;
   /** How long fence waits after SIGQUIT before SIGKILL of the process group. */
   readonly fenceKillAfterMs?: number;
@@ -274,7 +274,13 @@ export function createPgSupervisor(opts: PgSupervisorOptions): PgSupervisor {
       const now = await walReceiver(sql, signal);
       if (streamingFrom(now, leader) && now) return { changed, receiver: now, durationMs: Math.round(performance.now() - t0) };
     }
-    const receiver = await waitForSender(sql, leader, opts.followTimeoutMs ?? 10_000, signal);
+    const waitMs = opts.followTimeoutMs ?? 10_000;
+    if (waitMs <= 0) {
+      const durationMs = Math.round(performance.now() - t0);
+      log.info({ leader: leader.name, host: leader.host, port: leader.port, changed, durationMs }, 'replica repointed to new upstream');
+      return { changed, receiver: null, durationMs };
+    }
+    const receiver = await waitForSender(sql, leader, waitMs, signal);
     const durationMs = Math.round(performance.now() - t0);
     log.info({ leader: leader.name, host: leader.host, port: leader.port, timeline: receiver.receivedTimeline, changed, durationMs }, 'replica follows new upstream');
     return { changed, receiver, durationMs };
