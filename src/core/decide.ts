@@ -314,7 +314,7 @@ function raceForLeader(input: DecideInput): Decision {
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
     rank = `best candidate, ${best.detail}`;
   }
-  const former = formerLeaderMayWrite(input);
+  const former = formerLeaderMayWrite(input, requested !== input.self.name);
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
   const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];

@@ -9,6 +9,7 @@
 // time of its last acknowledged keepalive + ttl - margin, and that keepalive is sent in the same
 // tick right after the status put we saw, so "seen alive" + ttl is later than it.
 import type { DecideInput, LeaderSeen, Memory } from './decide-types.js';
+import { isPaused } from './decision.js';
 
 function streamingNow(input: DecideInput): boolean {
   const local = input.local;
@@ -44,6 +45,7 @@ export function trackLeader(input: DecideInput): Memory {
     // Sticky for one leader: in a host loss the stream ends at once while the key lives on to the
     // lease's end, and "our stream from it has ended" must still hold when the key goes.
     streaming: leader ? (same && prev.streaming) || streamingNow(input) : prev?.streaming ?? false,
+    paused: alive ? isPaused(input) : prev.paused === true,
   };
   return { ...memory, leaderSeen: seen };
 }
@@ -68,8 +70,9 @@ export function formerLeaderDeadline(input: DecideInput): number | null {
  * we wait. Every member that may be that leader is checked: the one we remember, and any whose
  * member key still says primary (we may have missed a change of leader while frozen or cut off).
  */
-export function formerLeaderMayWrite(input: DecideInput): string | null {
+export function formerLeaderMayWrite(input: DecideInput, automatic = true): string | null {
   const seen = input.memory.leaderSeen;
+  if (automatic && seen !== null && seen.paused === true && seen.name !== input.self.name) return pausedLeaderMayWrite(input, seen);
   const deadline = formerLeaderDeadline(input);
   if (seen === null || deadline === null || input.nowMs >= deadline) return null;
   const until = `until its lease deadline in ${Math.round(deadline - input.nowMs)} ms`;
@@ -79,6 +82,20 @@ export function formerLeaderMayWrite(input: DecideInput): string | null {
     if (why !== null) return `former leader ${name} may still be writable ${until} (${why}); waiting for evidence`;
   }
   return null;
+}
+
+/**
+ * The pause was lifted (or the key lapsed in pause) while the former leader was paused: it may be
+ * cut off, unaware of the resume, and a paused agent does not fence (SPEC 5.8), so neither its
+ * deadline nor its expired keys say it stopped. Only its own answer does: its REST API reachable
+ * and not reporting a running primary. An operator's failover (requested candidate) is not held
+ * by this: it keeps the deadline rule.
+ */
+function pausedLeaderMayWrite(input: DecideInput, seen: LeaderSeen): string | null {
+  const p = input.peers.get(seen.name);
+  if (p?.reachable === true && !(p.role === 'primary' && p.running)) return null;
+  const why = p === undefined ? 'not probed' : p.reachable ? 'it still reports itself primary' : `unreachable: ${p.error}`;
+  return `former leader ${seen.name} was paused when last seen alive and a paused agent does not fence (${why}); waiting for evidence that it stopped accepting writes`;
 }
 
 /**

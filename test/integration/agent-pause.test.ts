@@ -61,6 +61,39 @@ describe('pause (maintenance mode)', () => {
     const all = await Promise.all(cluster.nodes.map((n) => n.status()));
     expect(all.every((s) => s?.['pause'] !== true)).toBe(true);
   });
+
+  it('a paused leader frozen while the pause is lifted is not failed over by its deadline: the replicas wait for its answer', async () => {
+    leader = await cluster.waitForLeader();
+    const replicas = cluster.others(leader);
+    await cluster.waitForStreaming(replicas.map((n) => n.name), 90_000);
+    expect(await patchConfig(leader, { pause: true })).toBe(200);
+    await waitFor('every member reports pause', async () => {
+      const all = await Promise.all(cluster.nodes.map((n) => n.status()));
+      return all.every((s) => s?.['pause'] === true) ? true : null;
+    });
+    const first = replicas[0] as AgentNode;
+    // SIGSTOP: in pause the agent neither renews nor fences; its PostgreSQL stays writable.
+    leader.agent?.pause();
+    try {
+      await waitFor('the leader key to lapse in pause', async () => ((await first.status())?.['cluster_unlocked'] === true ? true : null), { timeoutMs: 60_000 });
+      expect(await patchConfig(first, { pause: null })).toBe(200);
+      await waitFor('a replica to say why it does not fail over', async () => {
+        for (const r of replicas) {
+          const why = ((await r.status())?.['pg_ha_agent'] as { last_decision?: { reason?: string } } | undefined)?.last_decision?.reason;
+          if (typeof why === 'string' && why.includes(`former leader ${leader.name} was paused when last seen alive`)) return true;
+        }
+        return null;
+      }, { timeoutMs: 60_000 });
+      await ticksPass(replicas, 3);
+      for (const r of replicas) expect((await r.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r, r.name).toBe(true);
+      expect((await leader.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r).toBe(false);
+    } finally {
+      leader.agent?.resume();
+    }
+    // Running again, it sees the resume and no key: it takes the key back (or fences); one leader after.
+    const next = await cluster.waitForLeader(90_000);
+    await cluster.waitForStreaming(cluster.others(next).map((n) => n.name), 120_000);
+  });
 });
 
 describe('foreign data', () => {

@@ -26,6 +26,18 @@ describe('GET /patroni with a fresh wal position', () => {
     expect(body).toMatchObject({ role: 'primary', xlog: { location: 123_456_789 }, pg_ha_agent: { xlog_fresh: true } });
   });
 
+  it('a server that answered now is running, though the last tick saw it stopped (a start finished since)', async () => {
+    api.status = scenario('leader postgres stopped', clock);
+    try {
+      reading = () => Promise.resolve({ inRecovery: false, location: 123_456_789, received: null, replayed: null });
+      expect((await api.app.inject({ url: '/patroni' })).json()).toMatchObject({ state: 'running', role: 'primary' });
+      reading = () => Promise.resolve(null);
+      expect((await api.app.inject({ url: '/patroni' })).json()).toMatchObject({ state: 'stopped' });
+    } finally {
+      api.status = scenario('replica streaming', clock);
+    }
+  });
+
   it('falls back to the cached snapshot when the query fails', async () => {
     const cached = (await api.app.inject({ url: '/replica' })).json();
     reading = () => Promise.reject(new Error('connect ECONNREFUSED'));

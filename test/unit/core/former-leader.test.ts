@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../../src/core/decide.js';
 import type { DecideInput, LeaderSeen, Memory } from '../../../src/core/decide-types.js';
 import { trackLeader } from '../../../src/core/former-leader.js';
-import { cluster, kinds, localPg, member, memory, NOW_MS, peer, peers, raceInput, replicaInput } from './builders.js';
+import { cluster, dynamicConfig, kinds, localPg, member, memory, NOW_MS, peer, peers, raceInput, replicaInput } from './builders.js';
 
 const TTL_MS = 10_000; // dynamicConfig()'s ttl
 
 function seen(over: Partial<LeaderSeen> = {}): LeaderSeen {
-  return { name: 'pg1', activityMs: NOW_MS - 3_000, statusRev: 10, memberRev: 20, keySeenMs: NOW_MS - 500, streaming: true, ...over };
+  return { name: 'pg1', activityMs: NOW_MS - 3_000, statusRev: 10, memberRev: 20, keySeenMs: NOW_MS - 500, streaming: true, paused: false, ...over };
 }
 
 /** pg2's race after pg1's key vanished; pg1 is still listed (its member key lives on its own lease). */
@@ -162,3 +162,37 @@ describe('a primary whose key vanished', () => {
     expect(kinds(d)).not.toContain('promote');
   });
 });
+
+describe('a former leader last seen in pause (it does not fence itself)', () => {
+  const longAgo = { activityMs: NOW_MS - 10 * TTL_MS, paused: true };
+  const gone = cluster({ leader: null, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+
+  it('remembers whether the cluster was paused at the leader\'s last sign of life', () => {
+    const inPause = trackLeader(replicaInput({ config: dynamicConfig({ pause: true }), cluster: cluster({ statusModRevision: 10 }) }));
+    expect(inPause.leaderSeen?.paused).toBe(true);
+    // Resumed, but no new sign of life from the leader: still last seen in pause.
+    const resumed = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }), memory: inPause, nowMs: NOW_MS + 1_000 }));
+    expect(resumed.leaderSeen?.paused).toBe(true);
+    const putAgain = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 11 }), memory: resumed, nowMs: NOW_MS + 2_000 }));
+    expect(putAgain.leaderSeen?.paused).toBe(false);
+  });
+
+  it('after the resume, no automatic failover long past its deadline while it cannot be asked', () => {
+    const d = decide(afterKeyLoss({ cluster: gone }, { leaderSeen: seen(longAgo) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toBe('not promoting: former leader pg1 was paused when last seen alive and a paused agent does not fence (unreachable: timeout); waiting for evidence that it stopped accepting writes');
+    const stillPrimary = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg1', { role: 'primary' }), peer('pg3', { walPosition: 4_000 })) }, { leaderSeen: seen(longAgo) }));
+    expect(stillPrimary.reason).toBe('not promoting: member pg1 still reports itself primary');
+  });
+
+  it('fails over once it answers that it runs no primary', () => {
+    const d = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg1', { running: false }), peer('pg3', { walPosition: 4_000 })) }, { leaderSeen: seen(longAgo) }));
+    expect(kinds(d)).toContain('promote');
+  });
+
+  it('an operator\'s failover to a named candidate keeps the deadline rule', () => {
+    const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+    expect(kinds(decide(afterKeyLoss({ cluster: c }, { leaderSeen: seen(longAgo) })))).toContain('promote');
+  });
+});
+
