@@ -91,7 +91,15 @@ export interface SwitchoverAbort {
 
 export type Action =
   /** Guard: on a lost compare the rest of the list is skipped and a new tick runs at once. */
-  | { readonly kind: 'acquireLeader' }
+  | {
+    readonly kind: 'acquireLeader';
+    /**
+     * Take the key only if the `status` key (written by a leader every tick) is still at this
+     * mod_revision (0: absent): no leader was active since the view the decision rests on. A tick
+     * frozen between its read and its write must not act on a view a newer leader has overtaken.
+     */
+    readonly statusRev?: number;
+  }
   /** Guard, as above. */
   | { readonly kind: 'renewLeader' }
   | { readonly kind: 'releaseLeader' }

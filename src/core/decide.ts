@@ -317,7 +317,8 @@ function raceForLeader(input: DecideInput): Decision {
   const former = formerLeaderMayWrite(input, requested !== input.self.name);
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
-  const actions: Action[] = [{ kind: 'acquireLeader' }, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
+  const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0 };
+  const actions: Action[] = [acquire, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
     const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';

@@ -163,17 +163,20 @@ class LeaseDcs implements Dcs {
 
   // ---- leader --------------------------------------------------------------------------------
 
-  async acquireLeader(signal?: AbortSignal): Promise<boolean> {
+  async acquireLeader(signal?: AbortSignal, opts: { readonly statusRev?: number } = {}): Promise<boolean> {
     this.checkOpen();
     let used = '';
     let sentMs = 0;
+    const statusKey = this.key({ kind: 'status' });
+    const compares: Compare[] = [{ key: this.leaderKey, target: 'create', equals: 0 }];
+    if (opts.statusRev !== undefined) compares.push({ key: statusKey, target: 'mod', equals: opts.statusRev });
     const res = await this.keeper.with(signal, (lease) => {
       used = lease;
       sentMs = this.clock.monoMs();
       return this.txn(
-        [{ key: this.leaderKey, target: 'create', equals: 0 }],
+        compares,
         [{ op: 'put', key: this.leaderKey, value: encodeLeader(this.name), lease }],
-        [{ op: 'get', key: this.leaderKey }],
+        [{ op: 'get', key: this.leaderKey }, { op: 'get', key: statusKey }],
         signal,
       );
     });
@@ -188,6 +191,10 @@ class LeaseDcs implements Dcs {
     if (holder !== null && holder.value === this.name && holder.lease === used) {
       this.proveLeadership(used);
       return true;
+    }
+    if (holder === null && opts.statusRev !== undefined) {
+      this.log.info({ statusRevSeen: opts.statusRev, statusRevNow: res.gets[1]?.modRevision ?? 0 }, 'leader key not taken: a leader wrote its status since the view this decision rests on');
+      return false;
     }
     this.log.info({ holder: holder?.value ?? null }, 'leader race lost');
     return false;

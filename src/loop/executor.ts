@@ -64,7 +64,7 @@ export class Executor {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
       case 'acquireLeader': {
-        const won = await dcs.acquireLeader(signal);
+        const won = await dcs.acquireLeader(signal, action.statusRev === undefined ? {} : { statusRev: action.statusRev });
         if (won) this.deps.onArm?.();
         return won;
       }

@@ -157,6 +157,23 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect((await a.snapshot()).status).toEqual({ optime: 4242, slots: { b: 4000 }, retainSlots: ['a', 'b'] });
     });
 
+    it('takes a free leader key only while the status key is still where the decision saw it', async () => {
+      const c = (await getEnv()).cluster();
+      const [a, b] = [c.node('a'), c.node('b')];
+      await a.touchMember(memberStatus('a'));
+      await b.touchMember(memberStatus('b'));
+      expect(await b.acquireLeader(undefined, { statusRev: 0 })).toBe(true); // no status key yet
+      await b.setStatus({ optime: 1, slots: {}, retainSlots: [] });
+      expect(await b.releaseLeader()).toBe(true);
+      const seen = (await a.snapshot()).statusModRevision ?? -1;
+      // A leader active since that view (here: b's status put): a frozen tick must not act on it.
+      await b.setStatus({ optime: 2, slots: {}, retainSlots: [] });
+      expect(await a.acquireLeader(undefined, { statusRev: seen })).toBe(false);
+      expect((await a.snapshot()).leader).toBeNull();
+      const now = (await a.snapshot()).statusModRevision ?? -1;
+      expect(await a.acquireLeader(undefined, { statusRev: now })).toBe(true);
+    });
+
     it('reports a malformed value as invalid and lets a CAS overwrite it', async () => {
       const c = (await getEnv()).cluster();
       const a = c.node('a');

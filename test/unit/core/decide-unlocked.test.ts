@@ -27,7 +27,12 @@ describe('decide: leader race', () => {
   });
 
   it('acquires before it promotes: the acquire is the guard', () => {
-    expect(decide(raceInput()).actions[0]).toEqual({ kind: 'acquireLeader' });
+    expect(decide(raceInput()).actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 0 });
+  });
+
+  it('acquires only while no leader wrote its status since the view it decided on', () => {
+    const d = decide(raceInput({ cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711 }) }));
+    expect(d.actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 4711 });
   });
 
   it('promotes at the furthest of received and replayed positions, on its own timeline', () => {
