@@ -99,6 +99,11 @@ export type Action =
      * frozen between its read and its write must not act on a view a newer leader has overtaken.
      */
     readonly statusRev?: number;
+    /**
+     * And only while no member key was created after this revision (the view's): a member that
+     * (re)registered since the read was not probed, and may hold more WAL (S2 d).
+     */
+    readonly viewRevision?: number;
   }
   /** Guard, as above. */
   | { readonly kind: 'renewLeader' }

@@ -317,7 +317,7 @@ function raceForLeader(input: DecideInput): Decision {
   const former = formerLeaderMayWrite(input, requested !== input.self.name);
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
-  const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0 };
+  const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, ...(input.cluster ? { viewRevision: input.cluster.revision } : {}) };
   const actions: Action[] = [acquire, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
     const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);

@@ -8,7 +8,9 @@ export type Compare =
   | { readonly key: string; readonly target: 'create'; readonly equals: number }
   | { readonly key: string; readonly target: 'mod'; readonly equals: number }
   | { readonly key: string; readonly target: 'value'; readonly equals: string }
-  | { readonly key: string; readonly target: 'lease'; readonly equals: string };
+  | { readonly key: string; readonly target: 'lease'; readonly equals: string }
+  /** Every key under the prefix `key` was created before revision `before` (true when none exists). */
+  | { readonly key: string; readonly target: 'prefixCreatedBefore'; readonly before: number };
 
 export type Op =
   | { readonly op: 'put'; readonly key: string; readonly value: string; readonly lease?: string }

@@ -30,6 +30,8 @@ function toCompare(c: Compare): ICompare {
     case 'mod': return { key, target: 'Mod', result: 'Equal', mod_revision: c.equals };
     case 'value': return { key, target: 'Value', result: 'Equal', value: Buffer.from(c.equals) };
     case 'lease': return { key, target: 'Lease', result: 'Equal', lease: c.equals };
+    case 'prefixCreatedBefore':
+      return { key, range_end: Buffer.from(Range.prefix(c.key).end), target: 'Create', result: 'Less', create_revision: c.before };
   }
 }
 

@@ -195,6 +195,8 @@ export class FakeEtcdStore {
       case 'mod': return (kv?.modRevision ?? 0) === c.equals;
       case 'value': return kv !== undefined && kv.value === c.equals;
       case 'lease': return (kv?.lease ?? '0') === c.equals;
+      case 'prefixCreatedBefore':
+        return [...this.kvs].every(([k, v]) => !k.startsWith(c.key) || v.createRevision < c.before);
     }
   }
 

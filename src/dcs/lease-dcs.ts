@@ -163,13 +163,14 @@ class LeaseDcs implements Dcs {
 
   // ---- leader --------------------------------------------------------------------------------
 
-  async acquireLeader(signal?: AbortSignal, opts: { readonly statusRev?: number } = {}): Promise<boolean> {
+  async acquireLeader(signal?: AbortSignal, opts: { readonly statusRev?: number; readonly viewRevision?: number } = {}): Promise<boolean> {
     this.checkOpen();
     let used = '';
     let sentMs = 0;
     const statusKey = this.key({ kind: 'status' });
     const compares: Compare[] = [{ key: this.leaderKey, target: 'create', equals: 0 }];
     if (opts.statusRev !== undefined) compares.push({ key: statusKey, target: 'mod', equals: opts.statusRev });
+    if (opts.viewRevision !== undefined) compares.push({ key: this.key({ kind: 'member', name: '' }), target: 'prefixCreatedBefore', before: opts.viewRevision + 1 });
     const res = await this.keeper.with(signal, (lease) => {
       used = lease;
       sentMs = this.clock.monoMs();
@@ -192,8 +193,9 @@ class LeaseDcs implements Dcs {
       this.proveLeadership(used);
       return true;
     }
-    if (holder === null && opts.statusRev !== undefined) {
-      this.log.info({ statusRevSeen: opts.statusRev, statusRevNow: res.gets[1]?.modRevision ?? 0 }, 'leader key not taken: a leader wrote its status since the view this decision rests on');
+    if (holder === null && (opts.statusRev !== undefined || opts.viewRevision !== undefined)) {
+      this.log.info({ statusRevSeen: opts.statusRev ?? null, statusRevNow: res.gets[1]?.modRevision ?? 0, viewRevision: opts.viewRevision ?? null },
+        'leader key not taken: the cluster changed since the view this decision rests on (a leader\'s status, or a member registered)');
       return false;
     }
     this.log.info({ holder: holder?.value ?? null }, 'leader race lost');

@@ -47,8 +47,11 @@ export interface Dcs {
   deleteMember(signal?: AbortSignal): Promise<void>;
 
   /** compare create_revision(leader) == 0 -> put name with our lease. */
-  /** statusRev: only while the `status` key is still at that mod_revision (0: absent). */
-  acquireLeader(signal?: AbortSignal, opts?: { readonly statusRev?: number }): Promise<boolean>;
+  /**
+   * statusRev: only while the `status` key is still at that mod_revision (0: absent);
+   * viewRevision: only while no member key was created after that revision.
+   */
+  acquireLeader(signal?: AbortSignal, opts?: { readonly statusRev?: number; readonly viewRevision?: number }): Promise<boolean>;
   /** keepalive + verify the key names us under our lease (re-attach on a re-granted lease). */
   renewLeader(signal?: AbortSignal): Promise<boolean>;
   /** compare value == our name -> delete. */

@@ -64,7 +64,8 @@ export class Executor {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
       case 'acquireLeader': {
-        const won = await dcs.acquireLeader(signal, action.statusRev === undefined ? {} : { statusRev: action.statusRev });
+        const { statusRev, viewRevision } = action;
+        const won = await dcs.acquireLeader(signal, { ...(statusRev === undefined ? {} : { statusRev }), ...(viewRevision === undefined ? {} : { viewRevision }) });
         if (won) this.deps.onArm?.();
         return won;
       }

@@ -174,6 +174,22 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect(await a.acquireLeader(undefined, { statusRev: now })).toBe(true);
     });
 
+    it('takes a free leader key only while no member registered since the view the decision rests on', async () => {
+      const c = (await getEnv()).cluster();
+      const [a, b] = [c.node('a'), c.node('b')];
+      await a.touchMember(memberStatus('a'));
+      const view = await a.snapshot();
+      // b registers after a's read (a member a never probed, which may hold more WAL).
+      await b.touchMember(memberStatus('b'));
+      expect(await a.acquireLeader(undefined, { viewRevision: view.revision })).toBe(false);
+      expect((await a.snapshot()).leader).toBeNull();
+      // A put to an existing member key is no registration: only a created key counts.
+      const fresh = await a.snapshot();
+      await b.touchMember(memberStatus('b'));
+      await a.touchMember(memberStatus('a'));
+      expect(await a.acquireLeader(undefined, { viewRevision: fresh.revision })).toBe(true);
+    });
+
     it('reports a malformed value as invalid and lets a CAS overwrite it', async () => {
       const c = (await getEnv()).cluster();
       const a = c.node('a');

@@ -27,12 +27,13 @@ describe('decide: leader race', () => {
   });
 
   it('acquires before it promotes: the acquire is the guard', () => {
-    expect(decide(raceInput()).actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 0 });
+    expect(decide(raceInput()).actions[0]).toMatchObject({ kind: 'acquireLeader', statusRev: 0 });
   });
 
-  it('acquires only while no leader wrote its status since the view it decided on', () => {
-    const d = decide(raceInput({ cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711 }) }));
-    expect(d.actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 4711 });
+  it('acquires only while no leader wrote its status and no member registered since the view it decided on', () => {
+    const d = decide(raceInput({ cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711, revision: 4800 }) }));
+    // Nor while a member registered since (one it did not probe).
+    expect(d.actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 4711, viewRevision: 4800 });
   });
 
   it('promotes at the furthest of received and replayed positions, on its own timeline', () => {
