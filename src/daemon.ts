@@ -31,6 +31,7 @@ import { createJobRunner, startsWritable } from './loop/jobs.js';
 import { createPeerHttp } from './loop/peer-http.js';
 import { componentLogger } from './obs/logger.js';
 import { startingSnapshot, withEtcdMembers, type StatusSnapshot } from './obs/status.js';
+import { asError } from './errors.js';
 
 export interface RunAgentOptions {
   readonly config: Config;
@@ -64,13 +65,13 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
   // A pgpass an older version left (wildcard lines) is rewritten to its scoped form now, not at the
   // next start, follow or config change of PostgreSQL (docs/postgres.md).
-  await fileOwner(config).then((owner) => writePgpass(config, owner)).catch((err: unknown) => log.warn({ err: String(err) }, 'could not rewrite the pgpass file'));
+  await fileOwner(config).then((owner) => writePgpass(config, owner)).catch((err: unknown) => log.warn({ err: asError(err) }, 'could not rewrite the pgpass file'));
   const fenceLog = componentLogger(root, 'fence');
   const fenceTimer = createFenceTimer({
     clock, logger: fenceLog,
     fence: (reason) => {
       loop?.countFence();
-      void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
+      void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: asError(err) }, 'fence failed'));
     },
   });
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
@@ -79,7 +80,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     startingWritable: () => startsWritable(jobsRef?.running()?.spec ?? null),
     fence: (reason) => {
       loop?.countFence();
-      void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: String(err) }, 'fence failed'));
+      void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: asError(err) }, 'fence failed'));
     },
     wake: () => loop?.wake(),
   });
@@ -143,7 +144,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       log.info('configuration reloaded');
       applyRestApiReload(before);
     } catch (err) {
-      log.error({ err: err instanceof Error ? err.message : String(err) }, 'configuration reload failed; keeping the previous one');
+      log.error({ err: asError(err) }, 'configuration reload failed; keeping the previous one');
     }
   };
   // The access check reads config.restapi per request (buildServer's restapi getter); TLS files
@@ -165,7 +166,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   try {
     await api.listen({ host: config.restapi.listen.host, port: config.restapi.listen.port });
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err), listen: config.restapi.listen }, 'rest api could not listen');
+    log.fatal({ err: asError(err), listen: config.restapi.listen }, 'rest api could not listen');
     // Nothing was decided yet: the guard keeps any handed-over deadline and fences at it.
     fencing.close();
     await guard.close();
@@ -182,7 +183,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
         if (wakesTheLoop(hint)) loop?.wake();
       }
     } catch (err) {
-      if (!stop.signal.aborted) log.warn({ err: String(err) }, 'etcd watch ended');
+      if (!stop.signal.aborted) log.warn({ err: asError(err) }, 'etcd watch ended');
     }
   })();
   const pmWatch = watchPostmaster({ dataDir: config.postgresql.data_dir, onGone: () => loop?.wake() });
@@ -217,7 +218,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     // fresh facts without it.
     code = await Promise.race([loop.run(stop.signal), afterAbort(stop.signal, TICK_EXIT_BOUND_MS, 0)]);
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'agent loop failed');
+    log.fatal({ err: asError(err) }, 'agent loop failed');
     code = 1;
   }
   if (termination === null && code !== 0) stopping.arm(stopDeadlineMs(dynamic().ttl), () => lastResortExit(config, dynamic().pause, log));
@@ -287,7 +288,7 @@ async function shutdown(args: {
       // The budget covers the wait for a command in flight too, not only pg_ctl.
       await pg.stop('fast', Math.floor(budgetMs), AbortSignal.timeout(Math.floor(budgetMs)));
     } catch (err) {
-      log.error({ err: err instanceof Error ? err.message : String(err) }, 'clean stop failed; fencing');
+      log.error({ err: asError(err) }, 'clean stop failed; fencing');
       await pg.fence(`shutdown (${args.why})`);
     }
   }
@@ -328,7 +329,7 @@ async function reattachEarly(args: { dcs: ReturnType<typeof createEtcdDcs>; fenc
   const t0 = performance.now();
   const ok = await Promise.race([
     args.dcs.renewLeader(AbortSignal.timeout(REATTACH_EARLY_BOUND_MS)).catch((err: unknown) => {
-      args.log.info({ err: err instanceof Error ? err.message : String(err) }, 'restart in place: early re-attach did not succeed; the first tick decides');
+      args.log.info({ err: asError(err) }, 'restart in place: early re-attach did not succeed; the first tick decides');
       return false;
     }),
     new Promise<boolean>((r) => setTimeout(() => r(false), REATTACH_EARLY_BOUND_MS).unref()),

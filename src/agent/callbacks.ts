@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CallbackName } from '../config/types.js';
 import { RunnerError, type Runner } from '../exec/runner.js';
 import { shlexSplit } from '../exec/shlex.js';
+import { asError } from '../errors.js';
 
 /** Patroni 4.x role names as callbacks receive them. */
 export type CallbackRole = 'primary' | 'replica' | 'demoted';
@@ -41,7 +42,7 @@ export function createCallbackExecutor(deps: CallbackDeps): CallbackExecutor {
         log.info({ action, role }, 'callback cancelled by a newer one');
         return;
       }
-      log.warn({ action, role, err: err instanceof Error ? err.message : String(err) }, 'callback could not be run');
+      log.warn({ action, role, err: asError(err) }, 'callback could not be run');
     }
   }
 
@@ -53,7 +54,7 @@ export function createCallbackExecutor(deps: CallbackDeps): CallbackExecutor {
       try {
         argv = [...shlexSplit(command), action, role, deps.scope()];
       } catch (err) {
-        log.error({ action, err: err instanceof Error ? err.message : String(err) }, 'callback command cannot be split into arguments');
+        log.error({ action, err: asError(err) }, 'callback command cannot be split into arguments');
         return;
       }
       const key = action === 'on_reload' ? 'reload' : 'main';

@@ -5,6 +5,7 @@ import { DcsError } from '../dcs/port.js';
 import type { CtlContext } from './context.js';
 import { CtlError, failed, refused } from './errors.js';
 import { answerMessage, apiBase, RestError, type RestAnswer, type RestRequest } from './http.js';
+import { errorMessage } from '../errors.js';
 
 export function etcdHosts(ctx: CtlContext): string {
   return ctx.config.etcd3.hosts.map((h) => `${h.host}:${h.port}`).join(',');
@@ -30,7 +31,7 @@ export function dcsFailure(ctx: CtlContext, err: unknown, what: string): CtlErro
       }
     }
   }
-  return failed(`etcd error while ${what}: ${err instanceof Error ? err.message : String(err)}`, undefined, err);
+  return failed(`etcd error while ${what}: ${errorMessage(err)}`, undefined, err);
 }
 
 /** One linearizable read of the cluster; a scope with no keys at all is an error naming the prefix. */
@@ -151,7 +152,7 @@ export async function callAnyMember(
       return { member: m, answer: await callMember(ctx, m, method, path, opts) };
     } catch (err) {
       if (err instanceof CtlError && /refused the request/.test(err.message)) throw err;
-      tried.push(`${m.name} (${err instanceof Error ? err.message : String(err)})`);
+      tried.push(`${m.name} (${errorMessage(err)})`);
     }
   }
   throw failed(`no member of cluster ${ctx.config.scope} answered ${method} ${path}: ${tried.join('; ') || 'no members in etcd'}`,

@@ -20,6 +20,7 @@ import { CtlError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exitCodeOf, usage } from '.
 import { createRestClient, type RestClient } from './http.js';
 import { CTL_USAGE, commandHelp } from './usage.js';
 import type { PgProbeFactory } from './write-probe.js';
+import { errorMessage } from '../errors.js';
 
 export interface CtlDeps {
   readonly env: NodeJS.ProcessEnv;
@@ -134,7 +135,7 @@ export async function runAgentctl(argv: readonly string[], deps: CtlDeps): Promi
       deps.io.err(`agentctl: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    deps.io.err(`agentctl: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    deps.io.err(`agentctl: unexpected error: ${errorMessage(err)}\n`);
     if (debug && err instanceof Error && err.stack) deps.io.err(`${err.stack}\n`);
     else deps.io.err('  run again with --debug for details\n');
     return EXIT_FAILED;

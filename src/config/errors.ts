@@ -1,5 +1,6 @@
 // ConfigError carries every problem found in one pass, so an operator fixes the file once
 // instead of once per restart.
+import { AgentError } from '../errors.js';
 
 export interface ConfigProblem {
   /** Key path such as `postgresql.authentication.replication.username`, or an env var name. */
@@ -18,16 +19,13 @@ export function formatProblem(p: ConfigProblem): string {
   return p.path === '' ? p.message : `${p.path}: ${p.message}`;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
-  readonly retryable = false;
+export class ConfigError extends AgentError<'CONFIG_INVALID'> {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[], source?: string) {
     const head = source === undefined ? 'invalid configuration' : `invalid configuration in ${source}`;
     const n = problems.length;
-    super(`${head} (${n} problem${n === 1 ? '' : 's'}):\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('CONFIG_INVALID', `${head} (${n} problem${n === 1 ? '' : 's'}):\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, { retryable: false });
     this.problems = Object.freeze([...problems]);
   }
 }

@@ -2,6 +2,7 @@
 // adapter (etcd-backend.ts) and the in-memory fake store (fake-store.ts). The Dcs semantics
 // (leases, leader txns, CAS writes, codecs) live once, in lease-dcs.ts, on top of this.
 import type { KvRecord } from './view.js';
+import { AgentError } from '../errors.js';
 
 /** Full keys (with the cluster prefix) go in and come out of a backend. */
 export type Compare =
@@ -38,10 +39,9 @@ export interface WatchHint {
 }
 
 /** A put referenced a lease etcd no longer has (expired or revoked). */
-export class LeaseNotFoundError extends Error {
+export class LeaseNotFoundError extends AgentError<'lease-not-found'> {
   constructor(readonly leaseId: string) {
-    super(`lease ${leaseId} not found`);
-    this.name = 'LeaseNotFoundError';
+    super('lease-not-found', `lease ${leaseId} not found`, { retryable: true });
   }
 }
 

@@ -12,6 +12,7 @@ import type { EtcdMembers, MemberClient } from './etcd-members.js';
 import { watchPrefix } from './etcd-watch.js';
 import { DcsError } from './port.js';
 import type { KvRecord } from './view.js';
+import { asError } from '../errors.js';
 
 function record(kv: IKeyValue): KvRecord {
   return {
@@ -110,7 +111,7 @@ export class EtcdBackend implements KvBackend {
         if (!isMemberFailure(err)) throw err;
         lastErr = err;
         if (!this.closed && !gaveUp()) this.members.failed(m, err);
-        this.log.debug({ endpoint: m.endpoint, what, attempt: i + 1, err: (err as Error).message }, 'etcd attempt failed');
+        this.log.debug({ endpoint: m.endpoint, what, attempt: i + 1, err: asError(err) }, 'etcd attempt failed');
         // Another member next: no pause. The same member again (one endpoint): a short one.
         if (order.length === 1) await new Promise((r) => setTimeout(r, 50 * (i + 1)));
       }

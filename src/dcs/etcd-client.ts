@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Etcd3Config } from '../config/types.js';
 import type { MemberClient } from './etcd-members.js';
 import { DcsError } from './port.js';
+import { errorMessage } from '../errors.js';
 
 export interface EtcdTimeouts {
   /** Whole call, retries included: the caller gets an answer or a DcsError by then. */
@@ -45,7 +46,7 @@ export const HOST_HALF_OPEN_AFTER_MS = 1000;
  * then): retried, but not held against the endpoint, or every breaker would open at once.
  */
 export function isLeaderTransition(err: unknown): boolean {
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   return /not a primary lessor|leader changed|no leader|request timed out/i.test(msg);
 }
 
@@ -153,7 +154,7 @@ export function isMemberFailure(err: unknown): boolean {
 /** Library error -> DcsError with a stable code. The message never includes credentials. */
 export function toDcsError(err: unknown, what: string): DcsError {
   if (err instanceof DcsError) return err;
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   const opts = { cause: err };
   if (err instanceof ClientClosedError) return new DcsError('closed', `${what}: client closed`, { ...opts, retryable: false });
   if (

@@ -8,6 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { isLeaderTransition, isMemberFailure } from './etcd-client.js';
 import { versionWarning } from './etcd-versions.js';
+import { errorMessage } from '../errors.js';
 
 /** How often a member that failed is probed; also the retry pace after a whole-cluster outage. */
 export const PROBE_DOWN_MS = 1000;
@@ -109,7 +110,7 @@ export class EtcdMembers {
   failed(m: MemberClient, err: unknown): void {
     const s = this.stateOf(m);
     s.errorsTotal += 1;
-    s.lastError = err instanceof Error ? err.message : String(err);
+    s.lastError = errorMessage(err);
     s.lastFailMs = this.now();
     // Every member answers so while etcd elects a leader: counted, but no reason to move.
     if (isLeaderTransition(err)) return;
@@ -186,7 +187,7 @@ export class EtcdMembers {
       // A member that misses the deadline on a probe would miss it on a call too. An answer
       // (a refused password) says nothing about the member's health: the calls report it.
       if (isMemberFailure(err)) this.failed(s.m, err);
-      else s.lastError = err instanceof Error ? err.message : String(err);
+      else s.lastError = errorMessage(err);
     }
   }
 

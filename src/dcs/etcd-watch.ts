@@ -4,6 +4,7 @@
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { WatchHint } from './backend.js';
+import { asError } from '../errors.js';
 
 export const WATCH_RETRY_MIN_MS = 100;
 export const WATCH_RETRY_MAX_MS = 2000;
@@ -71,7 +72,7 @@ export async function* watchPrefix(
     try {
       w = client.watch().prefix(prefix).watcher();
     } catch (err) {
-      log.warn({ err: (err as Error).message, prefix }, 'etcd watch cannot start');
+      log.warn({ err: asError(err), prefix }, 'etcd watch cannot start');
       stop();
       return;
     }
@@ -88,12 +89,12 @@ export async function* watchPrefix(
       queue.push({ revision: lastRevision, keys: res.events.map((e) => e.kv.key.toString()), resync: false });
     });
     w.on('disconnected', (err: Error) => {
-      if (!stopped) log.warn({ err: err.message, prefix }, 'etcd watch disconnected');
+      if (!stopped) log.warn({ err, prefix }, 'etcd watch disconnected');
     });
     w.on('error', (err: Error) => {
       if (stopped) return;
       // etcd cancelled the watch (typically: resume revision compacted). Start over from now.
-      log.warn({ err: err.message, prefix, retryMs }, 'etcd watch cancelled, restarting');
+      log.warn({ err, prefix, retryMs }, 'etcd watch cancelled, restarting');
       watcher = null;
       retryTimer = setTimeout(start, retryMs);
       retryMs = Math.min(retryMs * 2, WATCH_RETRY_MAX_MS);

@@ -16,6 +16,7 @@ import { clusterPrefix, relativeKey, validateMemberName, type ClusterKey } from 
 import { LeaseKeeper } from './lease-keeper.js';
 import { DcsError, type Dcs, type DcsChangeHint, type LeaseState, type SnapshotOptions } from './port.js';
 import { buildClusterView } from './view.js';
+import { asError } from '../errors.js';
 
 export interface LeaseDcsOptions {
   readonly backend: KvBackend;
@@ -217,7 +218,7 @@ class LeaseDcs implements Dcs {
       const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(
         () => true,
         (err: unknown) => {
-          if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'leader heartbeat failed');
+          if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: asError(err) }, 'leader heartbeat failed');
           return false;
         },
       );

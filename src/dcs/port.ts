@@ -9,6 +9,7 @@ import type {
   MemberStatus,
   SyncState,
 } from '../core/cluster.js';
+import { AgentError } from '../errors.js';
 
 export interface LeaseState {
   /** Lease id (decimal string) or null before the first grant / after it was lost. */
@@ -107,13 +108,8 @@ export interface Dcs {
 
 export type DcsErrorCode = 'unavailable' | 'deadline' | 'auth' | 'invalid' | 'closed';
 
-export class DcsError extends Error {
-  readonly code: DcsErrorCode;
-  readonly retryable: boolean;
+export class DcsError extends AgentError<DcsErrorCode> {
   constructor(code: DcsErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'DcsError';
-    this.code = code;
-    this.retryable = options?.retryable ?? (code === 'unavailable' || code === 'deadline');
+    super(code, message, { cause: options?.cause, retryable: options?.retryable ?? (code === 'unavailable' || code === 'deadline') });
   }
 }

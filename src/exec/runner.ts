@@ -2,6 +2,7 @@
 // through it, with a timeout, an AbortSignal and one log line at start and one at the end.
 import { execa } from 'execa';
 import type { Logger } from 'pino';
+import { AgentError } from '../errors.js';
 
 export interface RunOptions {
   readonly timeoutMs?: number;
@@ -32,16 +33,11 @@ export interface Runner {
 export type RunnerErrorCode = 'spawn-failed' | 'aborted';
 
 /** The command could not be run at all, or the caller aborted it. A non-zero exit is a result, not an error. */
-export class RunnerError extends Error {
-  readonly code: RunnerErrorCode;
-  readonly retryable: boolean;
+export class RunnerError extends AgentError<RunnerErrorCode> {
   readonly command: string;
   constructor(code: RunnerErrorCode, command: string, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'RunnerError';
-    this.code = code;
+    super(code, message, { cause, retryable: code === 'aborted' });
     this.command = command;
-    this.retryable = code === 'aborted';
   }
 }
 

@@ -19,6 +19,7 @@ import type { PgPort } from './pg-port.js';
 import { LastValidConfig } from './config-memory.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
 import { systemTimers, type Timers } from './timers.js';
+import { asError, errorMessage } from '../errors.js';
 
 export interface LoopDeps {
   /** Seams for the deterministic simulator: virtual timers, and a deliberately broken decide() in its checks. */
@@ -124,7 +125,7 @@ export class AgentLoop {
       try {
         outcome = await this.tick(signal);
       } catch (err) {
-        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'tick failed');
+        this.log.error({ err: asError(err) }, 'tick failed');
         outcome = { halt: null, retickNow: false, retickSoon: true };
       }
       if (outcome.halt !== null) return outcome.halt;
@@ -178,7 +179,7 @@ export class AgentLoop {
     this.deps.fencing.checkNow();
     const [first, dcsError] = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
       (c) => [this.validConfig.apply(c), null] as const,
-      (err: unknown) => [null, err instanceof Error ? err.message : String(err)] as const,
+      (err: unknown) => [null, errorMessage(err)] as const,
     );
     let cluster: ClusterView | null = first;
     if (cluster) {
@@ -239,7 +240,7 @@ export class AgentLoop {
       this.log.info({ configRevision: rev }, 'dynamic configuration applied to postgresql (reloaded)');
     } catch (err) {
       this.appliedConfigRevision = null;
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'applying the dynamic configuration failed');
+      this.log.warn({ err: asError(err) }, 'applying the dynamic configuration failed');
     }
   }
 
@@ -310,7 +311,7 @@ export class AgentLoop {
         backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()), switchoverAbort: decision.memory.switchoverAbort }));
       this.joined = true;
     } catch (err) {
-      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'member key update failed');
+      this.log.debug({ err: asError(err) }, 'member key update failed');
     }
     return holds;
   }

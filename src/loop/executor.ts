@@ -8,6 +8,7 @@ import type { LocalPg } from '../core/local-pg.js';
 import type { Dcs } from '../dcs/port.js';
 import type { JobRunner } from './jobs.js';
 import type { PgPort } from './pg-port.js';
+import { asError, errorMessage } from '../errors.js';
 
 export interface ExecutorDeps {
   readonly dcs: Dcs;
@@ -48,9 +49,9 @@ export class Executor {
           return { retickNow: true, retickSoon: false, halt: null, failures };
         }
       } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
+        const error = errorMessage(err);
         failures.push({ action: action.kind, error });
-        this.deps.logger.warn({ action: action.kind, err: error }, 'action failed');
+        this.deps.logger.warn({ action: action.kind, err: asError(err) }, 'action failed');
         if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote') {
           return { retickNow: false, retickSoon: true, halt: null, failures };
         }

@@ -8,6 +8,7 @@ import type { Dcs } from '../dcs/port.js';
 import { postmasterWriteState } from '../postgres/files.js';
 import type { FenceTimer } from './fence-timer.js';
 import { systemTimers, type Timers } from './timers.js';
+import { asError } from '../errors.js';
 
 /** How long the retake after an early loss may take before we fence instead. */
 export const RETAKE_BOUND_MS = 500;
@@ -123,7 +124,7 @@ export class Fencing {
         const bound = new Promise<boolean>((resolve) => (this.deps.timers ?? systemTimers).setTimeout(() => resolve(false), RETAKE_BOUND_MS).unref?.());
         won = await Promise.race([this.deps.dcs.acquireLeader(AbortSignal.timeout(RETAKE_BOUND_MS)), bound]);
       } catch (err) {
-        log.warn({ err: errText(err) }, 'taking the leader key back failed');
+        log.warn({ err: asError(err) }, 'taking the leader key back failed');
       } finally {
         this.retaking = false;
       }
@@ -141,6 +142,3 @@ export class Fencing {
   }
 }
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -10,6 +10,7 @@ import { runPromotion } from './promotion.js';
 import type { PeerHttp } from './peer-http.js';
 import { runSwitchover } from './switchover.js';
 import type { Timers } from './timers.js';
+import { asError, errorMessage } from '../errors.js';
 
 export interface JobDeps {
   readonly pg: PgPort;
@@ -98,7 +99,8 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         () => ({ ok: true as const }),
         (err: unknown) => ({
           ok: false as const,
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
+          thrown: asError(err),
           // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
           retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
           stage: typeof err === 'object' && err !== null && typeof (err as { stage?: unknown }).stage === 'string' ? (err as { stage: string }).stage : undefined,
@@ -114,7 +116,7 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...failure };
         finished = result;
         if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
-        else log.error({ job: spec.kind, durationMs, err: r.error }, 'job failed');
+        else log.error({ job: spec.kind, durationMs, err: r.thrown }, 'job failed');
         current = null;
         deps.onFinished(result);
         return result;

@@ -2,6 +2,7 @@
 import type { MemberView } from '../core/cluster.js';
 import type { PeerProbe } from '../core/decide-types.js';
 import type { PeerHttp } from './peer-http.js';
+import { errorMessage } from '../errors.js';
 
 export interface ProbeOptions {
   readonly timeoutMs: number;
@@ -19,7 +20,7 @@ export async function probePeer(m: MemberView, opts: ProbeOptions): Promise<Peer
   try {
     return parsePatroniStatus(m.name, await opts.http.getJson(m.apiUrl, { timeoutMs: opts.timeoutMs }));
   } catch (err) {
-    return { name: m.name, reachable: false, error: err instanceof Error ? err.message : String(err) };
+    return { name: m.name, reachable: false, error: errorMessage(err) };
   }
 }
 

@@ -7,12 +7,13 @@ import type { JobSpec } from '../core/decide-types.js';
 import { formatLsn } from '../core/lsn.js';
 import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
+import { AgentError } from '../errors.js';
+import { errorMessage } from '../errors.js';
 
 /** A failed step of a job, so that decide() can answer it (history: release the key). */
-export class JobStageError extends Error {
+export class JobStageError extends AgentError<'job-stage-failed'> {
   constructor(readonly stage: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'JobStageError';
+    super('job-stage-failed', message, { cause: options?.cause, retryable: false });
   }
 }
 
@@ -31,7 +32,7 @@ export async function runPromotion(args: {
       newLeader: args.selfName ?? '',
     }, signal);
   } catch (err) {
-    throw new JobStageError('history', `history append failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new JobStageError('history', `history append failed: ${errorMessage(err)}`, { cause: err });
   }
   const timeline = await pg.promote(60_000, signal);
   logger.info({

@@ -12,6 +12,7 @@ import type { PgPort } from './pg-port.js';
 import type { PeerHttp } from './peer-http.js';
 import { parsePatroniStatus } from './peers.js';
 import { systemTimers, type Timers } from './timers.js';
+import { errorMessage } from '../errors.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */
 export const CATCH_UP_TIMEOUT_MS = 5_000;
@@ -88,7 +89,7 @@ async function waitCandidateReceived(args: SwitchoverArgs, target: number): Prom
       if (pos.lsn !== null && pos.lsn >= target) return;
       last = pos.note;
     } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
+      last = errorMessage(err);
     }
     await pause(args, 20);
   }

@@ -1,6 +1,7 @@
 // Pure parser of `pg_controldata` output (run with LC_ALL=C so the labels are English).
 import type { ControlData, ControlState } from '../core/local-pg.js';
 import { parseLsn } from '../core/lsn.js';
+import { AgentError } from '../errors.js';
 
 const STATES: readonly ControlState[] = [
   'starting up',
@@ -23,10 +24,9 @@ export function parseControlDataFields(text: string): Map<string, string> {
   return fields;
 }
 
-export class ControlDataParseError extends Error {
+export class ControlDataParseError extends AgentError<'controldata-unparsable'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ControlDataParseError';
+    super('controldata-unparsable', message, { retryable: false });
   }
 }
 

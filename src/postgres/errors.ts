@@ -1,6 +1,8 @@
 // The few ways the PostgreSQL controller fails. Expected outcomes (PostgreSQL down, a replica not
 // streaming yet) are values elsewhere; these are failures the caller must report or retry.
 
+import { AgentError, errorMessage } from '../errors.js';
+
 export type PgErrorCode =
   | 'binary-missing'
   | 'data-dir-owner'
@@ -32,20 +34,13 @@ const RETRYABLE: ReadonlySet<PgErrorCode> = new Set<PgErrorCode>([
   'clone-failed',
 ]);
 
-export class PgError extends Error {
-  readonly code: PgErrorCode;
-  readonly retryable: boolean;
+export class PgError extends AgentError<PgErrorCode> {
   /** Last lines of the server log, when the failure is PostgreSQL refusing to start. */
   readonly logTail: string | undefined;
   constructor(code: PgErrorCode, message: string, opts?: { cause?: unknown; logTail?: string; retryable?: boolean }) {
-    super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'PgError';
-    this.code = code;
-    this.retryable = opts?.retryable ?? RETRYABLE.has(code);
+    super(code, message, { cause: opts?.cause, retryable: opts?.retryable ?? RETRYABLE.has(code) });
     this.logTail = opts?.logTail;
   }
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorMessage };

@@ -8,7 +8,7 @@ import type { ControlData, LocalPg } from '../core/local-pg.js';
 import type { Runner } from '../exec/runner.js';
 import { controldataArgs } from './argv.js';
 import { parseControlData } from './controldata.js';
-import { errorMessage } from './errors.js';
+import { asError } from '../errors.js';
 import { dataDirState, fileExists, isErrno, runningPostmasterPid } from './files.js';
 import { OBSERVE_SQL, controlFromRow, runningFields } from './observe-query.js';
 import type { ObserveRow } from './observe-query.js';
@@ -59,7 +59,7 @@ export function createControlDataReader(opts: PgObserverOptions): (signal?: Abor
       cache = { key, data };
       return data;
     } catch (err) {
-      opts.logger.warn({ err: errorMessage(err) }, 'pg_controldata output not understood');
+      opts.logger.warn({ err: asError(err) }, 'pg_controldata output not understood');
       return null;
     }
   };

@@ -133,7 +133,7 @@ export function createSqlConnection(opts: SqlConnectionOptions): SqlConnection {
       keepAlive: true,
     });
     c.on('error', (err) => {
-      opts.logger.debug({ err: err.message }, 'postgres connection error');
+      opts.logger.debug({ err }, 'postgres connection error');
       drop(c);
     });
     c.on('end', () => {

@@ -1,0 +1,32 @@
+// The agent's failures share one shape (DESIGN.md "Errors and logs"): a stable `code` per
+// failure, `retryable` (the next tick may try again), and the `cause` they wrap. Each adapter keeps
+// its own subclass and codes; callers and logs read the common fields.
+
+export interface AgentErrorOptions {
+  readonly cause?: unknown;
+  readonly retryable?: boolean;
+}
+
+export class AgentError<Code extends string = string> extends Error {
+  readonly code: Code;
+  readonly retryable: boolean;
+  constructor(code: Code, message: string, opts: AgentErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+  }
+}
+
+/**
+ * Whatever was thrown, as an Error for the log: pino's `err` serializer then writes its type, code,
+ * message, stack and cause. A thrown non-Error (a string, a rejected plain value) is wrapped.
+ */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The one-line text of a failure, for reason sentences, member keys and CLI output. */
+export function errorMessage(err: unknown): string {
+  return asError(err).message;
+}
