@@ -4,9 +4,9 @@
 // acknowledged commit and promotes the synchronous standby; a switchover to the asynchronous
 // member is refused; in strict mode a commit waits while both replicas are down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import pg from 'pg';
 import { etcdctl, waitFor } from '../harness/index.js';
-import { agentctl, metric, patchConfig, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
+import { SUPERUSER_PASSWORD, agentctl, metric, patchConfig, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 
 const ROUNDS = Number(process.env['SYNC_ROUNDS'] ?? 2);
 const WRITERS = 4;
@@ -170,11 +170,13 @@ describe('synchronous mode on a 3-node cluster', () => {
       const rows = await leader.query('SELECT 1 FROM pg_stat_replication').catch(() => [1]);
       return rows.length === 0 ? true : null;
     }, { timeoutMs: 30_000, intervalMs: 100 });
-    const c = leader.client();
+    // No query timeout: this commit is meant to wait.
+    const c = new pg.Client({ host: '127.0.0.1', port: leader.pgPort, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'postgres' });
     c.on('error', () => undefined);
     await c.connect();
     let done = false;
-    const commit = c.query('INSERT INTO acked (id) VALUES (-424242)').then(() => { done = true; });
+    let failed: unknown = null;
+    const commit = c.query('INSERT INTO acked (id) VALUES (-424242)').then(() => { done = true; }, (err: unknown) => { failed = err; });
     await waitFor('the commit waiting for a synchronous standby', async () => {
       const rows = await leader.query<{ w: string | null }>("SELECT wait_event AS w FROM pg_stat_activity WHERE query LIKE 'INSERT INTO acked (id) VALUES (-424242)%'");
       return rows[0]?.w === 'SyncRep' ? true : null;
@@ -188,7 +190,8 @@ describe('synchronous mode on a 3-node cluster', () => {
     const t0 = performance.now();
     const back = replicas[0] as AgentNode;
     back.start();
-    await waitFor('the waiting commit to complete', async () => (done ? true : null), { timeoutMs: 90_000, intervalMs: 100 });
+    await waitFor('the waiting commit to complete', async () => (done || failed !== null ? true : null), { timeoutMs: 90_000, intervalMs: 100 });
+    expect(failed).toBeNull();
     figures['strictReleaseMs'] = Math.round(performance.now() - t0);
     await commit;
     await c.end().catch(() => undefined);
