@@ -8,7 +8,7 @@ import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
 import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
-import { prepromoteSync } from './sync.js';
+import { keepSyncBase, prepromoteSync } from './sync.js';
 
 export function decide(raw: DecideInput): Decision {
   const memory = trackLeader(raw);
@@ -17,7 +17,7 @@ export function decide(raw: DecideInput): Decision {
   if (unrecorded) return unrecorded;
   const ready = forgetOnLeaderChange(absorbFinishedJob(input));
   const d = holdBackRepeatedJob(ready, decideNow(ready));
-  return { ...d, memory: settleSwitchoverMemory(input, d.memory) };
+  return { ...d, memory: keepSyncBase(input, settleSwitchoverMemory(input, d.memory)) };
 }
 
 /**

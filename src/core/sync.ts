@@ -49,6 +49,16 @@ function trackBase(prev: Memory['syncBase'], ssn: string, local: PgRunning): Non
   return { value: ssn, lsn };
 }
 
+/**
+ * The recorded base only vouches for a standby while this node has led a running primary without
+ * a break: dropped otherwise, it is recorded again (later, so more conservatively) when it leads.
+ */
+export function keepSyncBase(input: DecideInput, memory: Memory): Memory {
+  if (memory.syncBase === null) return memory;
+  const leads = input.cluster?.leader?.name === input.self.name && input.local.kind === 'running' && !input.local.inRecovery;
+  return leads ? memory : { ...memory, syncBase: null };
+}
+
 const put = (leader: string, standbys: readonly string[], modRevision: number): Action => ({ kind: 'writeSync', leader, standbys, modRevision });
 const setNames = (value: string | null): Action => ({ kind: 'setSyncStandbyNames', value });
 

@@ -91,6 +91,14 @@ describe('decide: the leader in synchronous mode', () => {
     expect(d.memory.syncBase).toEqual({ value: 'pg2', lsn: 5_000 });
   });
 
+  it('forgets the recorded base once this node no longer leads a running primary', () => {
+    const base = { value: 'pg2', lsn: 4_500 };
+    const replica = decide(input({ name: 'pg2', config: SYNC, local: localPg.replica(), memory: memory({ syncBase: base }) }));
+    expect(replica.memory.syncBase).toBeNull();
+    const unreachable = decide({ ...leader({ ssn: 'pg2', base }), cluster: null, dcsError: 'etcd down' });
+    expect(unreachable.memory.syncBase).toBeNull();
+  });
+
   it('steady: says which standby is synchronous and does nothing', () => {
     const d = decide(leader({ rows: [row('pg2', { syncState: 'sync' })], ssn: 'pg2', standbys: ['pg2'] }));
     expect(kinds(d)).not.toContain('writeSync');
