@@ -31,10 +31,28 @@ export async function setSyncStandbyNames(sql: SqlConnection, value: string | nu
       "SELECT setting, sourcefile FROM pg_catalog.pg_settings WHERE name = 'synchronous_standby_names'", [], q);
     const row = rows[0];
     const ours = row !== undefined && row.sourcefile !== null && AUTO_CONF.test(row.sourcefile);
-    if (value === null ? !ours : ours && row?.setting === value) return;
+    if (value === null ? !ours : ours && row?.setting === value) {
+      await nudge(sql, q);
+      return;
+    }
     if (Date.now() > deadline) {
       throw new PgError('timeout', `synchronous_standby_names still ${JSON.stringify(row?.setting ?? null)} after reload (wanted ${value === null ? 'the configured value' : JSON.stringify(value)})`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Commits already waiting are released only when a standby next reports its flush position,
+ * which an idle standby does every wal_receiver_status_interval (10 s): a little WAL makes the
+ * newly named standby answer at once (Patroni does the same). Not on a replica (no xid there).
+ */
+async function nudge(sql: SqlConnection, q: { signal?: AbortSignal }): Promise<void> {
+  await sql.query(`DO $$
+BEGIN
+  IF NOT pg_catalog.pg_is_in_recovery() THEN
+    SET LOCAL synchronous_commit = 'off';
+    PERFORM pg_catalog.txid_current();
+  END IF;
+END $$`, [], q);
 }

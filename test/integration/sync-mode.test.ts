@@ -41,6 +41,8 @@ async function waitConverged(lead: AgentNode, timeoutMs = 60_000): Promise<Agent
 /** `n` connections committing as fast as they can on one node; ids acknowledged are kept. */
 class FastWriters {
   readonly acked: number[] = [];
+  readonly times: number[] = [];
+  lastError: string | null = null;
   private stopped = false;
   private seq = 0;
   private loops: Promise<void>[] = [];
@@ -53,15 +55,18 @@ class FastWriters {
     while (!this.stopped) {
       try {
         if (!c) {
-          c = this.node.client();
+          // A commit may wait for a synchronous standby longer than the harness's 5 s query timeout.
+          c = new pg.Client({ host: '127.0.0.1', port: this.node.pgPort, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 60_000 });
           c.on('error', () => undefined);
           await c.connect();
         }
         const id = this.base + ++this.seq;
         await c.query('INSERT INTO acked (id) VALUES ($1)', [id]);
         this.acked.push(id);
-      } catch {
+        this.times.push(performance.now());
+      } catch (err) {
         // The primary is gone: this connection is done (no retry against a demoted node).
+        this.lastError = err instanceof Error ? err.message : String(err);
         this.stopped = true;
       }
     }
@@ -70,6 +75,12 @@ class FastWriters {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.loops);
+  }
+  longestGapMs(): number {
+    const t = [...this.times].sort((a, b) => a - b);
+    let gap = 0;
+    for (let i = 1; i < t.length; i++) gap = Math.max(gap, (t[i] ?? 0) - (t[i - 1] ?? 0));
+    return Math.round(gap);
   }
 }
 
@@ -155,6 +166,35 @@ describe('synchronous mode on a 3-node cluster', () => {
       old.start();
       await cluster.waitStreamingFrom(old, leader, 120_000);
     }
+  });
+
+  it('the synchronous standby killed: the other replica becomes synchronous and commits go on', async () => {
+    const sync = await waitConverged(leader, 90_000);
+    const writers = new FastWriters(leader, 50_000_000);
+    writers.start(2);
+    await waitFor('writers committing', async () => (writers.acked.length > 100 ? true : null), { timeoutMs: 30_000, intervalMs: 50 });
+    const pid = sync.postmasterPid();
+    const t0 = performance.now();
+    await sync.agent?.kill();
+    if (pid !== null) process.kill(pid, 'SIGKILL');
+    const next = await waitConverged(leader, 60_000).then(async (n) => (n.name === sync.name ? waitFor('a new sync standby', async () => {
+      const key = await syncKey();
+      return key?.sync_standby && key.sync_standby !== sync.name ? cluster.node(key.sync_standby) : null;
+    }, { timeoutMs: 60_000, intervalMs: 200 }) : n));
+    expect(next.name).not.toBe(sync.name);
+    await waitConverged(leader, 30_000);
+    figures['syncStandbyLossToNewSyncMs'] = Math.round(performance.now() - t0);
+    const before = writers.acked.length;
+    await waitFor('commits going on', async () => {
+      if (writers.lastError !== null) throw new Error(`a writer failed: ${writers.lastError}`);
+      return writers.acked.length > before + 100 ? true : null;
+    }, { timeoutMs: 30_000, intervalMs: 50 });
+    await writers.stop();
+    figures['syncStandbyLossLongestCommitGapMs'] = writers.longestGapMs();
+    const present = await leader.query<{ n: string }>('SELECT count(*)::text AS n FROM acked WHERE id = ANY($1::bigint[])', [writers.acked]);
+    expect(Number(present[0]?.n)).toBe(writers.acked.length);
+    sync.start();
+    await cluster.waitStreamingFrom(sync, leader, 120_000);
   });
 
   it('strict: with both replicas down a commit waits, and completes when one returns', async () => {
