@@ -15,6 +15,7 @@ import { moveDataDirAside, rejoinAsReplica } from '../postgres/rejoin.js';
 import { createSlotManager } from '../postgres/slots.js';
 import { createSqlConnection, localTarget } from '../postgres/sql.js';
 import { createPgSupervisor } from '../postgres/supervisor.js';
+import { setSyncStandbyNames } from '../postgres/sync-standby-names.js';
 
 const upstream = (m: MemberRef): UpstreamNode => ({ host: m.host, port: m.port, name: m.name });
 
@@ -123,6 +124,7 @@ export function createPgAdapter(deps: {
       if (r.outcome === 'failed') throw Object.assign(new Error(`rejoin failed: ${r.reason}`), { rewindFailed: true });
       return { rewound: r.outcome === 'rewound' };
     },
+    setSyncStandbyNames: (value, signal) => setSyncStandbyNames(sql, value, signal ? { signal } : {}),
     applyDynamicConfig: async (dynamic, signal) => {
       await supervisor.updateConfig(dynamic, signal);
       await supervisor.reload(signal);

@@ -114,7 +114,11 @@ export function failoverImpossible(cluster: ClusterView, req: Request, checkHeal
   const syncNames = cluster.sync?.value.syncStandby ?? [];
   let pool: readonly MemberView[];
   if (candidate) {
-    if (action === 'switchover' && syncMode && !syncNames.includes(candidate)) {
+    // Patroni lets a manual failover pick an asynchronous member (accepting the loss); the agents
+    // here never promote a member the sync key does not allow, so the request is refused up front
+    // rather than left to hang.
+    const refusedFailover = action === 'failover' && cluster.sync !== null && cluster.sync.value.leader !== candidate;
+    if (syncMode && !syncNames.includes(candidate) && (action === 'switchover' || refusedFailover)) {
       return 'candidate name does not match with sync_standby';
     }
     pool = cluster.members.filter((m) => m.name === candidate);

@@ -1,11 +1,13 @@
 // Status of every dynamic key (bootstrap.dcs, etcd's `config`, PATCH/PUT /config, edit-config).
 // The "off" values of refused features (false, {}, [], the default) stay accepted: the agent
 // writes them itself and Patroni configs carry them.
-import { acted, differs, ignored, isTrue, nonEmpty, notFalse, refusedFor, refusedYet, type Registry } from './registry.js';
+import { acted, ignored, isTrue, nonEmpty, refusedFor, refusedYet, type Cond, type Registry } from './registry.js';
+
+/** synchronous_mode arrives as a boolean after Patroni's parse_bool ("on", "off"): anything else is quorum. */
+const notBool: Cond = { test: (v) => typeof v !== 'boolean', text: 'quorum (anything but true or false)' };
 
 const V1 = '0.1.0';
 const V2 = '0.2.0';
-const SYNC_OFF = 'remove the key (replication stays asynchronous; synchronous mode is being built in its own issue)';
 
 export const DYNAMIC_REGISTRY: Registry = Object.freeze({
   ttl: acted(V1, 'leader lease TTL'),
@@ -23,14 +25,12 @@ export const DYNAMIC_REGISTRY: Registry = Object.freeze({
   'postgresql.parameters': acted(V1, 'cluster-wide PostgreSQL settings'),
   'postgresql.pg_hba': acted(V1, 'pg_hba.conf lines'),
 
-  synchronous_mode: refusedYet(V2, 'synchronous_mode would make commits wait for a synchronous standby and restrict failover to it',
-    `set synchronous_mode: false or ${SYNC_OFF}`, notFalse),
-  synchronous_mode_strict: refusedYet(V2, 'synchronous_mode_strict would block commits while no synchronous standby is available',
-    `set synchronous_mode_strict: false or ${SYNC_OFF}`, isTrue),
-  synchronous_node_count: refusedYet(V2, 'synchronous_node_count would set how many synchronous standbys commits wait for',
-    `set it to 1 or ${SYNC_OFF}`, differs(1)),
-  maximum_lag_on_syncnode: refusedYet(V2, 'maximum_lag_on_syncnode would replace a synchronous standby that lags by more than this many bytes',
-    `set it to -1 or ${SYNC_OFF}`, differs(-1)),
+  // synchronous_mode: true/false (and Patroni's on/off strings) is acted on; quorum is not built yet.
+  synchronous_mode: refusedYet(V2, 'synchronous_mode: quorum would acknowledge commits on any k of the listed standbys (ANY k) and promote by votes',
+    'set synchronous_mode: true (FIRST n: commits wait for every chosen synchronous standby, and only those may be promoted) or false', notBool),
+  synchronous_mode_strict: acted(V2, 'with no synchronous standby available, commits wait rather than the primary going asynchronous'),
+  synchronous_node_count: acted(V2, 'how many synchronous standbys commits wait for'),
+  maximum_lag_on_syncnode: acted(V2, 'a synchronous standby lagging by more than this many bytes is replaced'),
   failsafe_mode: refusedYet(V2, 'failsafe_mode would keep the primary writable through an etcd outage while every member confirms it over the REST API',
     'set failsafe_mode: false or remove the key (without it the primary stops taking writes when it cannot renew its leader lease)', isTrue),
   slots: refusedYet(V2, 'slots would create permanent replication slots on the primary (and keep them on replicas for failover)',

@@ -1,7 +1,7 @@
 // Status of every key of the local YAML file (bootstrap.dcs is in registry-dynamic.ts). An entry
 // decides its own path and, for sections, every key under it. docs/configuration.md lists this
 // table; test/unit/config/registry.test.ts holds it against the schema.
-import { acted, differs, ignored, isTrue, nonEmpty, refusedFor, refusedYet, type Cond, type Registry } from './registry.js';
+import { acted, ignored, nonEmpty, refusedFor, refusedYet, type Cond, type Registry } from './registry.js';
 
 const V1 = '0.1.0';
 const V2 = '0.2.0';
@@ -114,8 +114,8 @@ export const LOCAL_REGISTRY: Registry = Object.freeze({
   'tags.failover_priority': acted(V1, 'preference between equally advanced candidates'),
   'tags.noloadbalance': acted(V1, '/replica answers 503'),
   'tags.clonefrom': acted(V1, 'preferred source for new replicas'),
-  'tags.nosync': ignored(V2, 'synchronous mode is not supported yet, so no member is ever a synchronous standby', isTrue),
-  'tags.sync_priority': ignored(V2, 'synchronous mode is not supported yet, so no member is ever a synchronous standby', differs(1)),
+  'tags.nosync': acted(V2, 'never chosen as a synchronous standby'),
+  'tags.sync_priority': acted(V2, 'a higher value is chosen as synchronous standby first'),
   'tags.nostream': acted(V2, 'this replica replays WAL from the archive only (restore_command), without streaming; the leader keeps no slot for it'),
   // Ignored rather than refused: Patroni's own postgres2.yml sets it and must load unchanged
   // (SPEC 8); only the replication path differs, never what is replicated or who may lead.

@@ -3,6 +3,7 @@ import type { Action, DecideInput, Decision, SwitchoverAbort } from './decide-ty
 import { decision, isPaused, slotMembers } from './decision.js';
 import { bestAmongPeers, bestCandidate, candidateHealthy, runningPrimaryPeer } from './eligibility.js';
 import { memberRef } from './member-ref.js';
+import { leaderSyncStep, prepromoteSync } from './sync.js';
 
 export function whenLeader(input: DecideInput): Decision {
   const local = input.local;
@@ -15,6 +16,7 @@ export function whenLeader(input: DecideInput): Decision {
     if (hold) return hold;
     return decision(input, [
       { kind: 'renewLeader' },
+      ...prepromoteSync(input),
       { kind: 'createSlots', members: slotMembers(input) },
       { kind: 'promote', oldTimeline: local.timeline, switchLsn: Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0), reason: 'leader key held by a replica' },
       { kind: 'publishLeaderStatus' },
@@ -70,8 +72,12 @@ function leaderRunning(input: DecideInput): Decision {
     const starts = handover.actions.some((a) => a.kind === 'startJob');
     return decision(input, [...actions, ...handover.actions], handover.reason, starts ? { ...memory, switchoverAbort: null } : memory);
   }
+  // In pause no automatic action: synchronous_standby_names and the sync key stay as they are.
+  const sync = isPaused(input) ? null : leaderSyncStep(input);
   const base = notes.length > 0 ? `leader: ${notes.join(', ')}` : 'leader: renewing the lease';
-  return decision(input, actions, isPaused(input) ? `paused; ${base}` : base, memory);
+  if (sync === null) return decision(input, actions, `paused; ${base}`, memory);
+  const reason = sync.note === null ? base : `${base}; ${sync.note}`;
+  return decision(input, [...actions, ...sync.actions], reason, { ...memory, ...sync.memory });
 }
 
 /** The failover key, seen by the leader: run a due switchover, or clear a request that cannot run. */

@@ -122,6 +122,12 @@ export type Action =
   | { readonly kind: 'startJob'; readonly job: JobSpec }
   | { readonly kind: 'deleteFailover'; readonly modRevision: number }
   | { readonly kind: 'publishLeaderStatus' }
+  /** Guard: compare mod_revision (0: must not exist), put the sync key. */
+  | { readonly kind: 'writeSync'; readonly leader: string; readonly standbys: readonly string[]; readonly modRevision: number }
+  /** Guard: compare mod_revision, delete the sync key. */
+  | { readonly kind: 'deleteSync'; readonly modRevision: number }
+  /** ALTER SYSTEM synchronous_standby_names + reload; null resets it to the configured value. */
+  | { readonly kind: 'setSyncStandbyNames'; readonly value: string | null }
   | { readonly kind: 'halt'; readonly exitCode: number };
 
 export type ActionKind = Action['kind'];
@@ -165,6 +171,12 @@ export interface Memory {
   readonly handedOver: { readonly to: string; readonly unclaimed: boolean } | null;
   /** When this node last saw another leader alive (S2: no promotion while it may be writable). */
   readonly leaderSeen: LeaderSeen | null;
+  /**
+   * The leader's synchronous_standby_names when first seen, with its flush position then: a
+   * newly named standby counts as synchronous only once it has flushed that far (Patroni's
+   * _primary_flush_lsn), so every commit acknowledged before the change is on it too.
+   */
+  readonly syncBase: { readonly value: string; readonly lsn: Lsn } | null;
 }
 
 /** What a replica saw of the current (then former) leader, on the monotonic clock. */
@@ -198,6 +210,7 @@ export const EMPTY_MEMORY: Memory = {
   switchoverAbort: null,
   handedOver: null,
   leaderSeen: null,
+  syncBase: null,
 };
 
 export interface LeaseInfo {

@@ -8,6 +8,7 @@ import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
 import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
+import { keepSyncBase, prepromoteSync } from './sync.js';
 
 export function decide(raw: DecideInput): Decision {
   const memory = trackLeader(raw);
@@ -16,7 +17,7 @@ export function decide(raw: DecideInput): Decision {
   if (unrecorded) return unrecorded;
   const ready = forgetOnLeaderChange(absorbFinishedJob(input));
   const d = holdBackRepeatedJob(ready, decideNow(ready));
-  return { ...d, memory: settleSwitchoverMemory(input, d.memory) };
+  return { ...d, memory: keepSyncBase(input, settleSwitchoverMemory(input, d.memory)) };
 }
 
 /**
@@ -318,7 +319,9 @@ function raceForLeader(input: DecideInput): Decision {
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
   const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, ...(input.cluster ? { viewRevision: input.cluster.revision } : {}) };
-  const actions: Action[] = [acquire, ...clusterKeys(input), { kind: 'createSlots', members: slotMembers(input) }];
+  // Synchronous mode: the sync key names this node (and s_s_n is set) before it takes a write.
+  const sync = local.inRecovery ? prepromoteSync(input) : [];
+  const actions: Action[] = [acquire, ...clusterKeys(input), ...sync, { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
     const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';

@@ -2,18 +2,12 @@
 import type { HistoryEntry, Lsn } from './cluster.js';
 import type { DecideInput, PeerProbe } from './decide-types.js';
 import { walPosition } from './local-pg.js';
+import { syncAllows } from './sync.js';
 
 export type Verdict = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string };
 
 const yes = (detail: string): Verdict => ({ ok: true, detail });
 const no = (reason: string): Verdict => ({ ok: false, reason });
-
-function syncAllows(input: DecideInput, name: string): boolean {
-  if (!input.config.synchronous_mode) return true;
-  const sync = input.cluster?.sync?.value;
-  if (!sync || sync.syncStandby.length === 0) return true;
-  return sync.syncStandby.includes(name);
-}
 
 /** S2 (b), (c), (e) and the synchronous rule, for this node. */
 export function selfEligibility(input: DecideInput): Verdict {
@@ -21,7 +15,7 @@ export function selfEligibility(input: DecideInput): Verdict {
   if (input.fenced) return no('postgresql is fenced');
   if (local.kind !== 'running') return no(`postgresql is ${local.kind}`);
   if (self.tags.nofailover === true) return no('tagged nofailover');
-  if (!syncAllows(input, self.name)) return no('not the synchronous standby named in the sync key');
+  if (!syncAllows(input, self.name)) return no(`synchronous mode: not listed in the sync key (${syncKeyText(input)})`);
   const mine = walPosition(local);
   if (mine === null) return no('own wal position unknown');
   const forked = forkedTimeline(input, local.timeline);
@@ -149,7 +143,7 @@ export function candidateHealthy(input: DecideInput, name: string): Verdict {
   if (!p.running) return no(`member ${name} is not running`);
   if (p.role !== 'replica') return no(`member ${name} is not a replica`);
   if (p.nofailover) return no(`member ${name} is tagged nofailover`);
-  if (!syncAllows(input, name)) return no(`member ${name} is not the synchronous standby`);
+  if (!syncAllows(input, name)) return no(`member ${name} is not a synchronous standby (${syncKeyText(input)})`);
   return yes(`member ${name} is healthy at wal ${p.walPosition ?? 'unknown'}`);
 }
 
@@ -170,4 +164,11 @@ export function bestCandidate(input: DecideInput): string | null {
     }
   }
   return best?.name ?? null;
+}
+
+/** "leader pg1, sync_standby pg2" for reasons. */
+export function syncKeyText(input: DecideInput): string {
+  const sync = input.cluster?.sync?.value;
+  if (!sync) return 'no sync key';
+  return `sync key: leader ${sync.leader ?? 'none'}, sync_standby ${sync.syncStandby.length > 0 ? sync.syncStandby.join(',') : 'none'}`;
 }

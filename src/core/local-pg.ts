@@ -92,6 +92,10 @@ export interface PgRunning extends Common {
   /** The primary_conninfo currently in effect (replica), for "already following X" checks. */
   readonly primaryConninfo: string | null;
   readonly primarySlotName: string | null;
+  /** SHOW synchronous_standby_names. */
+  readonly syncStandbyNames?: string;
+  /** It comes from postgresql.auto.conf: the agent set it (ALTER SYSTEM) in synchronous mode. */
+  readonly syncStandbyNamesOurs?: boolean;
 }
 
 export type LocalPg = PgDown | PgUnresponsive | PgRunning;

@@ -33,6 +33,8 @@ export interface ExecutionResult {
   readonly failures: readonly { readonly action: string; readonly error: string }[];
 }
 
+const SYNC_STEPS: ReadonlySet<string> = new Set(['writeSync', 'deleteSync', 'setSyncStandbyNames']);
+
 export class Executor {
   private slotsFor = '';
 
@@ -52,7 +54,8 @@ export class Executor {
         const error = errorMessage(err);
         failures.push({ action: action.kind, error });
         this.deps.logger.warn({ action: action.kind, err: asError(err) }, 'action failed');
-        if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote') {
+        // A sync step that failed must stop what follows it: the write order is the invariant (S3).
+        if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote' || SYNC_STEPS.has(action.kind)) {
           return { retickNow: false, retickSoon: true, halt: null, failures };
         }
       }
@@ -102,6 +105,9 @@ export class Executor {
         if (optime !== null) await dcs.setStatus({ optime }, signal);
         return true;
       }
+      case 'writeSync': return dcs.setSync({ leader: action.leader, syncStandby: action.standbys }, action.modRevision, signal);
+      case 'deleteSync': return dcs.deleteSync(action.modRevision, signal);
+      case 'setSyncStandbyNames': await pg.setSyncStandbyNames(action.value, signal); return true;
       default: {
         const never: never = action;
         logger.error({ action: never }, 'unknown action');

@@ -38,6 +38,11 @@ export interface PgPort {
   startReplica(leader: MemberRef | null, signal?: AbortSignal): Promise<void>;
   /** Stop if running, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
   rejoin(leader: MemberRef, signal?: AbortSignal): Promise<{ rewound: boolean }>;
+  /**
+   * Synchronous mode: ALTER SYSTEM SET synchronous_standby_names (null: RESET, back to the
+   * configured value), then reload and wait until the server reports the new value.
+   */
+  setSyncStandbyNames(value: string | null, signal?: AbortSignal): Promise<void>;
   /** Re-render the managed configuration from a changed dynamic config and reload PostgreSQL. */
   applyDynamicConfig(dynamic: DynamicConfig, signal?: AbortSignal): Promise<void>;
   /** Explicit reinit (S5): move the data directory aside (never deleted) and leave an empty one. */

@@ -26,6 +26,9 @@ SELECT
   pg_catalog.current_setting('server_version_num')::int AS server_version,
   pg_catalog.current_setting('primary_conninfo') AS primary_conninfo,
   pg_catalog.current_setting('primary_slot_name') AS primary_slot_name,
+  (SELECT row_to_json(v) FROM (
+     SELECT setting, sourcefile FROM pg_catalog.pg_settings WHERE name = 'synchronous_standby_names'
+   ) v) AS sync_standby_names,
   (SELECT count(*) > 0 FROM pg_catalog.pg_settings WHERE pending_restart) AS pending_restart,
   (SELECT row_to_json(w) FROM (
      SELECT status, sender_host, sender_port, received_tli, slot_name FROM pg_catalog.pg_stat_wal_receiver
@@ -60,6 +63,8 @@ export interface ObserveRow {
   readonly primary_conninfo: string;
   readonly primary_slot_name: string;
   readonly pending_restart: boolean;
+  /** Absent in rows from older fakes. */
+  readonly sync_standby_names?: { setting: string; sourcefile: string | null } | null;
   readonly wal_receiver: {
     status: string;
     sender_host: string | null;
@@ -149,5 +154,7 @@ export function runningFields(row: ObserveRow) {
     pendingRestart: row.pending_restart,
     primaryConninfo: row.primary_conninfo === '' ? null : redactConninfo(row.primary_conninfo),
     primarySlotName: row.primary_slot_name === '' ? null : row.primary_slot_name,
+    syncStandbyNames: row.sync_standby_names?.setting ?? '',
+    syncStandbyNamesOurs: /postgresql\.auto\.conf$/.test(row.sync_standby_names?.sourcefile ?? ''),
   } as const;
 }

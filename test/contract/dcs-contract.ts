@@ -146,6 +146,23 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect(await a.deleteSync(sync?.modRevision ?? -1)).toBe(true);
     });
 
+    it('sync key as synchronous mode writes it: create-if-absent, compare on mod_revision, empty standby list', async () => {
+      const a = (await getEnv()).cluster().node('a');
+      expect(await a.setSync({ leader: 'a', syncStandby: [] }, 0)).toBe(true);
+      expect(await a.setSync({ leader: 'b', syncStandby: [] }, 0)).toBe(false);
+      const first = (await a.snapshot()).sync;
+      expect(first?.value).toEqual({ leader: 'a', syncStandby: [] });
+      const rev = first?.modRevision ?? -1;
+      expect(await a.setSync({ leader: 'a', syncStandby: ['b', 'c'] }, rev)).toBe(true);
+      // A writer that read the key before that put loses its compare.
+      expect(await a.setSync({ leader: 'a', syncStandby: [] }, rev)).toBe(false);
+      expect(await a.deleteSync(rev)).toBe(false);
+      const second = (await a.snapshot()).sync;
+      expect(second?.value).toEqual({ leader: 'a', syncStandby: ['b', 'c'] });
+      expect(await a.deleteSync(second?.modRevision ?? -1)).toBe(true);
+      expect((await a.snapshot()).sync).toBeNull();
+    });
+
     it('appends history and writes status', async () => {
       const a = (await getEnv()).cluster().node('a');
       await a.appendHistory({ timeline: 1, switchLsn: 100, reason: 'no recovery target specified', timestamp: '2026-01-01T00:00:00+00:00', newLeader: 'a' });

@@ -11,7 +11,7 @@ let leader: AgentNode;
 
 const PATRONI_CONFIG = {
   ttl: 10, loop_wait: 2, retry_timeout: 4, maximum_lag_on_failover: 2097152,
-  failsafe_mode: true, synchronous_mode: true, slots: { dr_slot: { type: 'physical' } },
+  failsafe_mode: true, synchronous_mode: 'quorum', slots: { dr_slot: { type: 'physical' } },
   postgresql: { use_pg_rewind: true, use_slots: true, parameters: { work_mem: '8MB' } },
 };
 
@@ -40,7 +40,7 @@ describe("refused keys in etcd's stored config", () => {
     }, { timeoutMs: 30_000 });
     expect(await leader.health('/primary')).toBe(200);
     expect(await canWrite(leader)).toBe(true);
-    // No synchronous standby was configured because of synchronous_mode: true.
+    // No synchronous standby was configured because of synchronous_mode: quorum (refused).
     const sync = await leader.query<{ s: string }>("SELECT current_setting('synchronous_standby_names') AS s");
     expect(sync[0]?.s ?? '').toBe('');
   });

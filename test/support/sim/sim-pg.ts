@@ -245,6 +245,10 @@ export class SimPg implements PgPort {
     return this.op(5, () => undefined);
   }
 
+  setSyncStandbyNames(): Promise<void> {
+    return this.op(5, () => undefined);
+  }
+
   moveDataAside(): Promise<string> {
     return this.op(50, () => {
       crash(this.pg);

@@ -64,7 +64,7 @@ function fakePg() {
     peerReceiveLsn: async () => null, peerInRecovery: async () => null, currentLsn: async () => null,
     bootstrap: async () => ({ systemId: '1' }), clone: async () => undefined,
     startPrimary: ok, startReplica: ok, rejoin: async () => ({ rewound: false }),
-    applyDynamicConfig: async () => undefined, moveDataAside: async () => '/x', close: async () => undefined,
+    applyDynamicConfig: async () => undefined, setSyncStandbyNames: async () => undefined, moveDataAside: async () => '/x', close: async () => undefined,
   };
   return { pg, state };
 }

@@ -87,7 +87,7 @@ describe('runAgentCli', () => {
   it('--validate-config exits 2 naming every refused key (issue 22)', async () => {
     const refused = join(dir, 'refused.yml');
     const text = readFileSync(`${FIXTURES}/node1.yml`, 'utf8')
-      .replace('synchronous_mode: false', 'synchronous_mode: true')
+      .replace('synchronous_mode: false', 'synchronous_mode: quorum')
       .replace('watchdog:\n  mode: off', 'watchdog:\n  mode: required')
       .replace('  basebackup:', '  pre_promote: /bin/true\n  basebackup:');
     writeFileSync(refused, text);

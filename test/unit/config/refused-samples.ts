@@ -27,10 +27,7 @@ export const REFUSED_LOCAL: Readonly<Record<string, unknown>> = {
 };
 
 export const REFUSED_DYNAMIC: Readonly<Record<string, unknown>> = {
-  synchronous_mode: true,
-  synchronous_mode_strict: true,
-  synchronous_node_count: 2,
-  maximum_lag_on_syncnode: 1048576,
+  synchronous_mode: 'quorum',
   failsafe_mode: true,
   slots: { dr_slot: { type: 'physical' } },
   ignore_slots: [{ name: 'keep_me' }],
@@ -43,9 +40,9 @@ export const REFUSED_DYNAMIC: Readonly<Record<string, unknown>> = {
 /** The "off" values of refused features stay accepted. */
 export const ACCEPTED_DYNAMIC: Readonly<Record<string, unknown>> = {
   synchronous_mode: false,
-  synchronous_mode_strict: false,
-  synchronous_node_count: 1,
-  maximum_lag_on_syncnode: -1,
+  synchronous_mode_strict: true,
+  synchronous_node_count: 2,
+  maximum_lag_on_syncnode: 1048576,
   failsafe_mode: false,
   slots: {},
   ignore_slots: [],

@@ -89,7 +89,7 @@ describe('decide: switchover on the leader', () => {
       config: dynamicConfig({ synchronous_mode: true }),
       cluster: cluster({ failover: { leader: 'pg1', member: 'pg3' }, sync: { leader: 'pg1', syncStandby: ['pg2'] } }),
     }));
-    expect(d.reason).toContain('member pg3 is not the synchronous standby');
+    expect(d.reason).toBe('clearing the switchover request: member pg3 is not a synchronous standby (sync key: leader pg1, sync_standby pg2)');
   });
 
   it('clears the request when it names another member as the leader', () => {

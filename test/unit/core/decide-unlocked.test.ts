@@ -187,7 +187,7 @@ describe('decide: leader race', () => {
     const c = cluster({ leader: null, members: [member('pg2'), member('pg3')], sync: { leader: 'pg1', syncStandby: ['pg3'] } });
     const d = decide(raceInput({ config: dynamicConfig({ synchronous_mode: true }), cluster: c }));
     expect(kinds(d)).toEqual([]);
-    expect(d.reason).toContain('not the synchronous standby');
+    expect(d.reason).toBe('not promoting: synchronous mode: not listed in the sync key (sync key: leader pg1, sync_standby pg3)');
   });
 
   it('in synchronous mode the sync standby takes the key', () => {
@@ -195,8 +195,18 @@ describe('decide: leader race', () => {
     expect(kinds(decide(raceInput({ config: dynamicConfig({ synchronous_mode: true }), cluster: c })))[0]).toBe('acquireLeader');
   });
 
-  it('in synchronous mode without a sync standby recorded anyone eligible may race', () => {
-    const c = cluster({ leader: null, members: [member('pg2'), member('pg3')], sync: { leader: 'pg1', syncStandby: [] } });
+  it('in synchronous mode with no sync standby recorded only the former leader may take the key (Patroni)', () => {
+    const c = cluster({ leader: null, members: [member('pg1'), member('pg2'), member('pg3')], sync: { leader: 'pg1', syncStandby: [] } });
+    const cfg = dynamicConfig({ synchronous_mode: true });
+    const replica = decide(raceInput({ config: cfg, cluster: c }));
+    expect(kinds(replica)).toEqual([]);
+    expect(replica.reason).toBe('not promoting: synchronous mode: not listed in the sync key (sync key: leader pg1, sync_standby none)');
+    const former = decide(raceInput({ name: 'pg1', config: cfg, cluster: c, local: localPg.replica({ receiveLsn: 6_000 }), peers: peers(peer('pg2'), peer('pg3')) }));
+    expect(kinds(former)[0]).toBe('acquireLeader');
+  });
+
+  it('in synchronous mode without a sync key anyone eligible may race', () => {
+    const c = cluster({ leader: null, members: [member('pg2'), member('pg3')], sync: null });
     expect(kinds(decide(raceInput({ config: dynamicConfig({ synchronous_mode: true }), cluster: c })))[0]).toBe('acquireLeader');
   });
 
