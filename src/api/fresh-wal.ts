@@ -24,12 +24,9 @@ export function overlayFreshWal(body: Body, fresh: FreshWal | null): Body {
   const xlog = fresh.inRecovery
     ? { ...cached, location: undefined, received_location: fresh.received ?? undefined, replayed_location: fresh.replayed ?? undefined }
     : { location: fresh.location ?? undefined };
-  // PostgreSQL answered just now, so it runs, whatever the last tick saw (a peer judging whether a
-  // former primary still accepts writes must not read a start finished since that tick as "stopped").
-  return {
-    ...body, state: 'running', role: fresh.inRecovery ? 'replica' : 'primary', xlog: JSON.parse(JSON.stringify(xlog)) as Body,
-    pg_ha_agent: { ...agent, xlog_fresh: true },
-  };
+  // `xlog_fresh: true` also says PostgreSQL answered just now: a peer reads it as running, whatever
+  // `state` the last tick saw (src/loop/peers.ts), while the rest of the body stays the tick's.
+  return { ...body, role: fresh.inRecovery ? 'replica' : 'primary', xlog: JSON.parse(JSON.stringify(xlog)) as Body, pg_ha_agent: { ...agent, xlog_fresh: true } };
 }
 
 /** Read with a bound; null on any failure (the caller serves the cached snapshot). */

@@ -42,7 +42,9 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
     name,
     reachable: true,
     role: isPrimary ? 'primary' : role === 'replica' ? 'replica' : 'other',
-    running: body['state'] === 'running',
+    // Our agent's /patroni answers role and WAL from a query made now (xlog_fresh): PostgreSQL
+    // answered, so it runs, even when the last tick still saw it stopped (a start finished since).
+    running: body['state'] === 'running' || (isObj(body['pg_ha_agent']) && body['pg_ha_agent']['xlog_fresh'] === true),
     walPosition: wal,
     timeline: num(body['timeline']),
     nofailover: tags['nofailover'] === true,

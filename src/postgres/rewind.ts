@@ -108,7 +108,13 @@ export async function ensureCleanShutdown(deps: RewindDeps, control: ControlData
   });
   const res = await deps.runner.run(bin, args, { timeoutMs: 600_000, env: PG_ENV, input: '', ...sig(deps.signal) });
   if (res.exitCode !== 0) {
-    throw new PgError('rewind-failed', `crash recovery in single-user mode failed (exit ${res.exitCode ?? res.signal}): ${res.stderr.trim().split('\n').slice(-5).join('\n')}`);
+    const tail = res.stderr.trim().split('\n').slice(-5).join('\n');
+    // A setting PostgreSQL rejects says nothing about the data: retried (with back-off) once the
+    // operator fixes the file, never a "needs reinit" verdict.
+    if (/configuration file .* contains errors|unrecognized configuration parameter|invalid value for parameter/.test(res.stderr)) {
+      throw new PgError('bad-config', `crash recovery in single-user mode refused the configuration (exit ${res.exitCode ?? res.signal}): ${tail}`, { retryable: true });
+    }
+    throw new PgError('rewind-failed', `crash recovery in single-user mode failed (exit ${res.exitCode ?? res.signal}): ${tail}`);
   }
   deps.logger.info({ state: control.state, durationMs: res.durationMs }, 'crash recovery in single-user mode done');
   return true;

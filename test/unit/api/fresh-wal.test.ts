@@ -5,6 +5,7 @@ import type { FreshWal } from '../../../src/api/fresh-wal.js';
 import { overlayFreshWal } from '../../../src/api/fresh-wal.js';
 import { FakeClock } from '../../../src/dcs/fake-clock.js';
 import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { parsePatroniStatus } from '../../../src/loop/peers.js';
 import { SCOPE, scenario, testApi, testConfig } from './fixtures.js';
 
 const clock = new FakeClock();
@@ -26,13 +27,15 @@ describe('GET /patroni with a fresh wal position', () => {
     expect(body).toMatchObject({ role: 'primary', xlog: { location: 123_456_789 }, pg_ha_agent: { xlog_fresh: true } });
   });
 
-  it('a server that answered now is running, though the last tick saw it stopped (a start finished since)', async () => {
+  it('a server that answered now counts as running for a racing peer, though the last tick saw it stopped', async () => {
     api.status = scenario('leader postgres stopped', clock);
     try {
       reading = () => Promise.resolve({ inRecovery: false, location: 123_456_789, received: null, replayed: null });
-      expect((await api.app.inject({ url: '/patroni' })).json()).toMatchObject({ state: 'running', role: 'primary' });
+      const fresh = (await api.app.inject({ url: '/patroni' })).json();
+      expect(fresh).toMatchObject({ state: 'stopped', role: 'primary', pg_ha_agent: { xlog_fresh: true } });
+      expect(parsePatroniStatus('a', fresh)).toMatchObject({ role: 'primary', running: true });
       reading = () => Promise.resolve(null);
-      expect((await api.app.inject({ url: '/patroni' })).json()).toMatchObject({ state: 'stopped' });
+      expect(parsePatroniStatus('a', (await api.app.inject({ url: '/patroni' })).json())).toMatchObject({ running: false });
     } finally {
       api.status = scenario('replica streaming', clock);
     }
