@@ -170,7 +170,7 @@ describe('synchronous mode on a 3-node cluster', () => {
 
   it('the synchronous standby killed: the other replica becomes synchronous and commits go on', async () => {
     const sync = await waitConverged(leader, 90_000);
-    const writers = new FastWriters(leader, 50_000_000);
+    const writers = new FastWriters(leader, 2_000_000_000);
     writers.start(2);
     await waitFor('writers committing', async () => (writers.acked.length > 100 ? true : null), { timeoutMs: 30_000, intervalMs: 50 });
     const pid = sync.postmasterPid();
@@ -247,7 +247,7 @@ describe('synchronous mode on a 3-node cluster', () => {
   // The control of issue 12: the same kill in asynchronous mode; what it loses is reported, not asserted.
   it('control: the same kill with synchronous mode off fails over to a replica that takes writes', async () => {
     await cluster.waitForStreaming(cluster.others(leader).map((r) => r.name), 120_000);
-    const writers = new FastWriters(leader, 90_000_000);
+    const writers = new FastWriters(leader, 3_000_000_000);
     writers.start(WRITERS);
     await waitFor('writers committing', async () => (writers.acked.length > 200 ? true : null), { timeoutMs: 30_000, intervalMs: 50 });
     const pid = leader.postmasterPid();
