@@ -16,6 +16,8 @@ import { createSlotManager } from '../postgres/slots.js';
 import { createSqlConnection, localTarget } from '../postgres/sql.js';
 import { createPgSupervisor } from '../postgres/supervisor.js';
 import { setSyncStandbyNames } from '../postgres/sync-standby-names.js';
+import { pgPaths } from '../postgres/paths.js';
+import { writeTimelineFiles } from '../postgres/timeline-files.js';
 
 const upstream = (m: MemberRef): UpstreamNode => ({ host: m.host, port: m.port, name: m.name });
 
@@ -69,6 +71,9 @@ export function createPgAdapter(deps: {
     },
     clearFence: () => supervisor.clearFence(),
     promote: async (timeoutMs, signal) => (await supervisor.promote(timeoutMs, signal)).timeline,
+    writeTimelineFiles: async (files) => {
+      await writeTimelineFiles(pgPaths(config).walDir, files, log.child({ component: 'promotion' }));
+    },
     follow: async (leader, signal) => {
       await supervisor.updateConfig(deps.dynamic(), signal);
       await supervisor.follow(upstream(leader), signal);

@@ -70,6 +70,7 @@ export function withCallbacks(pg: PgPort, cb: CallbackExecutor): CallbackPgPort 
     fence: (reason) => pg.fence(reason),
     clearFence: () => pg.clearFence(),
     checkpoint: (signal) => pg.checkpoint(signal),
+    writeTimelineFiles: (files, signal) => pg.writeTimelineFiles(files, signal),
     setSyncStandbyNames: (value, signal) => pg.setSyncStandbyNames(value, signal),
     controlData: () => pg.controlData(),
     syncSlots: (members, signal) => pg.syncSlots(members, signal),

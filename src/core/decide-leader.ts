@@ -1,7 +1,7 @@
 // This node holds the leader key.
 import type { Action, DecideInput, Decision, SwitchoverAbort } from './decide-types.js';
 import { decision, isPaused, slotMembers } from './decision.js';
-import { bestAmongPeers, bestCandidate, candidateHealthy, runningPrimaryPeer } from './eligibility.js';
+import { bestAmongPeers, bestCandidate, candidateHealthy, promoteAction, promotionTimeline, runningPrimaryPeer } from './eligibility.js';
 import { memberRef } from './member-ref.js';
 import { leaderSyncStep, prepromoteSync } from './sync.js';
 
@@ -12,13 +12,15 @@ export function whenLeader(input: DecideInput): Decision {
     // A switchover the operator asked for completes in pause too: the candidate promotes.
     const requested = input.cluster?.failover?.value.member === input.self.name;
     if (isPaused(input) && !requested) return decision(input, [{ kind: 'renewLeader' }], 'paused: holding the leader key while postgresql is in recovery');
-    const hold = holdOffPromotion(input);
+    const tl = promotionTimeline(input);
+    if (!tl.ok) return decision(input, [{ kind: 'releaseLeader' }], `releasing the leader key instead of promoting: ${tl.reason}`);
+    const hold = holdOffPromotion(input, tl.newest);
     if (hold) return hold;
     return decision(input, [
       { kind: 'renewLeader' },
       ...prepromoteSync(input),
       { kind: 'createSlots', members: slotMembers(input) },
-      { kind: 'promote', oldTimeline: local.timeline, switchLsn: Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0), reason: 'leader key held by a replica' },
+      promoteAction(input, tl, 'leader key held by a replica'),
       { kind: 'publishLeaderStatus' },
     ], 'promoting: this node holds the leader key and postgresql is still in recovery');
   }
@@ -30,14 +32,14 @@ export function whenLeader(input: DecideInput): Decision {
  * before promoting now, S2 again against the peers the loop probed. A member that still runs as
  * primary is waited out; a more advanced eligible member gets the key instead.
  */
-function holdOffPromotion(input: DecideInput): Decision | null {
+function holdOffPromotion(input: DecideInput, newest: number): Decision | null {
   const primary = runningPrimaryPeer(input);
   if (primary !== null) {
     return decision(input, [{ kind: 'renewLeader' }], `holding the leader key without promoting: member ${primary} still reports itself primary`);
   }
   if (input.cluster?.failover?.value.member === input.self.name) return null;
   // Only WAL at stake justifies a handover now; a priority or name tie does not.
-  const best = bestAmongPeers(input, { ties: false });
+  const best = bestAmongPeers(input, { ties: false, newest });
   if (best.ok) return null;
   return decision(input, [{ kind: 'releaseLeader' }], `releasing the leader key instead of promoting: ${best.reason}`);
 }

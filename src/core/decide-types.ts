@@ -2,6 +2,7 @@
 import type { DynamicConfig, Tags } from '../config/types.js';
 import type { ClusterView, Lsn } from './cluster.js';
 import type { LocalPg } from './local-pg.js';
+import type { TimelineFile } from './timeline-catchup.js';
 
 /** Where to reach a member, parsed from its member key. */
 export interface MemberRef {
@@ -49,7 +50,7 @@ export type JobSpec =
   | { readonly kind: 'rejoin'; readonly leader: MemberRef }
   | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number }
   /** History entry first (S4), then pg_promote: in the background, so ticks keep renewing the lease. */
-  | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string }
+  | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string; readonly timelineFiles?: readonly TimelineFile[] }
   /** Operator requests (REST / agentctl), started by the daemon, not by decide(). */
   | { readonly kind: 'restart'; readonly role: 'primary' | 'replica'; readonly leader: MemberRef | null }
   | { readonly kind: 'reinit'; readonly source: MemberRef };
@@ -113,7 +114,7 @@ export type Action =
   | { readonly kind: 'setInitialize'; readonly systemId: string }
   | { readonly kind: 'deleteInitialize' }
   | { readonly kind: 'seedConfig' }
-  | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string }
+  | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string; readonly timelineFiles?: readonly TimelineFile[] }
   | { readonly kind: 'createSlots'; readonly members: readonly string[] }
   | { readonly kind: 'follow'; readonly leader: MemberRef }
   | { readonly kind: 'fence'; readonly reason: string }

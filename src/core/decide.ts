@@ -2,7 +2,7 @@
 // Branches: safety first (S1), then whatever the data dir and the leader key call for.
 import type { Action, DecideInput, Decision, FinishedJob, Memory } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers, stoppedAsPrimary } from './decision.js';
-import { bestAmongPeers, newerTimelinePeer, peerCouldLead, runningPrimaryPeer, selfEligibility } from './eligibility.js';
+import { bestAmongPeers, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
@@ -308,10 +308,10 @@ function raceForLeader(input: DecideInput): Decision {
   if (requested === input.self.name) {
     const primary = runningPrimaryPeer(input);
     if (primary !== null) return decision(input, [], `not promoting: member ${primary} still reports itself primary`);
-    const newer = newerTimelinePeer(input);
+    const newer = newerTimelinePeer(input, self.catchUp?.newest);
     if (newer !== null) return decision(input, [], `not promoting: ${newer}`);
   } else {
-    const best = bestAmongPeers(input);
+    const best = bestAmongPeers(input, self.catchUp ? { newest: self.catchUp.newest } : {});
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
     rank = `best candidate, ${best.detail}`;
   }
@@ -323,9 +323,8 @@ function raceForLeader(input: DecideInput): Decision {
   const sync = local.inRecovery ? prepromoteSync(input) : [];
   const actions: Action[] = [acquire, ...clusterKeys(input), ...sync, { kind: 'createSlots', members: slotMembers(input) }];
   if (local.inRecovery) {
-    const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
-    actions.push({ kind: 'promote', oldTimeline: local.timeline, switchLsn: pos, reason: why });
+    actions.push(promoteAction(input, self.catchUp, why));
   }
   actions.push({ kind: 'publishLeaderStatus' });
   // A request for another candidate that could not lead is void once someone else leads; left in

@@ -1,10 +1,14 @@
 // Who may take the leader key (S2), and who is the best candidate (SPEC 5.4).
 import type { HistoryEntry, Lsn } from './cluster.js';
-import type { DecideInput, PeerProbe } from './decide-types.js';
+import type { Action, DecideInput, PeerProbe } from './decide-types.js';
 import { walPosition } from './local-pg.js';
 import { syncAllows } from './sync.js';
+import { timelineCatchUp, type CatchUp, type TimelineFile } from './timeline-catchup.js';
 
-export type Verdict = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string };
+/** `catchUp`: the history files to write before pg_promote and the newest timeline they make known. */
+export type Verdict =
+  | { readonly ok: true; readonly detail: string; readonly catchUp?: { readonly newest: number; readonly files: readonly TimelineFile[] } }
+  | { readonly ok: false; readonly reason: string };
 
 const yes = (detail: string): Verdict => ({ ok: true, detail });
 const no = (reason: string): Verdict => ({ ok: false, reason });
@@ -18,25 +22,32 @@ export function selfEligibility(input: DecideInput): Verdict {
   if (!syncAllows(input, self.name)) return no(`synchronous mode: not listed in the sync key (${syncKeyText(input)})`);
   const mine = walPosition(local);
   if (mine === null) return no('own wal position unknown');
-  const forked = forkedTimeline(input, local.timeline);
-  if (forked) return no(forked);
+  const tl = timelineVerdict(input, local.timeline, mine, local.inRecovery);
+  if (!tl.ok) return no(tl.reason);
   const optime = input.cluster?.status?.optime ?? null;
   if (optime !== null && local.inRecovery && optime - mine > config.maximum_lag_on_failover) {
     return no(`lagging ${optime - mine} bytes behind the last leader optime ${optime} (maximum_lag_on_failover ${config.maximum_lag_on_failover})`);
   }
-  return yes(`wal position ${mine}`);
+  if (tl.files.length === 0) return yes(`wal position ${mine}`);
+  return { ok: true, detail: `wal position ${mine}, a prefix of the cluster's timeline ${tl.newest} (history files ${tl.files.map((f) => f.timeline).join(',')} written before promoting)`, catchUp: tl };
 }
 
 /**
  * S4: promoting a member on timeline T creates T+1. When the history key shows T was already
  * promoted from, that timeline number exists on another branch; a replica of that branch would
  * later stream the new one as if it were its own (PostgreSQL compares timeline numbers only).
- * Patroni calls this check_timeline; here it is always on.
+ * Patroni calls this check_timeline; here it is always on. A primary on T has written on its own
+ * branch and never qualifies; a replica whose WAL is a prefix of the newer timelines qualifies
+ * with the history files that make PostgreSQL pick a fresh number (timeline-catchup.ts).
  */
-function forkedTimeline(input: DecideInput, timeline: number): string | null {
-  const entry = (input.cluster?.history?.value ?? []).find((h) => h.timeline >= timeline && !unrealized(input, h));
-  if (!entry) return null;
-  return `timeline ${timeline} is behind the cluster's: ${entry.newLeader ?? 'another member'} already promoted from timeline ${entry.timeline} at ${entry.switchLsn}`;
+function timelineVerdict(input: DecideInput, timeline: number, position: Lsn, inRecovery: boolean): CatchUp {
+  const entries = (input.cluster?.history?.value ?? []).filter((h) => !unrealized(input, h));
+  const entry = entries.find((h) => h.timeline >= timeline);
+  if (!entry) return { ok: true, newest: timeline, files: [] };
+  if (!inRecovery) {
+    return { ok: false, reason: `timeline ${timeline} is behind the cluster's: ${entry.newLeader ?? 'another member'} already promoted from timeline ${entry.timeline} at ${entry.switchLsn}` };
+  }
+  return timelineCatchUp(entries, timeline, position);
 }
 
 /**
@@ -48,6 +59,27 @@ function unrealized(input: DecideInput, h: HistoryEntry): boolean {
   if (h.newLeader === input.self.name) return ownTimeline(input) === h.timeline;
   const p = input.peers.get(h.newLeader);
   return p !== undefined && p.reachable && p.timeline === h.timeline;
+}
+
+/** The timeline side of promoting this replica now: refused, or the history files to write first. */
+export function promotionTimeline(input: DecideInput): CatchUp {
+  const local = input.local;
+  const mine = walPosition(local);
+  if (local.kind !== 'running' || mine === null) return { ok: false, reason: 'own wal position unknown' };
+  return timelineVerdict(input, local.timeline, mine, local.inRecovery);
+}
+
+/**
+ * The promote action. After a catch-up the history entry names the newest timeline the new one
+ * follows by number (not the one its WAL branches from, which PostgreSQL's own file records), so
+ * the key keeps Patroni's rule: the newest timeline is the last entry's plus one.
+ */
+export function promoteAction(input: DecideInput, catchUp: { readonly newest: number; readonly files: readonly TimelineFile[] } | undefined, reason: string): Action {
+  const local = input.local;
+  const timeline = local.kind === 'running' ? local.timeline : 0;
+  const switchLsn = local.kind === 'running' ? Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0) : 0;
+  if (!catchUp || catchUp.files.length === 0) return { kind: 'promote', oldTimeline: timeline, switchLsn, reason };
+  return { kind: 'promote', oldTimeline: catchUp.newest, switchLsn, reason, timelineFiles: catchUp.files };
 }
 
 function peerEligible(input: DecideInput, p: Extract<PeerProbe, { reachable: true }>): boolean {
@@ -85,13 +117,15 @@ export function runningPrimaryPeer(input: DecideInput): string | null {
 }
 
 /**
- * S4: a reachable member on a newer timeline than ours, eligible or not, proves that promoting us
- * would create a timeline number that already exists (its promotion may be missing from the
- * history key when etcd was unreachable right after it).
+ * S4: a reachable member on a newer timeline than the newest our promotion would know of, eligible
+ * or not, proves that promoting us would create a timeline number that already exists (its
+ * promotion may be missing from the history key when etcd was unreachable right after it).
+ * `newest`: the newest timeline our history files make known (a catch-up), else our own.
  */
-export function newerTimelinePeer(input: DecideInput): string | null {
-  const mine = ownTimeline(input);
-  if (mine === null) return null;
+export function newerTimelinePeer(input: DecideInput, newest?: number): string | null {
+  const own = ownTimeline(input);
+  if (own === null) return null;
+  const mine = Math.max(own, newest ?? own);
   for (const m of input.cluster?.members ?? []) {
     if (m.name === input.self.name) continue;
     const p = input.peers.get(m.name);
@@ -103,7 +137,7 @@ export function newerTimelinePeer(input: DecideInput): string | null {
 /** Could this peer take the key itself by the rules it applies to itself (S2 b, c, e, sync)? */
 export function peerCouldLead(input: DecideInput, p: PeerProbe | undefined): boolean {
   if (!p || !p.reachable || !peerEligible(input, p) || p.walPosition === null) return false;
-  if (p.timeline !== null && forkedTimeline(input, p.timeline) !== null) return false;
+  if (p.timeline !== null && !timelineVerdict(input, p.timeline, p.walPosition, p.role === 'replica').ok) return false;
   const optime = input.cluster?.status?.optime ?? null;
   return optime === null || p.role !== 'replica' || optime - p.walPosition <= input.config.maximum_lag_on_failover;
 }
@@ -113,12 +147,12 @@ export function peerCouldLead(input: DecideInput, p: PeerProbe | undefined): boo
  * `ties: false` only counts a peer that holds more WAL (or a newer timeline), not one that merely
  * wins a tie on failover_priority or name.
  */
-export function bestAmongPeers(input: DecideInput, opts: { ties?: boolean } = {}): Verdict {
+export function bestAmongPeers(input: DecideInput, opts: { ties?: boolean; newest?: number } = {}): Verdict {
   const mine = walPosition(input.local);
   if (mine === null) return no('own wal position unknown');
   const primary = runningPrimaryPeer(input);
   if (primary !== null) return no(`member ${primary} still reports itself primary`);
-  const newer = newerTimelinePeer(input);
+  const newer = newerTimelinePeer(input, opts.newest);
   if (newer !== null) return no(newer);
   const others = (input.cluster?.members ?? []).filter((m) => m.name !== input.self.name);
   let reachable = 0;

@@ -119,7 +119,10 @@ export class Executor {
   /** Starts the promotion job (history, then pg_promote) and returns: ticks go on renewing the lease. */
   private promote(action: Extract<Action, { kind: 'promote' }>): boolean {
     this.slotsFor = '';
-    this.deps.jobs.start({ kind: 'promote', oldTimeline: action.oldTimeline, switchLsn: action.switchLsn, reason: action.reason })
+    this.deps.jobs.start({
+      kind: 'promote', oldTimeline: action.oldTimeline, switchLsn: action.switchLsn, reason: action.reason,
+      ...(action.timelineFiles ? { timelineFiles: action.timelineFiles } : {}),
+    })
       .catch(() => undefined);
     return true;
   }

@@ -5,6 +5,7 @@ import type { DynamicConfig } from '../config/types.js';
 import type { Lsn } from '../core/cluster.js';
 import type { MemberRef } from '../core/decide-types.js';
 import type { ControlData, LocalPg } from '../core/local-pg.js';
+import type { TimelineFile } from '../core/timeline-catchup.js';
 
 export interface PgPort {
   observe(signal?: AbortSignal): Promise<LocalPg>;
@@ -14,6 +15,11 @@ export interface PgPort {
   clearFence(): void;
   /** pg_promote(true, timeout), then verify it left recovery. Returns the new timeline. */
   promote(timeoutMs: number, signal?: AbortSignal): Promise<number>;
+  /**
+   * Before a catch-up promotion: write the timeline history files PostgreSQL lacks into pg_wal, so
+   * that pg_promote picks a timeline number past them. Files already there are kept.
+   */
+  writeTimelineFiles(files: readonly TimelineFile[], signal?: AbortSignal): Promise<void>;
   /** Point a running replica at a new leader with a reload (no restart). */
   follow(leader: MemberRef, signal?: AbortSignal): Promise<void>;
   /**

@@ -34,9 +34,12 @@ export async function runPromotion(args: {
   } catch (err) {
     throw new JobStageError('history', `history append failed: ${errorMessage(err)}`, { cause: err });
   }
+  // After the entry: a catch-up's files make PostgreSQL name the timeline the entry promised.
+  if (spec.timelineFiles && spec.timelineFiles.length > 0) await pg.writeTimelineFiles(spec.timelineFiles, signal);
   const timeline = await pg.promote(60_000, signal);
   logger.info({
     oldTimeline: spec.oldTimeline, newTimeline: timeline, switchLsn: formatLsn(spec.switchLsn),
     reason: spec.reason, durationMs: Math.round(clock.monoMs() - t0),
+    ...(spec.timelineFiles && spec.timelineFiles.length > 0 ? { timelineFilesWritten: spec.timelineFiles.map((f) => f.timeline) } : {}),
   }, 'promoted');
 }

@@ -16,6 +16,8 @@ export interface FakePg {
   wal: Wal;
   tl: number;
   history: TimelineEntry[];
+  /** The newest timeline whose history file lies in pg_wal (a catch-up writes them); 0: none past tl. */
+  timelineFiles: number;
   running: boolean;
   /** In recovery while running; standby.signal while stopped. */
   recovery: boolean;
@@ -34,7 +36,7 @@ export interface FakePg {
 
 export function emptyPg(): FakePg {
   return {
-    dataDir: 'empty', sysid: null, wal: [], tl: 1, history: [], running: false, recovery: false,
+    dataDir: 'empty', sysid: null, wal: [], tl: 1, history: [], timelineFiles: 0, running: false, recovery: false,
     control: 'unknown', checkpointLsn: 0, upstream: null, streaming: false, promoteDoneAtMs: null, writeUid: null, startedIso: new Date(0).toISOString(),
   };
 }
@@ -94,7 +96,7 @@ export function requestPromote(pg: FakePg, doneAtMs: number): void {
 /** End of recovery: a new timeline (the newest this data dir knows + 1; no WAL archive). */
 export function finishPromote(pg: FakePg, uid: number): void {
   pg.history = [...pg.history, { tl: pg.tl, end: walEnd(pg.wal) }];
-  pg.tl += 1;
+  pg.tl = Math.max(pg.tl, pg.timelineFiles) + 1;
   pg.recovery = false;
   pg.promoteDoneAtMs = null;
   pg.writeUid = uid;

@@ -6,6 +6,7 @@ import type { DynamicConfig } from '../../../src/config/types.js';
 import type { Lsn } from '../../../src/core/cluster.js';
 import type { MemberRef } from '../../../src/core/decide-types.js';
 import type { ControlData, LocalPg } from '../../../src/core/local-pg.js';
+import type { TimelineFile } from '../../../src/core/timeline-catchup.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import { crash, emptyPg, finishPromote, observe, receive, requestPromote, startPrimary, startReplica, stopClean } from './fake-pg.js';
 import { checkPromotion, checkStreamed } from './invariants.js';
@@ -122,6 +123,13 @@ export class SimPg implements PgPort {
     }));
   }
 
+  writeTimelineFiles(files: readonly TimelineFile[]): Promise<void> {
+    return this.op(1, () => {
+      if (!this.pg.running) throw new SimPgError('postgresql is not running');
+      for (const f of files) this.pg.timelineFiles = Math.max(this.pg.timelineFiles, f.timeline);
+    });
+  }
+
   follow(leader: MemberRef): Promise<void> {
     return this.op(this.w.rng.int(5, 50), () => {
       const up = byHost(this.w, leader.host);
@@ -180,6 +188,7 @@ export class SimPg implements PgPort {
       pg.wal = [{ uid: w.nextUid++, from: 0, to: 100 }];
       pg.tl = 1;
       pg.history = [];
+      pg.timelineFiles = 0;
       startPrimary(pg, w.nextUid++, nowMs(w));
       return { systemId: w.sysid };
     });
@@ -191,7 +200,7 @@ export class SimPg implements PgPort {
       if (src === null) throw new SimPgError(`pg_basebackup: could not connect to ${source.name}`, true);
       const pg = this.pg;
       if (pg.dataDir !== 'empty') throw new SimPgError('data directory is not empty');
-      Object.assign(pg, { dataDir: 'initialized', sysid: src.pg.sysid, wal: src.pg.wal, tl: src.pg.tl, history: [...src.pg.history] });
+      Object.assign(pg, { dataDir: 'initialized', sysid: src.pg.sysid, wal: src.pg.wal, tl: src.pg.tl, history: [...src.pg.history], timelineFiles: src.pg.timelineFiles });
       pg.control = 'shut down in recovery';
       pg.checkpointLsn = walEnd(pg.wal);
       pg.recovery = true;
@@ -232,7 +241,7 @@ export class SimPg implements PgPort {
       const fork = up.pg.history.find((h) => h.tl === pg.tl);
       const rewound = pg.tl > up.pg.tl || (pg.tl < up.pg.tl && (fork === undefined || walEnd(pg.wal) > fork.end));
       if (rewound) {
-        Object.assign(pg, { wal: up.pg.wal, tl: up.pg.tl, history: [...up.pg.history] });
+        Object.assign(pg, { wal: up.pg.wal, tl: up.pg.tl, history: [...up.pg.history], timelineFiles: up.pg.timelineFiles });
         w.stats.rewinds++;
         log(w, `${n.name} pg_rewind from ${up.name}`);
       }

@@ -58,7 +58,7 @@ function fakePg() {
   const pg: PgPort = {
     observe: async () => state.local,
     isFenced: () => false, fence: async () => undefined, clearFence: () => undefined,
-    promote: async () => 2, follow: async () => undefined,
+    promote: async () => 2, writeTimelineFiles: async () => undefined, follow: async () => undefined,
     stop: async () => (state.local.kind === 'running' ? 'stopped' : 'already-stopped'),
     checkpoint: async () => undefined, controlData: async () => null, syncSlots: async () => undefined,
     peerReceiveLsn: async () => null, peerInRecovery: async () => null, currentLsn: async () => null,

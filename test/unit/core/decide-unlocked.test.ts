@@ -162,7 +162,7 @@ describe('decide: leader race', () => {
     const c = cluster({ leader: null, members: [member('pg2'), member('pg3')], history: [{ timeline: 1, switchLsn: 4_000, reason: 'automatic failover', newLeader: 'pg9' }] });
     const d = decide(raceInput({ cluster: c, peers: peers() }));
     expect(kinds(d)).toEqual([]);
-    expect(d.reason).toBe("not promoting: timeline 1 is behind the cluster's: pg9 already promoted from timeline 1 at 4000");
+    expect(d.reason).toBe("not promoting: timeline 1 is behind the cluster's: pg9 already promoted from timeline 1 at 4000; own wal 5000 is past the switch point 4000 of timeline 1");
   });
 
   it('ignores its own history entry for the timeline it is still on (that promotion never completed)', () => {
