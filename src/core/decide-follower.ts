@@ -18,6 +18,11 @@ export function whenFollower(input: DecideInput, leaderName: string): Decision {
     // Only reachable in pause: enforceLease demotes otherwise.
     return decision(input, [], `paused: postgresql runs as primary while ${leaderName} holds the leader key`, memory);
   }
+  const past = pastTheFork(input, leaderMember?.timeline ?? 0);
+  if (past !== null && !isPaused(input)) {
+    return decision(input, [{ kind: 'startJob', job: { kind: 'rejoin', leader } }],
+      `rejoining ${leaderName} through the fork check: ${past}; postgresql will not follow it as it is`, { ...memory, followSinceMs: null });
+  }
   if (followsLeader(input, leader)) {
     const streaming = local.walReceiver?.status === 'streaming';
     const archiveOnly = input.self.tags.nostream === true;
@@ -35,6 +40,21 @@ export function whenFollower(input: DecideInput, leaderName: string): Decision {
   }
   return decision(input, [{ kind: 'follow', leader }], `following the new leader ${leaderName} (reload, no restart)`,
     { ...memory, followSinceMs: input.nowMs, followLeader: leaderName });
+}
+
+/**
+ * A replica still on an older timeline whose WAL goes past the point where the history key says the
+ * cluster left that timeline (a former primary's end-of-recovery records, say): PostgreSQL refuses
+ * to follow the newer timeline, so waiting FOLLOW_GRACE_MS for its WAL receiver only delays the
+ * rewind (and keeps this member out of the race meanwhile).
+ */
+function pastTheFork(input: DecideInput, leaderTimeline: number): string | null {
+  const local = input.local;
+  if (local.kind !== 'running' || !local.inRecovery || leaderTimeline <= local.timeline) return null;
+  const entry = (input.cluster?.history?.value ?? []).find((h) => h.timeline === local.timeline);
+  const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
+  if (!entry || pos <= entry.switchLsn) return null;
+  return `own wal ${pos} on timeline ${local.timeline} is past ${entry.switchLsn}, where the cluster left it`;
 }
 
 function followsLeader(input: DecideInput, leader: MemberRef): boolean {

@@ -131,7 +131,8 @@ function leaderPgNotRunning(input: DecideInput): Decision {
   const successor = limitMs === 0 && !isPaused(input) ? bestCandidate(input) : null;
   if (successor !== null) {
     return decision(input, [{ kind: 'releaseLeader' }],
-      `releasing the leader key: postgresql is down and primary_start_timeout is 0; ${successor} can take over`, { primaryDownSinceMs: null });
+      `releasing the leader key: postgresql is down and primary_start_timeout is 0; ${successor} can take over`,
+      { primaryDownSinceMs: null, releasedForSuccessorMs: input.nowMs });
   }
   const actions: Action[] = [{ kind: 'renewLeader' }];
   if (input.fenced) actions.push({ kind: 'clearFence' });

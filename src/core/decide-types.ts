@@ -178,6 +178,13 @@ export interface Memory {
    * _primary_flush_lsn), so every commit acknowledged before the change is on it too.
    */
   readonly syncBase: { readonly value: string; readonly lsn: Lsn } | null;
+  /**
+   * Monotonic ms when this node gave the key up for a successor because its PostgreSQL was down
+   * (primary_start_timeout 0): its own PostgreSQL, a former primary, waits a loop for the successor
+   * to lead and then rejoins it through the fork check, instead of starting read-only on its old
+   * timeline at once.
+   */
+  readonly releasedForSuccessorMs: number | null;
 }
 
 /** What a replica saw of the current (then former) leader, on the monotonic clock. */
@@ -212,6 +219,7 @@ export const EMPTY_MEMORY: Memory = {
   handedOver: null,
   leaderSeen: null,
   syncBase: null,
+  releasedForSuccessorMs: null,
 };
 
 export interface LeaseInfo {

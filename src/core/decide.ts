@@ -244,6 +244,12 @@ function whenUnlocked(input: DecideInput): Decision {
       return decision(input, [{ kind: 'clearFence' }, { kind: 'startJob', job: { kind: 'startReplica', leader: null } }],
         'no leader: starting the fenced former primary read-only so its wal position can compete');
     }
+    const released = input.memory.releasedForSuccessorMs;
+    const waitMs = input.config.loop_wait * 1000;
+    if (released !== null && stoppedAsPrimary(input) && input.nowMs - released < waitMs) {
+      return decision(input, [],
+        `no leader yet: the key was released ${Math.round(input.nowMs - released)} ms ago for a successor; waiting up to ${waitMs} ms for it to lead before starting this former primary read-only`);
+    }
     const was = stoppedAsPrimary(input) ? 'former primary' : 'replica';
     return decision(input, [{ kind: 'startJob', job: { kind: 'startReplica', leader: null } }],
       `no leader: starting postgresql (${was}) read-only so it can take part in the leader race`);

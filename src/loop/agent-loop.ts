@@ -125,7 +125,9 @@ export class AgentLoop {
       try {
         outcome = await this.tick(signal);
       } catch (err) {
-        this.log.error({ err: asError(err) }, 'tick failed');
+        // A stop aborts the tick in flight on purpose: not an error to page anyone about.
+        if (signal.aborted) this.log.info({ err: asError(err) }, 'tick aborted: the agent is stopping');
+        else this.log.error({ err: asError(err) }, 'tick failed');
         outcome = { halt: null, retickNow: false, retickSoon: true };
       }
       if (outcome.halt !== null) return outcome.halt;

@@ -97,6 +97,19 @@ describe('decide: follower', () => {
     expect(d.memory.followSinceMs).toBe(NOW_MS - 1_000);
   });
 
+  it('rejoins at once when the history key shows its wal is past where the cluster left its timeline', () => {
+    const forked = cluster({ leader: 'pg2', members: newLeaderPg2.members, history: [{ timeline: 1, switchLsn: 4_000, reason: 'x', newLeader: 'pg2' }] });
+    // Before pointing it at the new leader, and while its receiver waits: PostgreSQL will never follow.
+    for (const local of [localPg.replica({ walReceiver: null }), notStreaming('pg2')]) {
+      const d = decide(replicaInput({ cluster: forked, name: 'pg1', local }));
+      expect(jobOf(d)).toEqual({ kind: 'rejoin', leader: ref('pg2') });
+      expect(d.reason).toContain('own wal 5000 on timeline 1 is past 4000, where the cluster left it');
+    }
+    // At or before the switch point it can follow: it waits for its receiver as before.
+    const prefix = cluster({ leader: 'pg2', members: newLeaderPg2.members, history: [{ timeline: 1, switchLsn: 5_000, reason: 'x', newLeader: 'pg2' }] });
+    expect(kinds(decide(replicaInput({ cluster: prefix, name: 'pg1', local: notStreaming('pg2') })))).toEqual([]);
+  });
+
   it('restarts the grace when the remembered follow was for another leader', () => {
     const d = decide(replicaInput({ cluster: newLeaderPg2, name: 'pg1', local: notStreaming('pg2'), memory: memory({ followLeader: 'pg3', followSinceMs: NOW_MS - 60_000 }) }));
     expect(kinds(d)).toEqual([]);

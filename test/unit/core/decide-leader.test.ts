@@ -130,6 +130,23 @@ describe('decide: leader postgresql failure (5.5)', () => {
     expect(jobOf(alone)).toEqual({ kind: 'startPrimary' });
   });
 
+  it('after giving the key to a successor, its former primary waits a loop before starting read-only for the race', () => {
+    const noLeader = cluster({ leader: null });
+    const released = memory({ releasedForSuccessorMs: NOW_MS - 1_000 });
+    const wait = decide(input({ cluster: noLeader, local: localPg.down({ state: 'in production' }), memory: released }));
+    expect(kinds(wait)).toEqual([]);
+    expect(wait.reason).toContain('waiting up to 2000 ms for it to lead before starting this former primary read-only');
+    const later = decide(input({ cluster: noLeader, local: localPg.down({ state: 'in production' }), memory: released, nowMs: NOW_MS + 1_500 }));
+    expect(jobOf(later)).toEqual({ kind: 'startReplica', leader: null });
+    // Only a former primary waits: a replica's WAL did not diverge, it races at once.
+    expect(jobOf(decide(input({ cluster: noLeader, local: localPg.down(), memory: released })))).toEqual({ kind: 'startReplica', leader: null });
+  });
+
+  it('records when it gave the key up for a successor', () => {
+    const d = decide(input({ config: dynamicConfig({ primary_start_timeout: 0 }), local: localPg.down({ state: 'in production' }), peers: peers(peer('pg2')) }));
+    expect(d.memory.releasedForSuccessorMs).toBe(NOW_MS);
+  });
+
   it('releases the leader key when postgresql could not start within primary_start_timeout', () => {
     const d = decide(input({ local: localPg.down({ state: 'in production' }), memory: memory({ primaryDownSinceMs: NOW_MS - 301_000 }) }));
     expect(kinds(d)).toEqual(['releaseLeader']);
