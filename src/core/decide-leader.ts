@@ -74,10 +74,10 @@ function leaderRunning(input: DecideInput): Decision {
     const starts = handover.actions.some((a) => a.kind === 'startJob');
     return decision(input, [...actions, ...handover.actions], handover.reason, starts ? { ...memory, switchoverAbort: null } : memory);
   }
-  // In pause no automatic action: synchronous_standby_names and the sync key stay as they are.
-  const sync = isPaused(input) ? null : leaderSyncStep(input);
-  const base = notes.length > 0 ? `leader: ${notes.join(', ')}` : 'leader: renewing the lease';
-  if (sync === null) return decision(input, actions, `paused; ${base}`, memory);
+  // In pause too, as Patroni does: which standby is synchronous is no role change, and a commit
+  // waiting on a standby that stopped replaying would otherwise wait until the pause ends.
+  const sync = leaderSyncStep(input);
+  const base = `${isPaused(input) ? 'paused; ' : ''}${notes.length > 0 ? `leader: ${notes.join(', ')}` : 'leader: renewing the lease'}`;
   const reason = sync.note === null ? base : `${base}; ${sync.note}`;
   return decision(input, [...actions, ...sync.actions], reason, { ...memory, ...sync.memory });
 }

@@ -46,18 +46,29 @@ export interface SyncCandidate {
  * Patroni does: higher sync_priority, then the current sync state, then more WAL; members
  * tagged nofailover last (they could never take over).
  */
-export function syncCandidates(local: PgRunning, members: readonly MemberView[], self: string): SyncCandidate[] {
+export function syncCandidates(local: PgRunning, members: readonly MemberView[], self: string, synchronousCommit?: unknown): SyncCandidate[] {
   const byName = new Map(members.filter((m) => m.name !== self && m.state === 'running' && m.tags.nosync !== true && m.tags.nostream !== true).map((m) => [m.name, m]));
+  const column = lsnColumn(synchronousCommit);
   const out: SyncCandidate[] = [];
   for (const row of local.replication) {
     const m = byName.get(row.applicationName);
-    if (!m || row.flushLsn === null || row.state !== 'streaming') continue;
+    const lsn = row[column];
+    if (!m || lsn === null || row.state !== 'streaming') continue;
     if (out.some((c) => c.name === m.name)) continue;
-    out.push({ name: m.name, lsn: row.flushLsn, syncState: row.syncState, priority: m.tags.sync_priority ?? 1, nofailover: m.tags.nofailover === true });
+    out.push({ name: m.name, lsn, syncState: row.syncState, priority: m.tags.sync_priority ?? 1, nofailover: m.tags.nofailover === true });
   }
   out.sort((a, b) => b.priority - a.priority || cmpDesc(a.syncState, b.syncState) || b.lsn - a.lsn);
   // Stable: keeps the order above within each group.
   return [...out.filter((c) => !c.nofailover), ...out.filter((c) => c.nofailover)];
+}
+
+/**
+ * The position a commit waits for, as Patroni reads synchronous_commit: replay for remote_apply,
+ * write for remote_write, flush otherwise. A standby that lags on that one holds commits up.
+ */
+function lsnColumn(synchronousCommit: unknown): 'replayLsn' | 'writeLsn' | 'flushLsn' {
+  const v = typeof synchronousCommit === 'string' ? synchronousCommit.toLowerCase() : '';
+  return v === 'remote_apply' ? 'replayLsn' : v === 'remote_write' ? 'writeLsn' : 'flushLsn';
 }
 
 function cmpDesc(a: string, b: string): number {

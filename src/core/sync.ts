@@ -78,7 +78,7 @@ export function leaderSyncStep(input: DecideInput): SyncStep {
   }
   const strict = input.config.synchronous_mode_strict;
   const voters = key.value.syncStandby;
-  const candidates = syncCandidates(local, input.cluster?.members ?? [], self);
+  const candidates = syncCandidates(local, input.cluster?.members ?? [], self, input.config.postgresql.parameters['synchronous_commit']);
   const picked = pickSyncStandbys(candidates, local, input.config);
   // Named in synchronous_standby_names long enough to hold every acknowledged commit.
   const confirmed = candidates

@@ -45,6 +45,17 @@ describe('choosing synchronous standbys', () => {
     expect(syncCandidates(local, members, 'pg1').map((c) => c.name)).toEqual(['pg3', 'pg2']);
   });
 
+  it('compares the position synchronous_commit waits for: replay for remote_apply, write for remote_write', () => {
+    const local = localPg.primary({ replication: [row('pg2', { flushLsn: 6_000, replayLsn: 5_000 }), row('pg3', { flushLsn: 5_500, replayLsn: 5_900, writeLsn: 7_000 })] });
+    const names = (sc?: string) => syncCandidates(local, [member('pg2'), member('pg3')], 'pg1', sc).map((c) => c.name);
+    expect(names()).toEqual(['pg2', 'pg3']);
+    expect(names('remote_apply')).toEqual(['pg3', 'pg2']);
+    expect(names('remote_write')).toEqual(['pg3', 'pg2']);
+    // A standby that replays nothing (replay paused) is behind by maximum_lag_on_syncnode under remote_apply.
+    const c = syncCandidates(local, [member('pg2'), member('pg3')], 'pg1', 'remote_apply');
+    expect(pickSyncStandbys(c, local, dynamicConfig({ synchronous_node_count: 2, maximum_lag_on_syncnode: 500 }))).toEqual(['pg3']);
+  });
+
   it('takes up to synchronous_node_count and skips standbys lagging more than maximum_lag_on_syncnode', () => {
     const local = localPg.primary({ replication: [row('pg2', { flushLsn: 1_000 }), row('pg3', { flushLsn: 9_000 })] });
     const c = syncCandidates(local, [member('pg2'), member('pg3')], 'pg1');
@@ -170,10 +181,11 @@ describe('decide: the leader in synchronous mode', () => {
     expect(d.reason).toBe('leader: renewing the lease');
   });
 
-  it('paused: leaves synchronous_standby_names and the key alone', () => {
+  it('paused: still manages synchronous_standby_names and the key, as Patroni does', () => {
     const i = leader({ rows: [row('pg2')] });
     const d = decide({ ...i, config: dynamicConfig({ synchronous_mode: true, pause: true }) });
-    expect(kinds(d)).not.toContain('setSyncStandbyNames');
+    expect(action(d, 'setSyncStandbyNames')).toEqual({ kind: 'setSyncStandbyNames', value: 'pg2' });
+    expect(d.reason).toMatch(/^paused; leader: renewing the lease; synchronous mode: setting synchronous_standby_names to 'pg2'/);
   });
 });
 
