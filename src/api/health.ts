@@ -15,6 +15,8 @@ export type HealthCheck =
   | 'sync'
   | 'async'
   | 'read_only_sync'
+  | 'quorum'
+  | 'read_only_quorum'
   | 'health'
   | 'liveness'
   | 'readiness';
@@ -36,6 +38,8 @@ export const HEALTH_PATHS: Readonly<Record<string, HealthCheck>> = {
   '/asynchronous': 'async',
   '/read-only-sync': 'read_only_sync',
   '/read-only-synchronous': 'read_only_sync',
+  '/quorum': 'quorum',
+  '/read-only-quorum': 'read_only_quorum',
   '/health': 'health',
   '/liveness': 'liveness',
   '/readiness': 'readiness',
@@ -149,6 +153,9 @@ function tagsMatch(snap: StatusSnapshot, f: HealthFilters): boolean {
 function checkPasses(check: HealthCheck, snap: StatusSnapshot, f: HealthFilters, nowMonoMs: number): boolean {
   const lc = leaderCodes(snap, nowMonoMs);
   const isSync = snap.node.sync_standby === true;
+  // Quorum mode is refused by the config today, so no node is a quorum standby: /quorum answers
+  // 503 everywhere and /read-only-quorum 200 on the leader only, as Patroni does outside quorum mode.
+  const isQuorum = false;
   switch (check) {
     case 'primary':
       return lc.primary;
@@ -163,7 +170,11 @@ function checkPasses(check: HealthCheck, snap: StatusSnapshot, f: HealthFilters,
     case 'sync':
       return snap.dcsOk && isSync && replicaOk(snap, f);
     case 'async':
-      return snap.dcsOk && !isSync && replicaOk(snap, f);
+      return snap.dcsOk && !isSync && !isQuorum && replicaOk(snap, f);
+    case 'quorum':
+      return snap.dcsOk && isQuorum && replicaOk(snap, f);
+    case 'read_only_quorum':
+      return lc.primary || lc.standbyLeader || (snap.dcsOk && isQuorum && replicaOk(snap, f));
     case 'read_only_sync':
       return lc.primary || lc.standbyLeader || (snap.dcsOk && isSync && replicaOk(snap, f));
     case 'health':

@@ -180,6 +180,18 @@ describe('health details', () => {
     expect((await api.app.inject({ url: '/async' })).statusCode).toBe(200);
   });
 
+  it('/quorum and /read-only-quorum: no quorum standby outside quorum mode; the leader is read-only-quorum', async () => {
+    const dynamic = { ...DYNAMIC, synchronous_mode: true };
+    const cluster = clusterView('a', { sync: { value: { leader: 'a', syncStandby: ['b'] }, modRevision: 7 } });
+    api.status = snapshot(clock, { name: 'b', local: replicaPg(true), dynamic, cluster });
+    expect((await api.app.inject({ url: '/quorum' })).statusCode).toBe(503);
+    expect((await api.app.inject({ url: '/read-only-quorum' })).statusCode).toBe(503);
+    expect((await api.app.inject({ url: '/read-only-sync' })).statusCode).toBe(200);
+    api.status = snapshot(clock, { name: 'a', local: primaryPg(), dynamic, cluster, holdsLeader: true, leaseValidUntilMs: clock.monoMs() + 9_000 });
+    expect((await api.app.inject({ url: '/read-only-quorum' })).statusCode).toBe(200);
+    expect((await api.app.inject({ url: '/quorum' })).statusCode).toBe(503);
+  });
+
   it('/liveness fails once the loop has not ticked for ttl, unless paused', async () => {
     api.status = snapshot(clock, { local: replicaPg(true), tickMonoMs: clock.monoMs() - 31_000 });
     expect((await api.app.inject({ url: '/liveness' })).statusCode).toBe(503);
