@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config, DynamicConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import type { ClusterView } from '../core/cluster.js';
+import { probeReason } from '../core/probe-policy.js';
 import { decide } from '../core/decide.js';
 import { EMPTY_MEMORY, type DecideInput, type Decision, type Memory, type PeerProbe } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
@@ -247,16 +248,8 @@ export class AgentLoop {
   }
 
   private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {
-    if (!cluster) return new Map();
-    // A leader whose PostgreSQL is down with primary_start_timeout 0 fails over only when a
-    // replica can take over: decide() needs the candidates' state.
-    const failFast = cluster.leader?.name === self && local.kind === 'down' && this.dynamic().primary_start_timeout === 0;
-    if (failFast) return this.probe(cluster, self);
-    if (local.kind !== 'running') return new Map();
-    // A key holder still in recovery re-checks S2 before promoting (its promotion failed or crashed).
-    const race = cluster.leader === null || (cluster.leader.name === self && local.inRecovery);
-    const switchover = cluster.leader?.name === self && cluster.failover !== null;
-    if (!race && !switchover) return new Map();
+    const why = probeReason({ cluster, local, self, primaryStartTimeoutSec: this.dynamic().primary_start_timeout });
+    if (cluster === null || why === null) return new Map();
     return this.probe(cluster, self);
   }
 
