@@ -129,6 +129,8 @@ export type Action =
   | { readonly kind: 'deleteSync'; readonly modRevision: number }
   /** ALTER SYSTEM synchronous_standby_names + reload; null resets it to the configured value. */
   | { readonly kind: 'setSyncStandbyNames'; readonly value: string | null }
+  /** Re-render the managed configuration from the dynamic config of `revision` and reload PostgreSQL. */
+  | { readonly kind: 'applyDynamicConfig'; readonly revision: number }
   | { readonly kind: 'halt'; readonly exitCode: number };
 
 export type ActionKind = Action['kind'];
@@ -185,6 +187,11 @@ export interface Memory {
    * timeline at once.
    */
   readonly releasedForSuccessorMs: number | null;
+  /**
+   * The `config` key revision PostgreSQL's managed files were rendered from (null: not known yet;
+   * the first one seen was rendered at start or follow).
+   */
+  readonly appliedConfigRevision: number | null;
 }
 
 /** What a replica saw of the current (then former) leader, on the monotonic clock. */
@@ -220,6 +227,7 @@ export const EMPTY_MEMORY: Memory = {
   leaderSeen: null,
   syncBase: null,
   releasedForSuccessorMs: null,
+  appliedConfigRevision: null,
 };
 
 export interface LeaseInfo {
@@ -249,6 +257,8 @@ export interface DecideInput {
   readonly memory: Memory;
   readonly nowMs: number;
   readonly wallNowMs: number;
+  /** Kinds of the previous tick's actions that failed or were skipped (a guard lost before them). */
+  readonly undone?: readonly Action['kind'][];
 }
 
 export interface Decision {

@@ -9,6 +9,7 @@ import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './j
 import { memberRef } from './member-ref.js';
 import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
 import { keepSyncBase, prepromoteSync } from './sync.js';
+import { withConfigApply } from './config-apply.js';
 
 export function decide(raw: DecideInput): Decision {
   const memory = trackLeader(raw);
@@ -17,7 +18,7 @@ export function decide(raw: DecideInput): Decision {
   if (unrecorded) return unrecorded;
   const ready = forgetOnLeaderChange(absorbFinishedJob(input));
   const d = holdBackRepeatedJob(ready, decideNow(ready));
-  return { ...d, memory: keepSyncBase(input, settleSwitchoverMemory(input, d.memory)) };
+  return withConfigApply(input, { ...d, memory: keepSyncBase(input, settleSwitchoverMemory(input, d.memory)) });
 }
 
 /**

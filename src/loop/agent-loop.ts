@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { ClusterView } from '../core/cluster.js';
 import { probeReason } from '../core/probe-policy.js';
 import { decide } from '../core/decide.js';
-import { EMPTY_MEMORY, type DecideInput, type Decision, type Memory, type PeerProbe } from '../core/decide-types.js';
+import { EMPTY_MEMORY, type Action, type DecideInput, type Decision, type Memory, type PeerProbe } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
 import type { Dcs } from '../dcs/port.js';
 import { emptyCounters, recordTick, type AgentCounters } from '../obs/metrics.js';
@@ -49,7 +49,7 @@ export class AgentLoop {
   private wakeResolve: (() => void) | null = null;
   private wakePending = false;
   private lastReason = '';
-  private appliedConfigRevision: number | null = null;
+  private undone: readonly Action['kind'][] = [];
   /** This run has published its member key: from then on it is a live member, never a newcomer. */
   private joined = false;
   private readonly reported = new Set<string>();
@@ -192,7 +192,6 @@ export class AgentLoop {
     }
     const observed = await pg.observe(signal);
     const dynamic = this.dynamic();
-    await this.applyConfigChange(cluster, observed, dynamic, signal);
     const peers = await this.maybeProbe(cluster, observed, config.name);
     // Race (S2 d): our own position is read after the peers' fresh ones, never before them. Without
     // a streaming WAL receiver nothing arrives, and the first reading is still exact.
@@ -209,12 +208,13 @@ export class AgentLoop {
       },
       config: dynamic, cluster, dcsError, lease: this.leaseForDecide(), joined: this.joined,
       local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
-      nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(),
+      nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(), undone: this.undone,
     };
     const decision = (this.deps.decide ?? decide)(input);
     this.memory = decision.memory;
     this.logDecision(decision, local, cluster, clock.monoMs() - t0);
     const result = await this.executor.run(decision.actions, local, signal);
+    this.undone = result.undone;
     if (result.halt !== null) {
       // A refusal writes nothing more: a newcomer that refuses must not overwrite a live member's key.
       this.deps.fencing.apply();
@@ -229,22 +229,6 @@ export class AgentLoop {
     this.counters = recordTick(this.counters, { durationMs, actionKinds: decision.actions.map((a) => a.kind) });
     this.publish(config, after, cluster, holds, decision, dynamic);
     return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon };
-  }
-
-  /** edit-config / PATCH /config changed the `config` key: carry parameters and pg_hba to PostgreSQL. */
-  private async applyConfigChange(cluster: ClusterView | null, local: LocalPg, dynamic: DynamicConfig, signal?: AbortSignal): Promise<void> {
-    const rev = cluster?.config?.modRevision ?? null;
-    if (rev === null || rev === this.appliedConfigRevision || local.kind !== 'running') return;
-    const first = this.appliedConfigRevision === null;
-    this.appliedConfigRevision = rev;
-    if (first) return; // the files were rendered from this config when PostgreSQL was started or followed
-    try {
-      await this.deps.pg.applyDynamicConfig(dynamic, signal);
-      this.log.info({ configRevision: rev }, 'dynamic configuration applied to postgresql (reloaded)');
-    } catch (err) {
-      this.appliedConfigRevision = null;
-      this.log.warn({ err: asError(err) }, 'applying the dynamic configuration failed');
-    }
   }
 
   private async maybeProbe(cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {

@@ -31,6 +31,8 @@ export interface ExecutionResult {
   readonly retickSoon: boolean;
   readonly halt: number | null;
   readonly failures: readonly { readonly action: string; readonly error: string }[];
+  /** Kinds of the actions that failed or did not run (decide() sees them next tick). */
+  readonly undone: readonly Action['kind'][];
 }
 
 const SYNC_STEPS: ReadonlySet<string> = new Set(['writeSync', 'deleteSync', 'setSyncStandbyNames']);
@@ -42,13 +44,15 @@ export class Executor {
 
   async run(actions: readonly Action[], local: LocalPg, signal?: AbortSignal): Promise<ExecutionResult> {
     const failures: { action: string; error: string }[] = [];
-    for (const action of actions) {
-      if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures };
+    const undone: Action['kind'][] = [];
+    const rest = (i: number): Action['kind'][] => [...undone, ...actions.slice(i).map((a) => a.kind)];
+    for (const [i, action] of actions.entries()) {
+      if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures, undone: rest(i + 1) };
       try {
         const ok = await this.one(action, local, signal);
         if (!ok) {
           this.deps.logger.info({ action: action.kind }, 'guard lost; skipping the rest of the actions');
-          return { retickNow: true, retickSoon: false, halt: null, failures };
+          return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i) };
         }
       } catch (err) {
         const error = errorMessage(err);
@@ -56,11 +60,12 @@ export class Executor {
         this.deps.logger.warn({ action: action.kind, err: asError(err) }, 'action failed');
         // A sync step that failed must stop what follows it: the write order is the invariant (S3).
         if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote' || SYNC_STEPS.has(action.kind)) {
-          return { retickNow: false, retickSoon: true, halt: null, failures };
+          return { retickNow: false, retickSoon: true, halt: null, failures, undone: rest(i) };
         }
+        undone.push(action.kind);
       }
     }
-    return { retickNow: false, retickSoon: failures.length > 0, halt: null, failures };
+    return { retickNow: false, retickSoon: failures.length > 0, halt: null, failures, undone };
   }
 
   /** Returns false when a guard lost its compare. */
@@ -108,6 +113,10 @@ export class Executor {
       case 'writeSync': return dcs.setSync({ leader: action.leader, syncStandby: action.standbys }, action.modRevision, signal);
       case 'deleteSync': return dcs.deleteSync(action.modRevision, signal);
       case 'setSyncStandbyNames': await pg.setSyncStandbyNames(action.value, signal); return true;
+      case 'applyDynamicConfig':
+        await pg.applyDynamicConfig(this.deps.dynamicConfig(), signal);
+        logger.info({ configRevision: action.revision }, 'dynamic configuration applied to postgresql (reloaded)');
+        return true;
       default: {
         const never: never = action;
         logger.error({ action: never }, 'unknown action');
