@@ -35,6 +35,12 @@ export interface MemberStatus {
   readonly agent?: string;
   /** pg-ha-agent extension: the reason for the member's last decision. */
   readonly reason?: string;
+  /**
+   * pg-ha-agent extension (`lease_ttl`): the TTL etcd granted the lease this member's keys hang
+   * on. It can differ from the config's ttl after a change at run time (the lease keeps its TTL
+   * until it is granted again), and a former leader's deadline follows the lease, not the config.
+   */
+  readonly leaseTtl?: number;
   /** pg-ha-agent extension (`pending_job_backoff`): a repair job that keeps failing and waits. */
   readonly jobBackoff?: MemberJobBackoff;
   /** pg-ha-agent extension: the last switchover this member aborted as leader, and why. */

@@ -206,6 +206,8 @@ export interface LeaderSeen {
   readonly keySeenMs: number;
   /** This node's WAL receiver streamed while that leader held the key (sticky for that leader). */
   readonly streaming: boolean;
+  /** The largest `lease_ttl` that leader's member key showed (0 or absent: unknown, config ttl). */
+  readonly leaseTtlSec?: number;
   /**
    * The cluster was paused at that leader's last sign of life. A paused leader does not fence
    * itself (SPEC 5.8), so no lease deadline bounds how long it may stay writable once cut off.

@@ -46,8 +46,18 @@ export function trackLeader(input: DecideInput): Memory {
     // lease's end, and "our stream from it has ended" must still hold when the key goes.
     streaming: leader ? (same && prev.streaming) || streamingNow(input) : prev?.streaming ?? false,
     paused: alive ? isPaused(input) : prev.paused === true,
+    ...leaseTtlOf(cluster.members.find((m) => m.name === name)?.leaseTtl, same ? prev : null),
   };
   return { ...memory, leaderSeen: seen };
+}
+
+/**
+ * The largest lease TTL that leader published: a smaller one later cannot shorten a deadline an
+ * earlier lease may still hold.
+ */
+function leaseTtlOf(published: number | undefined, prev: LeaderSeen | null): { leaseTtlSec?: number } {
+  const ttl = Math.max(published ?? 0, prev?.leaseTtlSec ?? 0);
+  return ttl > 0 ? { leaseTtlSec: ttl } : {};
 }
 
 /**
@@ -62,7 +72,9 @@ function claimedPrimary(input: DecideInput): string | undefined {
 export function formerLeaderDeadline(input: DecideInput): number | null {
   const seen = input.memory.leaderSeen;
   if (seen === null || seen.name === input.self.name) return null;
-  return seen.activityMs + input.config.ttl * 1000;
+  // The leader's deadline follows the TTL its lease was granted with; the config's ttl may have
+  // been lowered since (the lease keeps its TTL until granted again).
+  return seen.activityMs + Math.max(input.config.ttl, seen.leaseTtlSec ?? 0) * 1000;
 }
 
 /**

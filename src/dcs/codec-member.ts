@@ -101,10 +101,16 @@ export function decodeMember(name: string, text: string): Decoded<MemberStatus> 
     pause: r.bool('pause'),
     agent: r.str('agent'),
     reason: r.str('reason'),
+    leaseTtl: positiveInt(obj['lease_ttl']),
     jobBackoff: decodeBackoff(obj['pending_job_backoff']),
     switchoverAborted: decodeAborted(obj['switchover_aborted']),
   });
   return r.problem === null ? ok(member) : invalid(r.problem);
+}
+
+/** Our own field: read leniently (a malformed one is dropped, never the whole member). */
+function positiveInt(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /** Our own field: read leniently (a malformed one is dropped, never the whole member). */
@@ -140,6 +146,7 @@ export function encodeMember(m: MemberStatus): string {
   if (m.pause === true) out['pause'] = true;
   if (m.agent !== undefined) out['agent'] = m.agent;
   if (m.reason !== undefined) out['reason'] = m.reason;
+  if (m.leaseTtl !== undefined) out['lease_ttl'] = m.leaseTtl;
   if (m.jobBackoff !== undefined) {
     const b = m.jobBackoff;
     out['pending_job_backoff'] = { job: b.job, target: b.target, failures: b.failures, retry_in_seconds: b.retryInSeconds, last_error: b.error };

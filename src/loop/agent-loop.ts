@@ -287,7 +287,8 @@ export class AgentLoop {
     const job = this.deps.jobs.running();
     try {
       await dcs.touchMember(memberStatus({ config, agent: this.deps.agentVersion, local, holdsLeader: holds, jobKind: job?.spec.kind ?? null, reason: decision.reason, paused: this.dynamic().pause,
-        backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()), switchoverAbort: decision.memory.switchoverAbort }));
+        backoff: memberBackoff(decision.memory.jobBackoff, this.deps.clock.monoMs()), switchoverAbort: decision.memory.switchoverAbort,
+        leaseTtl: dcs.lease().grantedTtlSec }));
       this.joined = true;
     } catch (err) {
       this.log.debug({ err: asError(err) }, 'member key update failed');

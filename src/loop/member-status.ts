@@ -33,6 +33,8 @@ export function memberStatus(args: {
   backoff?: MemberJobBackoff | null;
   /** The last switchover this node aborted as leader (the REST API reports its reason). */
   switchoverAbort?: SwitchoverAbort | null;
+  /** The TTL etcd granted our lease (0: none yet). */
+  leaseTtl?: number;
 }): MemberStatus {
   const { config, local } = args;
   let role: MemberRole = 'uninitialized';
@@ -49,6 +51,7 @@ export function memberStatus(args: {
     agent: args.agent,
     reason: args.reason,
     ...(args.paused === true ? { pause: true } : {}),
+    ...(args.leaseTtl !== undefined && args.leaseTtl > 0 ? { leaseTtl: args.leaseTtl } : {}),
     ...(args.backoff ? { jobBackoff: args.backoff } : {}),
     ...(args.switchoverAbort ? { switchoverAborted: {
       to: args.switchoverAbort.candidate, reason: args.switchoverAbort.reason, at: new Date(args.switchoverAbort.wallAtMs).toISOString(),

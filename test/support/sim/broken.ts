@@ -5,8 +5,16 @@ import type { DecideInput, Decision } from '../../../src/core/decide-types.js';
 
 type DecideFn = (input: DecideInput) => Decision;
 
-/** ttl 0 makes "last seen alive + ttl" pass at once: the S2 former-leader wait is off. */
-const noWait: DecideFn = (i) => decide({ ...i, config: { ...i.config, ttl: 0 } });
+/**
+ * ttl 0, and no lease TTL from the leader's member key, make "last seen alive + ttl" pass at once:
+ * the S2 former-leader wait is off.
+ */
+const noWait: DecideFn = (i) => {
+  const seen = i.memory.leaderSeen;
+  const cluster = i.cluster ? { ...i.cluster, members: i.cluster.members.map(({ leaseTtl: _ttl, ...m }) => m) } : null;
+  const memory = seen ? { ...i.memory, leaderSeen: { ...seen, leaseTtlSec: 0 } } : i.memory;
+  return decide({ ...i, cluster, memory, config: { ...i.config, ttl: 0 } });
+};
 
 /** Promote whenever the key is free, ignoring peers and tags. */
 const greedy: DecideFn = (i) => {

@@ -53,6 +53,13 @@ describe('former leader: what a replica remembers of the leader', () => {
     expect(trackLeader(raceInput({ memory: m, cluster: unlocked(10, [member('pg2')]) })).leaderSeen?.activityMs).toBe(NOW_MS - 3_000);
   });
 
+  it('remembers the largest lease TTL the leader published (a ttl lowered at run time leaves its lease as it was)', () => {
+    const c = (leaseTtl: number) => cluster({ statusModRevision: 10, members: [member('pg1', { role: 'primary', leaseTtl }), member('pg2'), member('pg3')] });
+    const first = trackLeader(replicaInput({ cluster: c(30) }));
+    expect(first.leaderSeen?.leaseTtlSec).toBe(30);
+    expect(trackLeader(replicaInput({ cluster: c(10), memory: first })).leaderSeen?.leaseTtlSec).toBe(30);
+  });
+
   it('is kept while the key is absent and cleared while this node leads', () => {
     const m = memory({ leaderSeen: seen() });
     expect(trackLeader(raceInput({ memory: m })).leaderSeen).toEqual(seen());
@@ -67,6 +74,12 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(d.reason).toBe(
       'not promoting: former leader pg1 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream still runs; its member key is still alive); waiting for evidence',
     );
+  });
+
+  it('counts the deadline with the lease TTL the leader published when it is larger than the config ttl', () => {
+    const d = decide(afterKeyLoss({}, { leaderSeen: seen({ leaseTtlSec: 30 }) }));
+    expect(d.reason).toContain('may still be writable until its lease deadline in 27000 ms');
+    expect(decide(afterKeyLoss({}, { leaderSeen: seen({ leaseTtlSec: 5 }) })).reason).toContain('until its lease deadline in 7000 ms');
   });
 
   it('promotes at once when it is unreachable, our wal stream from it has ended and its member key expired (host loss)', () => {

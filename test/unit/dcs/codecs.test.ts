@@ -78,6 +78,15 @@ describe('member codec', () => {
     });
   });
 
+  it('writes and reads our lease_ttl field; a malformed one is dropped, not the member', () => {
+    const text = encodeMember({ ...base, leaseTtl: 30 });
+    expect(JSON.parse(text)).toMatchObject({ lease_ttl: 30 });
+    const d = decodeMember('pg1', text);
+    expect(d.ok && d.value.leaseTtl).toBe(30);
+    const bad = decodeMember('pg1', JSON.stringify({ conn_url: base.connUrl, api_url: base.apiUrl, role: 'replica', lease_ttl: '30' }));
+    expect(bad.ok && bad.value.leaseTtl).toBeUndefined();
+  });
+
   it('writes and reads our pending_job_backoff field; a malformed one is dropped, not the member', () => {
     const jobBackoff = { job: 'rejoin', target: 'pg2', failures: 2, retryInSeconds: 9, error: 'boom' };
     const text = encodeMember({ ...base, jobBackoff });

@@ -1,0 +1,74 @@
+// S2 after a ttl lowered at run time. The leader's etcd lease keeps the TTL it was granted with
+// (30 s here) after `PATCH /config {"ttl": 10}`, and so does its fence deadline. A replica that
+// judged the former leader's deadline by the config's new ttl promoted 20 s too early when the
+// key vanished while that leader was cut off from everyone (etcd, REST, WAL stream) but still
+// served its own clients: two writable primaries. Replicas now count
+// with the lease TTL the leader publishes in its member key (`lease_ttl`).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdctl, waitFor } from '../harness/index.js';
+import { leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
+import { patchConfig, type AgentNode } from '../support/agent-cluster.js';
+
+let c: ChaosCluster;
+
+beforeAll(async () => {
+  c = await startChaosCluster({ ttl: 30 });
+}, 240_000);
+
+afterAll(async () => {
+  await c?.close();
+}, 120_000);
+
+/** Whether PostgreSQL on `n` accepts writes now (asked directly, not through the node's proxies). */
+async function writable(n: AgentNode): Promise<boolean> {
+  try {
+    const rows = await n.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
+    return rows[0]?.r === false;
+  } catch {
+    return false;
+  }
+}
+
+describe('a ttl lowered at run time', () => {
+  it('does not let a replica promote before the cut-off former leader fences (its lease keeps the old TTL)', async () => {
+    expect(await waitHealthy(c, 180_000)).not.toBeNull();
+    const leader = await c.leader();
+    expect(await patchConfig(leader, { ttl: 10 })).toBe(200);
+    // Every agent has read the new ttl.
+    await waitFor('every node to report ttl 10', async () => {
+      const ttls = await Promise.all(c.nodes.map(async (n) => {
+        const res = await fetch(`http://127.0.0.1:${n.apiPort}/config`).catch(() => null);
+        return res?.ok ? ((await res.json()) as { ttl?: number }).ttl : undefined;
+      }));
+      return ttls.every((t) => t === 10) ? true : null;
+    }, { timeoutMs: 30_000 });
+    // A whole-host partition: etcd, its REST API and its WAL stream cut off from the others; the
+    // test still reaches its PostgreSQL directly (the clients on its side of the partition).
+    const links = c.linksOf(leader);
+    const cut = [...links.etcd, links.api, links.pg];
+    for (const p of cut) p.cut('blackhole');
+    await etcdctl(c.etcd, ['del', leaderKey()]);
+    const t0 = performance.now();
+    const others = c.nodes.filter((n) => n !== leader);
+    let leaderStoppedMs: number | null = null;
+    let promotedMs: number | null = null;
+    let overlapMs = 0;
+    try {
+      await waitFor('the former leader fenced and a replica promoted', async () => {
+        const [old, ...rest] = await Promise.all([writable(leader), ...others.map(writable)]);
+        const now = performance.now() - t0;
+        const promoted = rest.some(Boolean);
+        if (!old && leaderStoppedMs === null) leaderStoppedMs = now;
+        if (promoted && promotedMs === null) promotedMs = now;
+        if (old && promoted) overlapMs = now - (promotedMs ?? now);
+        return leaderStoppedMs !== null && promotedMs !== null ? true : null;
+      }, { timeoutMs: 90_000, intervalMs: 100 });
+    } finally {
+      for (const p of cut) p.restore();
+    }
+    console.log(`lease-ttl figures: ${JSON.stringify({ leaderStoppedMs, promotedMs, overlapMs })}`);
+    expect(overlapMs).toBe(0);
+    expect(promotedMs).toBeGreaterThanOrEqual(leaderStoppedMs ?? Infinity);
+    expect(await waitHealthy(c, 120_000)).not.toBeNull();
+  }, 300_000);
+});
