@@ -11,6 +11,7 @@ import { agentRestart } from './agent-restart.js';
 import { idleResources } from './idle-resources.js';
 import { PATRONI_BIN, patroniInstalled } from './patroni.js';
 import { restLatency } from './rest-latency.js';
+import { syncMode } from './sync-mode.js';
 import type { Scenario, ScenarioFactory, SystemName } from './scenario.js';
 import { BENCH_CLUSTER } from './systems.js';
 
@@ -19,6 +20,7 @@ const SCENARIOS: Readonly<Record<string, ScenarioFactory>> = {
   'rest-latency': (system) => restLatency(system),
   'idle-resources': (system) => idleResources(system),
   'agent-restart': (system) => agentRestart(system),
+  'sync-mode': (system) => syncMode(system),
 };
 
 const SYSTEMS: readonly SystemName[] = ['pg-ha-agent', 'patroni'];

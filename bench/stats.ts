@@ -29,7 +29,8 @@ export function summarize(samplesMs: readonly number[]): LatencySummary {
     p50Ms: r(percentile(samplesMs, 0.5)),
     p90Ms: r(percentile(samplesMs, 0.9)),
     p99Ms: r(percentile(samplesMs, 0.99)),
-    maxMs: r(samplesMs.length ? Math.max(...samplesMs) : Number.NaN),
+    // A reduce, not Math.max(...samples): spreading 10^5 samples overflows the call stack.
+    maxMs: r(samplesMs.length ? samplesMs.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY) : Number.NaN),
     meanMs: r(mean),
   };
 }
