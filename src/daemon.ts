@@ -1,11 +1,11 @@
 // Composition root: the only place that starts things and handles signals.
 import type { Logger } from 'pino';
-import { createCallbackExecutor } from './agent/callbacks.js';
-import { createPgAdapter } from './agent/pg-adapter.js';
-import { withCallbacks } from './agent/pg-callbacks.js';
-import { createLocalActions } from './agent/local-actions.js';
-import { createWalNow } from './agent/wal-now.js';
-import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
+import { createCallbackExecutor } from './postgres/callbacks.js';
+import { createPgAdapter } from './postgres/pg-adapter.js';
+import { withCallbacks } from './postgres/pg-callbacks.js';
+import { createLocalActions } from './loop/local-actions.js';
+import { createWalNow } from './postgres/wal-now.js';
+import { postmasterAlive, watchPostmaster } from './postgres/postmaster-watch.js';
 import { openApiWarning } from './api/access.js';
 import { buildServer } from './api/server.js';
 import { reloadTls } from './api/tls.js';
