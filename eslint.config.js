@@ -5,6 +5,7 @@ const ioModules = [
   'node:*', 'fs', 'fs/*', 'child_process', 'net', 'http', 'https', 'os', 'dgram', 'dns', 'tls',
   'worker_threads', 'cluster', 'process', 'etcd3', 'pg', 'execa', 'fastify', 'pino', 'yaml',
 ];
+const testImports = { group: ['**/test/**'], message: 'src must not import test code: it would ship in dist/' };
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -22,12 +23,21 @@ export default tseslint.config(
     },
   },
   {
-    // The decision core is pure: observed state in, actions out. No I/O of any kind.
-    files: ['src/core/**/*.ts'],
+    // What ships in dist/ never depends on test code (fakes live in test/support/fakes).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [testImports] }],
+    },
+  },
+  {
+    // The decision core is pure: observed state in, actions out. No I/O of any kind. The fence
+    // guard's message and hand-over format is pure too, though it lives with the guard.
+    files: ['src/core/**/*.ts', 'src/fence/fence-guard-protocol.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ioModules, message: 'src/core is pure: no I/O imports (see DESIGN.md)' },
+          testImports,
         ],
       }],
       'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval', 'fetch'],

@@ -1,11 +1,11 @@
 // Composition root: the only place that starts things and handles signals.
 import type { Logger } from 'pino';
-import { createCallbackExecutor } from './agent/callbacks.js';
-import { createPgAdapter } from './agent/pg-adapter.js';
-import { withCallbacks } from './agent/pg-callbacks.js';
-import { createLocalActions } from './agent/local-actions.js';
-import { createWalNow } from './agent/wal-now.js';
-import { postmasterAlive, watchPostmaster } from './agent/postmaster-watch.js';
+import { createCallbackExecutor } from './postgres/callbacks.js';
+import { createPgAdapter } from './postgres/pg-adapter.js';
+import { withCallbacks } from './postgres/pg-callbacks.js';
+import { createLocalActions } from './loop/local-actions.js';
+import { createWalNow } from './postgres/wal-now.js';
+import { postmasterAlive, watchPostmaster } from './postgres/postmaster-watch.js';
 import { openApiWarning } from './api/access.js';
 import { buildServer } from './api/server.js';
 import { reloadTls } from './api/tls.js';
@@ -18,12 +18,12 @@ import { createExecaRunner } from './exec/runner.js';
 import { AgentLoop } from './loop/agent-loop.js';
 import { systemClock } from './loop/clock.js';
 import { effectiveDynamicConfig } from './loop/dynamic-config.js';
-import { createFenceTimer } from './loop/fence-timer.js';
-import { Fencing } from './loop/fencing.js';
+import { createFenceTimer } from './fence/fence-timer.js';
+import { Fencing } from './fence/fencing.js';
 import { postmasterWriteState } from './postgres/files.js';
 import { fenceNow } from './postgres/pgctl.js';
 import { fileOwner, writePgpass } from './postgres/managed-files.js';
-import { readHandover, startFenceGuard } from './loop/fence-guard-client.js';
+import { readHandover, startFenceGuard } from './fence/fence-guard-client.js';
 import {
   afterAbort, bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, REATTACH_EARLY_BOUND_MS, RESTART_CLOSE_BOUND_MS, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS,
 } from './loop/way-out.js';

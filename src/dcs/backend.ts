@@ -1,6 +1,6 @@
 // The narrow KV/lease/watch surface the Dcs logic needs from etcd. Two implementations: the etcd3
-// adapter (etcd-backend.ts) and the in-memory fake store (fake-store.ts). The Dcs semantics
-// (leases, leader txns, CAS writes, codecs) live once, in lease-dcs.ts, on top of this.
+// adapter (etcd-backend.ts) and the in-memory fake store (test/support/fakes/fake-store.ts). The
+// Dcs semantics (leases, leader txns, CAS writes, codecs) live once, in lease-dcs.ts, on top of this.
 import type { KvRecord } from './view.js';
 import { AgentError } from '../errors.js';
 

@@ -4,7 +4,7 @@
 import type { DynamicConfig, Tags } from '../../../src/config/types.js';
 import type { ClusterView } from '../../../src/core/cluster.js';
 import type { DecideInput, Decision } from '../../../src/core/decide-types.js';
-import type { FakeEtcdStore } from '../../../src/dcs/fake-store.js';
+import type { FakeEtcdStore } from '../fakes/fake-store.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { clusterPrefix } from '../../../src/dcs/keys.js';
 import { buildClusterView } from '../../../src/dcs/view.js';

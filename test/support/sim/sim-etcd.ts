@@ -1,4 +1,4 @@
-// One node's connection to the fake etcd store (src/dcs/fake-store.ts, contract-tested against real
+// One node's connection to the fake etcd store (test/support/fakes/fake-store.ts, contract-tested against real
 // etcd) on virtual time: a request reaches etcd after a delay and is applied there (even if the
 // agent freezes meanwhile), the reply reaches the agent after another delay, so the send time of a
 // keepalive is never its acknowledgement time. A cut node's calls and lost replies fail at the

@@ -6,7 +6,7 @@
 // - a frozen agent (SIGSTOP) is an owner whose events are held: its timers fire and its replies
 //   arrive only when it resumes, late, as in a resumed process;
 // - a crashed agent is an owner whose events are dropped: its pending promises never settle.
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
+import { FakeClock } from '../fakes/fake-clock.js';
 import type { TimerHandle, Timers } from '../../../src/loop/timers.js';
 
 interface VEvent extends TimerHandle {

@@ -4,7 +4,7 @@
 import type { DynamicConfig, Tags } from '../../../src/config/types.js';
 import { decide } from '../../../src/core/decide.js';
 import type { DecideInput, Decision } from '../../../src/core/decide-types.js';
-import { FakeEtcdStore } from '../../../src/dcs/fake-store.js';
+import { FakeEtcdStore } from '../fakes/fake-store.js';
 import { canStream, emptyPg, isWritable, receive, write } from './fake-pg.js';
 import { injectEvent, recover } from './faults.js';
 import { checkS1, checkStreamed, convergence, holdsKey } from './invariants.js';

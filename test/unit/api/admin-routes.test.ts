@@ -1,4 +1,4 @@
-// Admin routes over a fake etcd (src/dcs/fake-dcs.ts) holding three members: a (leader), b, c.
+// Admin routes over a fake etcd (test/support/fakes/fake-dcs.ts) holding three members: a (leader), b, c.
 // The "agents" that act on a switchover intent are simulated in the test.
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';

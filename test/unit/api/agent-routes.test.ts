@@ -1,7 +1,7 @@
 // GET /agent and POST /restart-agent (issue 21, docs/agent-restart.md).
 import { afterAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import { scenario, testApi, testConfig } from './fixtures.js';
 
 const clock = new FakeClock();

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderStatusBody } from '../../../src/api/health.js';
 import { runList } from '../../../src/cli/cmd-list.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
 import type { EtcdMemberHealth } from '../../../src/dcs/etcd-members.js';
 import { versionWarning } from '../../../src/dcs/etcd-versions.js';
 import { renderMetrics } from '../../../src/obs/metrics.js';

@@ -1,5 +1,5 @@
 // Builders for REST API tests: a full Config, LocalPg observations, status snapshots for the
-// scenarios the route tests cover, and a fake etcd cluster (src/dcs/fake-dcs.ts) with three members.
+// scenarios the route tests cover, and a fake etcd cluster (test/support/fakes/fake-dcs.ts) with three members.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -7,10 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Config, DynamicConfig, RestApiConfig, Tags } from '../../../src/config/types.js';
 import type { ClusterView, MemberStatus } from '../../../src/core/cluster.js';
 import type { LocalPg, PgRunning } from '../../../src/core/local-pg.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import type { FakeDcs } from '../../../src/dcs/fake-dcs.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
-import { FakeEtcdStore } from '../../../src/dcs/fake-store.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import type { FakeDcs } from '../../support/fakes/fake-dcs.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
+import { FakeEtcdStore } from '../../support/fakes/fake-store.js';
 import type { ApiDeps } from '../../../src/api/server.js';
 import { buildServer } from '../../../src/api/server.js';
 import { emptyCounters, recordTick } from '../../../src/obs/metrics.js';

@@ -3,8 +3,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FreshWal } from '../../../src/api/fresh-wal.js';
 import { overlayFreshWal } from '../../../src/api/fresh-wal.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import { parsePatroniStatus } from '../../../src/loop/peers.js';
 import { SCOPE, scenario, testApi, testConfig } from './fixtures.js';
 

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RestApiConfig } from '../../../src/config/types.js';
 import { buildAccessCheck, hostAddresses, openApiWarning } from '../../../src/api/access.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import { waitFor } from '../../harness/wait.js';
 import { scenario, testApi, testConfig } from './fixtures.js';
 

@@ -1,7 +1,7 @@
 // Route matrix: every health endpoint x every scenario x {GET, HEAD, OPTIONS}, through inject().
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import type { ScenarioName, TestApi } from './fixtures.js';
 import {
   DYNAMIC, LEADER_OPTIME, MB, SCOPE, clusterView, primaryPg, replicaPg, scenario, snapshot, testApi, testConfig,

@@ -1,7 +1,7 @@
 // The published snapshot (src/obs/status.ts) and its Prometheus rendering (src/obs/metrics.ts).
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import {
   METRICS_CONTENT_TYPE, emptyCounters, escapeLabel, paddedSemver, recordFenceEvents, recordTick, renderMetrics,
 } from '../../../src/obs/metrics.js';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../../src/api/server.js';
 import { buildHttpsOptions, reloadTls } from '../../../src/api/tls.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import { captureLogger, primaryPg, scenario, snapshot, testApi, testConfig } from './fixtures.js';
 
 const MUTATING = [

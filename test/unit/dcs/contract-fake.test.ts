@@ -1,8 +1,8 @@
 // The shared Dcs contract against the in-memory fake (the same suite runs against real etcd in
 // test/integration/dcs-contract.test.ts).
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { FakeEtcdStore } from '../../../src/dcs/fake-store.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { FakeEtcdStore } from '../../support/fakes/fake-store.js';
 import type { Dcs } from '../../../src/dcs/port.js';
 import { CONTRACT_TTL_SEC, dcsContract, type ContractEnv } from '../../contract/dcs-contract.js';
 

@@ -1,8 +1,8 @@
 // Behaviour specific to the in-memory fake: fake-clock leases, partitions, no real timers.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createFakeDcs } from '../../../src/dcs/fake-dcs.js';
-import { FakeClock } from '../../../src/dcs/fake-clock.js';
-import { FakeEtcdStore } from '../../../src/dcs/fake-store.js';
+import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
+import { FakeClock } from '../../support/fakes/fake-clock.js';
+import { FakeEtcdStore } from '../../support/fakes/fake-store.js';
 import type { DcsChangeHint, LeaseState } from '../../../src/dcs/port.js';
 import { memberStatus } from '../../contract/dcs-contract.js';
 

@@ -1,7 +1,7 @@
 // Wakes the loop within ~100 ms of the postmaster's death, so a leader restarts its crashed
 // PostgreSQL long before the next loop_wait (SPEC 10: crash -> writes again in <= 1.5 s).
 import { join } from 'node:path';
-import { runningPostmasterPid } from '../postgres/files.js';
+import { runningPostmasterPid } from './files.js';
 
 export function watchPostmaster(opts: { dataDir: string; onGone: () => void; intervalMs?: number }): { close(): void } {
   const pidFile = join(opts.dataDir, 'postmaster.pid');

@@ -7,17 +7,17 @@ import type { MemberRef } from '../core/decide-types.js';
 import { parseLsn } from '../core/lsn.js';
 import type { Runner } from '../exec/runner.js';
 import type { PgPort } from '../loop/pg-port.js';
-import { bootstrapPrimary } from '../postgres/bootstrap.js';
-import { cloneFrom } from '../postgres/clone.js';
-import type { UpstreamNode } from '../postgres/conf.js';
-import { createControlDataReader, createPgObserver } from '../postgres/observer.js';
-import { moveDataDirAside, rejoinAsReplica } from '../postgres/rejoin.js';
-import { createSlotManager } from '../postgres/slots.js';
-import { createSqlConnection, localTarget } from '../postgres/sql.js';
-import { createPgSupervisor } from '../postgres/supervisor.js';
-import { setSyncStandbyNames } from '../postgres/sync-standby-names.js';
-import { pgPaths } from '../postgres/paths.js';
-import { writeTimelineFiles } from '../postgres/timeline-files.js';
+import { bootstrapPrimary } from './bootstrap.js';
+import { cloneFrom } from './clone.js';
+import type { UpstreamNode } from './conf.js';
+import { createControlDataReader, createPgObserver } from './observer.js';
+import { moveDataDirAside, rejoinAsReplica } from './rejoin.js';
+import { createSlotManager } from './slots.js';
+import { createSqlConnection, localTarget } from './sql.js';
+import { createPgSupervisor } from './supervisor.js';
+import { setSyncStandbyNames } from './sync-standby-names.js';
+import { pgPaths } from './paths.js';
+import { writeTimelineFiles } from './timeline-files.js';
 
 const upstream = (m: MemberRef): UpstreamNode => ({ host: m.host, port: m.port, name: m.name });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLocalActions } from '../../../src/agent/local-actions.js';
+import { createLocalActions } from '../../../src/loop/local-actions.js';
 import type { FinishedJob, JobSpec, RunningJob } from '../../../src/core/decide-types.js';
 import type { JobRunner } from '../../../src/loop/jobs.js';
 import type { NodeStatus, StatusSnapshot } from '../../../src/obs/status.js';

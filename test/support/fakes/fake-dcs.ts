@@ -3,8 +3,8 @@
 import { pino, type Logger } from 'pino';
 import type { FakeClock } from './fake-clock.js';
 import { FakeEtcdStore } from './fake-store.js';
-import { createLeaseDcs } from './lease-dcs.js';
-import type { Dcs } from './port.js';
+import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
+import type { Dcs } from '../../../src/dcs/port.js';
 
 export interface FakeDcsOptions {
   readonly scope: string;

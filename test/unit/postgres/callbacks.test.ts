@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createCallbackExecutor, type CallbackExecutor, type CallbackRole } from '../../../src/agent/callbacks.js';
-import { withCallbacks } from '../../../src/agent/pg-callbacks.js';
+import { createCallbackExecutor, type CallbackExecutor, type CallbackRole } from '../../../src/postgres/callbacks.js';
+import { withCallbacks } from '../../../src/postgres/pg-callbacks.js';
 import type { CallbackName } from '../../../src/config/types.js';
 import type { LocalPg } from '../../../src/core/local-pg.js';
 import { RunnerError, type RunOptions, type Runner } from '../../../src/exec/runner.js';

@@ -1,11 +1,11 @@
 // An in-memory etcd for unit tests and the deterministic simulator: revisions, create/mod
 // revisions, leases that expire on a FakeClock, txns with compares, prefix watches, and per-node
 // partitions. Everything is synchronous underneath; promises resolve without real timers.
-import type { Compare, KvBackend, Op, RangeResult, TxnResult, WatchHint } from './backend.js';
-import { LeaseNotFoundError } from './backend.js';
+import type { Compare, KvBackend, Op, RangeResult, TxnResult, WatchHint } from '../../../src/dcs/backend.js';
+import { LeaseNotFoundError } from '../../../src/dcs/backend.js';
 import type { FakeClock } from './fake-clock.js';
-import { DcsError } from './port.js';
-import type { KvRecord } from './view.js';
+import { DcsError } from '../../../src/dcs/port.js';
+import type { KvRecord } from '../../../src/dcs/view.js';
 
 interface StoredKv {
   value: string;

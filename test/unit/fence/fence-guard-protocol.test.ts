@@ -1,7 +1,7 @@
 // The hand-over record a later (maybe upgraded) agent run reads: versioned, and refused when its
 // version is not one this code reads (issue 21: fence, then join as a replica).
 import { describe, expect, it } from 'vitest';
-import { encodeHandover, HANDOVER_VERSION, parseGuardMessage, parseHandover } from '../../../src/core/fence-guard-protocol.js';
+import { encodeHandover, HANDOVER_VERSION, parseGuardMessage, parseHandover } from '../../../src/fence/fence-guard-protocol.js';
 
 describe('hand-over record', () => {
   it('round-trips, with the lease the leader key was proven under', () => {

@@ -4,7 +4,7 @@
 import type { ReinitializeOutcome, ReinitializeRequest, RestartOutcome, RestartRequest } from '../api/local-actions.js';
 import type { MemberRef } from '../core/decide-types.js';
 import { memberRef } from '../core/member-ref.js';
-import type { JobRunner } from '../loop/jobs.js';
+import type { JobRunner } from './jobs.js';
 import type { StatusSnapshot } from '../obs/status.js';
 
 function leaderRef(status: StatusSnapshot): MemberRef | null {

@@ -1,6 +1,6 @@
 // A manual clock for unit tests and the simulator: time moves only when advance() is called, and
 // listeners (the fake etcd store's lease expiry) run synchronously inside advance().
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../../../src/core/clock.js';
 
 export class FakeClock implements Clock {
   private mono: number;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { parseHandover, type GuardMessage } from '../core/fence-guard-protocol.js';
+import { parseHandover, type GuardMessage } from './fence-guard-protocol.js';
 
 /** What the previous agent run on this data dir left for this one (read once, before our guard starts). */
 export interface Handover {

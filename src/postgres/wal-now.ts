@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { FreshWal } from '../api/fresh-wal.js';
 import { parseLsn } from '../core/lsn.js';
-import { createSqlConnection, localTarget } from '../postgres/sql.js';
+import { createSqlConnection, localTarget } from './sql.js';
 
 const QUERY = `SELECT pg_catalog.pg_is_in_recovery() AS rec,
   CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL ELSE pg_catalog.pg_current_wal_lsn()::text END AS loc,
