@@ -53,6 +53,33 @@ function leaderConnection(config: Config, leader: UpstreamNode, logger: Logger) 
   };
 }
 
+/** The new leader still runs in recovery (its promotion has not finished). */
+export class LeaderNotPrimaryError extends PgError {
+  constructor(name: string) {
+    super('rewind-failed', `${name} is not a primary; it cannot be the rewind source yet`, { retryable: true });
+  }
+}
+
+/** How long the fork check waits for a new leader to finish its promotion before it gives up. */
+export const LEADER_PROMOTION_WAIT_MS = 10_000;
+
+/**
+ * The leader's timeline once it runs as a primary: a member that rejoins right after the key
+ * changed hands finds the new leader still promoting, and a failed job would back off for seconds.
+ */
+export async function leaderTimelineWhenPrimary(deps: RewindDeps, leader: UpstreamNode, boundMs = LEADER_PROMOTION_WAIT_MS): Promise<LeaderTimeline> {
+  const until = performance.now() + boundMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetchLeaderTimeline(deps, leader);
+    } catch (err) {
+      if (!(err instanceof LeaderNotPrimaryError) || performance.now() >= until || deps.signal?.aborted === true) throw err;
+      if (attempt === 0) deps.logger.info({ leader: leader.name, boundMs }, 'the new leader is still promoting; waiting before the fork check');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 /** The leader's timeline and history, through a normal connection as the superuser. */
 export async function fetchLeaderTimeline(deps: RewindDeps, leader: UpstreamNode): Promise<LeaderTimeline> {
   return withSqlConnection(leaderConnection(deps.config, leader, deps.logger), async (c) => {
@@ -64,9 +91,7 @@ export async function fetchLeaderTimeline(deps: RewindDeps, leader: UpstreamNode
       [],
       sig(deps.signal),
     );
-    if (!row || row.r || row.tl === null) {
-      throw new PgError('rewind-failed', `${leader.name} is not a primary; it cannot be the rewind source yet`, { retryable: true });
-    }
+    if (!row || row.r || row.tl === null) throw new LeaderNotPrimaryError(leader.name);
     let history = '';
     if (row.tl > 1) {
       const file = `pg_wal/${row.tl.toString(16).toUpperCase().padStart(8, '0')}.history`;
@@ -159,7 +184,7 @@ export async function checkRewind(o: RewindDeps & { readonly source: UpstreamNod
     control = await readControl(deps.signal);
     if (!control) throw new PgError('rewind-failed', `cannot read pg_control in ${paths.dataDir} after crash recovery`);
   }
-  const tl = await fetchLeaderTimeline(deps, leader);
+  const tl = await leaderTimelineWhenPrimary(deps, leader);
   const primaryAtFork = control.state === 'shut down' && control.timeline < tl.timeline;
   const end = primaryAtFork ? await checkpointEnd(deps, control) : null;
   const decision = needsRewind({ local: control, leaderTimeline: tl.timeline, leaderTimelineHistory: tl.history, checkpointEndLsn: end });

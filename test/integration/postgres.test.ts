@@ -10,6 +10,7 @@ import { bootstrapPrimary } from '../../src/postgres/bootstrap.js';
 import { cloneFrom } from '../../src/postgres/clone.js';
 import { PgError } from '../../src/postgres/errors.js';
 import { rejoinAsReplica } from '../../src/postgres/rejoin.js';
+import { LeaderNotPrimaryError, leaderTimelineWhenPrimary } from '../../src/postgres/rewind.js';
 import { createSlotManager } from '../../src/postgres/slots.js';
 import { createSqlConnection, localTarget } from '../../src/postgres/sql.js';
 import { waitFor } from '../harness/index.js';
@@ -244,6 +245,16 @@ describe('PostgreSQL controller', () => {
     await caughtUp(c, a);
     const rows = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM t WHERE origin LIKE 'c-%'`);
     expect(rows).toEqual([{ n: '0' }]);
+  });
+
+  it('the fork check waits, for a bound, for a new leader that is still promoting', async () => {
+    const deps = { config: a.config, runner: a.runner, logger };
+    // B is a replica of A: not a rewind source; with a short bound the check gives up.
+    await expect(leaderTimelineWhenPrimary(deps, b.upstream(), 300)).rejects.toBeInstanceOf(LeaderNotPrimaryError);
+    // B promoted while the check waits: it reads B's new timeline instead of failing.
+    const waiting = leaderTimelineWhenPrimary(deps, b.upstream(), 20_000);
+    await b.supervisor.promote(30_000);
+    expect((await waiting).timeline).toBe(4);
   });
 
   it('never logs a password', () => {
