@@ -1,6 +1,7 @@
 // Another member holds the leader key: be its streaming replica (SPEC 5.2, 5.3, 5.7).
 import type { DecideInput, Decision, MemberRef } from './decide-types.js';
 import { decision, isPaused, stoppedAsPrimary } from './decision.js';
+import { walPosition } from './local-pg.js';
 import { memberRef } from './member-ref.js';
 
 /** How long a replica may fail to stream from a newer-timeline leader before it rejoins through rewind. */
@@ -52,7 +53,7 @@ function pastTheFork(input: DecideInput, leaderTimeline: number): string | null 
   const local = input.local;
   if (local.kind !== 'running' || !local.inRecovery || leaderTimeline <= local.timeline) return null;
   const entry = (input.cluster?.history?.value ?? []).find((h) => h.timeline === local.timeline);
-  const pos = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
+  const pos = walPosition(local) ?? 0;
   if (!entry || pos <= entry.switchLsn) return null;
   return `own wal ${pos} on timeline ${local.timeline} is past ${entry.switchLsn}, where the cluster left it`;
 }

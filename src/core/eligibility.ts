@@ -77,7 +77,7 @@ export function promotionTimeline(input: DecideInput): CatchUp {
 export function promoteAction(input: DecideInput, catchUp: { readonly newest: number; readonly files: readonly TimelineFile[] } | undefined, reason: string): Action {
   const local = input.local;
   const timeline = local.kind === 'running' ? local.timeline : 0;
-  const switchLsn = local.kind === 'running' ? Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0) : 0;
+  const switchLsn = walPosition(local) ?? 0;
   if (!catchUp || catchUp.files.length === 0) return { kind: 'promote', oldTimeline: timeline, switchLsn, reason };
   return { kind: 'promote', oldTimeline: catchUp.newest, switchLsn, reason, timelineFiles: catchUp.files };
 }
