@@ -213,6 +213,11 @@ export interface LeaderSeen {
    * itself (SPEC 5.8), so no lease deadline bounds how long it may stay writable once cut off.
    */
   readonly paused?: boolean;
+  /**
+   * The newest timeline of the history key when that leader was last tracked: an entry past it
+   * names a leader promoted since, which we never saw holding the key (we were frozen or cut off).
+   */
+  readonly historyTl?: number;
 }
 
 export const EMPTY_MEMORY: Memory = {

@@ -52,13 +52,16 @@ function timelineVerdict(input: DecideInput, timeline: number, position: Lsn, in
 
 /**
  * A history entry whose new leader is still on the timeline it would have left (this node, or a
- * member that says so): that promotion never completed (the entry is written before promoting).
+ * member whose running PostgreSQL says so): that promotion never completed (the entry is written
+ * before promoting). A member whose PostgreSQL is not running reports the timeline of its last
+ * observation, which a promotion that completed just before a fence or crash has not updated: its
+ * entry stands.
  */
 function unrealized(input: DecideInput, h: HistoryEntry): boolean {
   if (h.newLeader === undefined) return false;
   if (h.newLeader === input.self.name) return ownTimeline(input) === h.timeline;
   const p = input.peers.get(h.newLeader);
-  return p !== undefined && p.reachable && p.timeline === h.timeline;
+  return p !== undefined && p.reachable && p.running && p.timeline === h.timeline;
 }
 
 /** The timeline side of promoting this replica now: refused, or the history files to write first. */

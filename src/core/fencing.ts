@@ -61,9 +61,20 @@ export type LeadershipLossResponse =
  * once with one create-if-absent transaction (it succeeds only while nobody else holds it), and if
  * that did not succeed at once, fence.
  */
-export function onLeadershipLost(i: { readonly cause: string; readonly paused: boolean; readonly postmasterAlive: boolean; readonly retake: 'not tried' | 'failed' | 'won' }): LeadershipLossResponse {
+export function onLeadershipLost(i: {
+  readonly cause: string;
+  readonly paused: boolean;
+  readonly postmasterAlive: boolean;
+  /**
+   * A job is starting PostgreSQL writable (ArmingInput.startingWritable): not running yet, but it
+   * will accept writes within the second; ignoring the loss would leave it writable without a key
+   * while a replica, finding it stopped, promotes.
+   */
+  readonly startingWritable?: boolean;
+  readonly retake: 'not tried' | 'failed' | 'won';
+}): LeadershipLossResponse {
   if (i.paused) return { kind: 'none', reason: `leadership lost (${i.cause}); paused, so no automatic action` };
-  if (!i.postmasterAlive) return { kind: 'none', reason: `leadership lost (${i.cause}); postgresql is not running` };
+  if (!i.postmasterAlive && i.startingWritable !== true) return { kind: 'none', reason: `leadership lost (${i.cause}); postgresql is not running` };
   if (i.retake === 'won') return { kind: 'none', reason: `leadership lost (${i.cause}); leader key taken back under a fresh lease` };
   if (i.retake === 'not tried') return { kind: 'retake', reason: `leadership lost (${i.cause}); taking the leader key back at once (create-if-absent)` };
   return { kind: 'fence', reason: `leadership lost (${i.cause}) and the key could not be taken back at once: fencing` };

@@ -28,7 +28,8 @@ export function trackLeader(input: DecideInput): Memory {
   const leader = cluster.leader;
   if (leader?.name === input.self.name) return memory.leaderSeen === null ? memory : { ...memory, leaderSeen: null };
   const prev = memory.leaderSeen;
-  const name = leader?.name ?? prev?.name ?? claimedPrimary(input);
+  const promoted = promotedSince(input, prev);
+  const name = leader?.name ?? promoted?.name ?? prev?.name ?? claimedPrimary(input);
   if (name === undefined) return memory;
   const same = prev !== null && prev.name === name;
   const statusRev = cluster.statusModRevision ?? 0;
@@ -41,14 +42,38 @@ export function trackLeader(input: DecideInput): Memory {
     activityMs: alive ? input.nowMs : prev.activityMs,
     statusRev: Math.max(statusRev, same ? prev.statusRev : 0),
     memberRev: Math.max(memberRev, same ? prev.memberRev : 0),
-    keySeenMs: leader ? input.nowMs : prev?.keySeenMs ?? input.nowMs,
+    keySeenMs: leader || !same ? input.nowMs : prev.keySeenMs,
     // Sticky for one leader: in a host loss the stream ends at once while the key lives on to the
     // lease's end, and "our stream from it has ended" must still hold when the key goes.
-    streaming: leader ? (same && prev.streaming) || streamingNow(input) : prev?.streaming ?? false,
+    // A leader first named by the history key (promotedSince) never fed our stream.
+    streaming: leader ? (same && prev.streaming) || streamingNow(input) : same && prev.streaming,
     paused: alive ? isPaused(input) : prev.paused === true,
     ...leaseTtlOf(cluster.members.find((m) => m.name === name)?.leaseTtl, same ? prev : null),
+    ...historyTlOf(input, same ? prev : null),
   };
   return { ...memory, leaderSeen: seen };
+}
+
+function newestHistory(input: DecideInput): { timeline: number; newLeader?: string } | null {
+  const entries = input.cluster?.history?.value ?? [];
+  return entries.length === 0 ? null : (entries[entries.length - 1] ?? null);
+}
+
+function historyTlOf(input: DecideInput, prev: LeaderSeen | null): { historyTl?: number } {
+  const tl = Math.max(newestHistory(input)?.timeline ?? 0, prev?.historyTl ?? 0);
+  return tl > 0 ? { historyTl: tl } : {};
+}
+
+/**
+ * With the key gone, a history entry newer than our last sighting names a leader promoted while we
+ * did not look (frozen, cut off): that one, not the leader we remember, is the former primary that
+ * may still be writable, and our first sight of its entry counts as its activity.
+ */
+function promotedSince(input: DecideInput, prev: LeaderSeen | null): { name: string } | null {
+  const newest = newestHistory(input);
+  const name = newest?.newLeader;
+  if (prev === null || newest === null || name === undefined || name === input.self.name || name === prev.name) return null;
+  return newest.timeline > (prev.historyTl ?? 0) ? { name } : null;
 }
 
 /**

@@ -190,6 +190,9 @@ export class AgentLoop {
       this.dcsLastSeenWallMs = clock.wallNowMs();
       this.reportStrangers(cluster, config);
     }
+    // The job running when PostgreSQL is observed: one that ends before decide() (a promotion
+    // finishing during the probes) made that observation stale.
+    const jobAtObserve = this.deps.jobs.running();
     const observed = await pg.observe(signal);
     const dynamic = this.dynamic();
     const peers = await this.maybeProbe(cluster, observed, config.name);
@@ -197,7 +200,8 @@ export class AgentLoop {
     // a streaming WAL receiver nothing arrives, and the first reading is still exact.
     // A writable primary's own position moves too: a stale one would rank it behind its replicas.
     const receiving = observed.kind === 'running' && (!observed.inRecovery || observed.walReceiver?.status === 'streaming');
-    const local = peers.size > 0 && receiving ? await pg.observe(signal) : observed;
+    const jobEnded = this.deps.jobs.running() !== jobAtObserve;
+    const local = (peers.size > 0 && receiving) || jobEnded ? await pg.observe(signal) : observed;
     cluster = await this.consistentView(cluster, config.name, signal);
     const finished = this.deps.jobs.takeFinished();
     if (finished) this.memory = { ...this.memory, lastJob: finished };

@@ -3,22 +3,26 @@ import type { FailoverRequest } from '../../../src/core/cluster.js';
 import { encodeConfig } from '../../../src/dcs/codec-config.js';
 import { encodeFailover } from '../../../src/dcs/codec-keys.js';
 import { crash } from './fake-pg.js';
-import { PREFIX, etcdView, leaderKey, log, nowMs, type SimNode, type WorldState } from './model.js';
+import { closeGuard, killGuard } from './guard.js';
+import { PREFIX, agentRuns, etcdView, paused, leaderKey, log, nowMs, type SimNode, type WorldState } from './model.js';
 import { startAgent } from './node.js';
 
 /** Chance per step that something happens while chaos is on. */
 const EVENT_RATE = 0.03;
 
-type Kind = 'crash' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
+type Kind = 'crash' | 'agentKill' | 'guardDeath' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
 const KINDS: readonly [Kind, number][] = [
-  ['crash', 5], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['etcdLossy', 3], ['pgCrash', 4], ['pgBroken', 1],
+  ['crash', 5], ['agentKill', 3], ['guardDeath', 2], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['etcdLossy', 3], ['pgCrash', 4], ['pgBroken', 1],
   ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2],
 ];
-const TOTAL = KINDS.reduce((s, [, weight]) => s + weight, 0);
+const AGENT_ALONE: readonly Kind[] = ['agentKill', 'guardDeath'];
+const WITHOUT_AGENT_ALONE = KINDS.filter(([k]) => !AGENT_ALONE.includes(k));
+const total = (kinds: readonly [Kind, number][]): number => kinds.reduce((s, [, weight]) => s + weight, 0);
 
 function pickKind(w: WorldState): Kind {
-  let r = w.rng.next() * TOTAL;
-  for (const [kind, weight] of KINDS) {
+  const kinds = w.agentFaults ? KINDS : WITHOUT_AGENT_ALONE;
+  let r = w.rng.next() * total(kinds);
+  for (const [kind, weight] of kinds) {
     r -= weight;
     if (r < 0) return kind;
   }
@@ -47,11 +51,28 @@ export function injectEvent(w: WorldState): void {
   w.stats.faults++;
   switch (kind) {
     case 'crash':
-      if (!n.agent) return;
-      n.agent.stop();
+      if (!n.agent && n.faults.agentDownUntilMs === null) return;
+      n.agent?.stop();
       n.agent = null;
+      n.faults.agentDownUntilMs = null;
+      closeGuard(n);
       crash(n.pg);
       n.faults.crashedUntilMs = until;
+      break;
+    case 'agentKill':
+      // kill -9 of the agent alone: PostgreSQL runs on, the guard holds the run's deadline.
+      if (!n.agent) return;
+      n.prevLeases.push({ ...n.agent.lease() });
+      n.killedInPause = paused(n);
+      n.agent.stop();
+      n.agent = null;
+      n.faults.agentDownUntilMs = nowMs(w) + w.rng.int(1, 20) * 1_000;
+      break;
+    case 'guardDeath':
+      // Only while the agent runs: a guard dying while its agent is stopped (SIGSTOP) leaves
+      // nothing to fence but a watchdog, which this machine does not have (docs/architecture.md).
+      if (!n.guard || !agentRuns(w, n)) return;
+      killGuard(w, n);
       break;
     case 'freeze':
       if (!n.agent) return;
@@ -140,6 +161,11 @@ export function recover(w: WorldState, all = false): void {
       f.crashedUntilMs = null;
       n.agent = startAgent(w, n);
       log(w, `${n.name} restarted`);
+    }
+    if (due(f.agentDownUntilMs)) {
+      f.agentDownUntilMs = null;
+      n.agent = startAgent(w, n);
+      log(w, `${n.name} agent restarted (postgresql ${n.pg.running ? 'running' : 'down'}, guard ${n.guard?.last?.armed === true ? 'armed' : 'not armed'})`);
     }
     if (all && n.agent && n.agent.owner.heldUntilMs > now) n.agent.owner.heldUntilMs = now;
     if (due(f.etcdCutUntilMs)) f.etcdCutUntilMs = null;

@@ -5,11 +5,19 @@ import { isWritable } from './fake-pg.js';
 import { FENCE_MAX_MS, agentRuns, etcdView, leaderKey, linked, nowMs, paused, violation, type SimNode, type WorldState } from './model.js';
 import { commonPrefix, isPrefix, walEnd } from './wal.js';
 
-/** n holds the leader key in etcd under the lease its agent keeps, and etcd still has that lease. */
+/**
+ * n holds the leader key in etcd under the lease its agent keeps (or that a killed earlier run of
+ * it kept, until the next run re-attaches the key), and etcd still has that lease.
+ */
 export function holdsKey(w: WorldState, n: SimNode): boolean {
   const key = leaderKey(w);
-  const lease = n.agent?.lease().leaseId ?? null;
-  return key !== null && key.name === n.name && key.lease === lease && (w.store.leaseRemainingMs(key.lease) ?? 0) > 0;
+  if (key === null || key.name !== n.name || (w.store.leaseRemainingMs(key.lease) ?? 0) <= 0) return false;
+  return key.lease === (n.agent?.lease().leaseId ?? null) || n.prevLeases.some((p) => p.leaseId === key.lease);
+}
+
+/** The latest lease deadline a run of n's agent proved (a killed run's still binds: its guard holds it). */
+export function leaseDeadline(n: SimNode): number {
+  return Math.max(n.agent?.lease().validUntilMs ?? Number.NEGATIVE_INFINITY, ...n.prevLeases.map((p) => p.validUntilMs));
 }
 
 /**
@@ -22,7 +30,7 @@ export function holdsKey(w: WorldState, n: SimNode): boolean {
 export function checkS1(w: WorldState): void {
   for (const n of w.nodes) {
     if (!isWritable(n.pg) || paused(n)) continue;
-    const deadline = n.agent?.lease().validUntilMs ?? Number.NEGATIVE_INFINITY;
+    const deadline = leaseDeadline(n);
     const late = nowMs(w) - deadline;
     if (late > FENCE_MAX_MS) {
       violation(w, `S1: ${n.name} is a writable primary ${late} ms past its lease deadline`);
@@ -47,7 +55,7 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
   if (n.agent?.fenced === true) violation(w, `${what} while fenced`);
   // The former primary must be gone first (S2's last clause); a paused one is exempt as in S1.
   for (const x of w.nodes) {
-    if (x !== n && isWritable(x.pg) && !paused(x)) violation(w, `${what} while ${x.name} is still a writable primary (two primaries)`);
+    if (x !== n && isWritable(x.pg) && !pauseExempt(w, x)) violation(w, `${what} while ${x.name} is still a writable primary (two primaries)`);
   }
   if (view.failover?.value.member === n.name) return;
   const optime = view.status?.optime ?? null;
@@ -63,6 +71,14 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
     const theirs = legit(w, x);
     if (theirs > mine) violation(w, `${what} with ${mine} bytes of the cluster history while reachable ${x.name} had ${theirs}`);
   }
+}
+
+/**
+ * A writable primary beside a promotion is exempt while its agent sees pause. One whose agent was
+ * killed in pause never sees the resume: exempt only while the cluster is still paused.
+ */
+function pauseExempt(w: WorldState, x: SimNode): boolean {
+  return x.agent !== null ? paused(x) : x.killedInPause && w.pauseUntilMs !== null;
 }
 
 /** The candidate's last probe of x found no link (x's isolation ended after the probe was sent). */

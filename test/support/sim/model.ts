@@ -9,6 +9,7 @@ import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { clusterPrefix } from '../../../src/dcs/keys.js';
 import { buildClusterView } from '../../../src/dcs/view.js';
 import type { FakePg } from './fake-pg.js';
+import type { SimGuard } from './guard.js';
 import type { Rng } from './prng.js';
 import type { Owner, VirtualTime } from './vtime.js';
 import type { Wal } from './wal.js';
@@ -28,7 +29,6 @@ export const FENCE_MAX_MS = 350;
 /** The agent process of a node while it runs (node.ts builds it from the real loop's parts). */
 export interface AgentRuntime {
   readonly owner: Owner;
-  readonly guardOwner: Owner;
   /** The lease keeper's state: the lease this run keeps alive and its deadline. */
   lease(): { readonly leaseId: string | null; readonly validUntilMs: number };
   /** The dynamic config this agent last saw (pause, maximum_lag_on_failover). */
@@ -40,11 +40,14 @@ export interface AgentRuntime {
   lastReason: string;
   /** What GET /patroni serves: the last tick's status snapshot. */
   status: StatusSnapshot | null;
+  /** The process ends (its owner dies, its etcd connection closes); its fence guard stays. */
   stop(): void;
 }
 
 export interface Faults {
   crashedUntilMs: number | null;
+  /** The agent alone was killed (kill -9; PostgreSQL and the fence guard go on) and restarts then. */
+  agentDownUntilMs: number | null;
   etcdCutUntilMs: number | null;
   isolatedUntilMs: number | null;
   /** etcd replies to this node are slow (up to 1.5 s) and a third of them are lost, until then. */
@@ -60,8 +63,21 @@ export interface SimNode {
   readonly host: string;
   readonly tags: Tags;
   pg: FakePg;
-  /** null while the node is crashed. */
+  /** null while the node is crashed or its agent was killed. */
   agent: AgentRuntime | null;
+  /** The fence guard process (guard.ts): outlives a killed agent, dies with the node. */
+  guard: SimGuard | null;
+  /**
+   * The leases of earlier agent runs killed while PostgreSQL was writable: the key may still be
+   * held under one of them (until the next run re-attaches it), bound by that run's deadline,
+   * which the guard holds. Forgotten once PostgreSQL is not writable.
+   */
+  prevLeases: { readonly leaseId: string | null; readonly validUntilMs: number }[];
+  /**
+   * The agent was killed while it saw pause: its guard was disarmed (the operator holds the fence,
+   * SPEC 5.8) and nothing fences its PostgreSQL until an agent runs there again.
+   */
+  killedInPause: boolean;
   faults: Faults;
 }
 
@@ -81,6 +97,8 @@ export interface WorldState {
    * false: a broken variant (pg_promote, then the entry), to show the checks see what it breaks.
    */
   readonly historyFirst: boolean;
+  /** Inject kill -9 of the agent alone and guard deaths (SimOptions.agentFaults). */
+  readonly agentFaults: boolean;
   step: number;
   etcdDownUntilMs: number | null;
   /** Operator pause (the `pause` config key) until then. */
@@ -112,7 +130,7 @@ export const byHost = (w: WorldState, host: string): SimNode | undefined => w.no
 
 export function log(w: WorldState, line: string): void {
   w.trace.push(`#${w.step} t=${(nowMs(w) / 1000).toFixed(3)}s ${line}`);
-  if (w.trace.length > 200) w.trace.splice(0, w.trace.length - 150);
+  if (w.trace.length > 200 && process.env["SIM_TRACE_ALL"] === undefined) w.trace.splice(0, w.trace.length - 150);
 }
 
 export function violation(w: WorldState, what: string): void {
@@ -148,5 +166,6 @@ export function agentRuns(w: WorldState, n: SimNode): boolean {
  * from etcd and fencing it still observes, decides and acts (the old simulator's ticks took no time).
  */
 export function paused(n: SimNode): boolean {
-  return n.agent?.dynamic().pause === true || n.agent?.status?.paused === true;
+  if (n.agent === null) return n.killedInPause;
+  return n.agent.dynamic().pause === true || n.agent.status?.paused === true;
 }

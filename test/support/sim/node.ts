@@ -17,11 +17,11 @@ import { createJobRunner, startsWritable, type JobRunner } from '../../../src/lo
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { crash } from './fake-pg.js';
-import { AGENT, FENCE_MAX_MS, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
+import { closeGuard, handoverOf, launchGuard } from './guard.js';
+import { AGENT, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
 import { simPeerHttp } from './rest.js';
 import { SimBackend } from './sim-etcd.js';
 import { SimPg } from './sim-pg.js';
-import type { Owner } from './vtime.js';
 
 const silent = pino({ enabled: false });
 
@@ -74,7 +74,6 @@ function bind<T extends object>(t: T, prop: string | symbol): unknown {
 /** Start an agent process on node n (at boot, or after a crash: empty memory, a new lease). */
 export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const owner = w.vt.owner(n.name);
-  const guardOwner = w.vt.owner(`${n.name}/guard`);
   const timers = owner.timers();
   const clock = w.vt.clock;
   const config = simConfig(w, n);
@@ -89,7 +88,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     void pg.fence(reason);
   };
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
-  const guard = guardFor(w, n, guardOwner);
+  const guard = guardClient(w, n);
   // Bound once the job runner exists; Fencing reads it when it arms (as in src/daemon.ts).
   let jobsRef: JobRunner | null = null;
   const fencing = new Fencing({
@@ -110,14 +109,13 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   });
   jobsRef = jobs;
   const agent: AgentRuntime = {
-    owner, guardOwner, fenced: false, status: null, lastReason: '',
+    owner, fenced: false, status: null, lastReason: '',
     lease: () => dcs.lease(),
     dynamic,
     wake: () => loop?.wake(),
     stop: () => {
       stop.abort();
       owner.kill();
-      guardOwner.kill();
       void backend.close();
     },
   };
@@ -134,20 +132,18 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   return agent;
 }
 
-/** The fence guard process: holds the same deadline and kills the postmaster (without the agent's fence flag). */
-function guardFor(w: WorldState, n: SimNode, guardOwner: Owner): { update(armed: boolean, deadline: number, leaseId: string | null): void; handedOverDeadline(): null; handedOverLeaseId(): null } {
-  const timer = createFenceTimer({
-    clock: w.vt.clock, logger: silent, timers: guardOwner.timers(),
-    fence: (reason) => {
-      w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
-        if (!n.pg.running) return;
-        crash(n.pg);
-        w.stats.fences++;
-        log(w, `${n.name} fence guard: ${reason}`);
-      });
-    },
-  });
-  return { update: (armed, deadline) => timer.update(armed, deadline), handedOverDeadline: () => null, handedOverLeaseId: () => null };
+/**
+ * The agent's guard client (src/fence/fence-guard-client.ts): the hand-over it read at start, and
+ * every update forwarded to the node's guard process (guard.ts), which it starts when there is none.
+ */
+function guardClient(w: WorldState, n: SimNode): { update(armed: boolean, deadline: number, leaseId: string | null): void; handedOverDeadline(): number | null; handedOverLeaseId(): string | null } {
+  const handover = handoverOf(w, n);
+  if (n.guard === null) n.guard = launchGuard(w, n);
+  return {
+    update: (armed, deadline, leaseId) => n.guard?.update({ armed, deadline, leaseId }),
+    handedOverDeadline: () => handover.deadline,
+    handedOverLeaseId: () => handover.leaseId,
+  };
 }
 
 /** The status snapshot a tick publishes (what GET /patroni serves); a changed reason goes to the trace. */
@@ -174,7 +170,9 @@ function onExit(w: WorldState, n: SimNode, agent: AgentRuntime, code: number): v
   if (n.agent !== agent) return;
   if (code !== 1) w.violations.push(`step ${w.step}: ${n.name} halted with exit code ${code}: ${agent.lastReason}`);
   log(w, `${n.name} exited with code ${code}`);
+  // The daemon's way out fenced and closed its guard before the exit (exit-safety).
   agent.stop();
+  closeGuard(n);
   crash(n.pg);
   n.agent = null;
   n.faults.crashedUntilMs = w.vt.nowMs + 5_000;

@@ -1,4 +1,4 @@
-// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first]:
+// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--no-agent-faults]:
 // runs seeds of the simulator over the real loop and prints one line per failing seed (with its
 // first violation) and a summary. --broken runs a broken decide() of broken.ts, --promote-first the
 // broken promotion order, to find seeds whose checks catch them.
@@ -30,11 +30,12 @@ async function main(): Promise<number> {
   const decide = broken === '' ? undefined : BROKEN[broken];
   if (broken !== '' && decide === undefined) throw new Error(`--broken wants one of ${Object.keys(BROKEN).join(', ')}`);
   const historyFirst = !process.argv.includes('--promote-first');
+  const agentFaults = !process.argv.includes('--no-agent-faults');
   const t0 = performance.now();
   const failed: number[] = [];
   for (const seed of seeds) {
     const t = performance.now();
-    const r = await runSimulation({ seed, steps, historyFirst, ...(decide ? { decide } : {}) });
+    const r = await runSimulation({ seed, steps, historyFirst, agentFaults, ...(decide ? { decide } : {}) });
     const ms = Math.round(performance.now() - t);
     if (r.violations.length > 0) {
       failed.push(seed);

@@ -8,7 +8,7 @@ import type { MemberRef } from '../../../src/core/decide-types.js';
 import type { ControlData, LocalPg } from '../../../src/core/local-pg.js';
 import type { TimelineFile } from '../../../src/core/timeline-catchup.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
-import { crash, emptyPg, finishPromote, observe, receive, requestPromote, startPrimary, startReplica, stopClean } from './fake-pg.js';
+import { completionDue, crash, emptyPg, finishPromote, observe, receive, requestPromote, startPrimary, startReplica, stopClean } from './fake-pg.js';
 import { checkPromotion, checkStreamed } from './invariants.js';
 import { FENCE_MAX_MS, byHost, byName, linked, log, nowMs, type SimNode, type WorldState } from './model.js';
 import type { Owner } from './vtime.js';
@@ -111,13 +111,21 @@ export class SimPg implements PgPort {
     return this.op(1, () => {
       // As the real supervisor: a fence decided while the promotion was on its way wins.
       if (n.agent?.fenced === true) throw new SimPgError('postgresql is fenced');
-      if (!this.pg.running || !this.pg.recovery || this.pg.promoteDoneAtMs !== null) throw new SimPgError('pg_promote: not in recovery');
-      n.faults.slowPromoteMs = 0;
-      checkPromotion(w, n, `timeline ${this.pg.tl} at ${walEnd(this.pg.wal)}`);
-      requestPromote(this.pg, nowMs(w) + delay);
-    }).then(() => this.op(delay, () => {
       const pg = this.pg;
-      if (pg.promoteDoneAtMs !== null && pg.running && nowMs(w) >= pg.promoteDoneAtMs) completePromotion(w, n);
+      // Requested already (by a previous agent run killed meanwhile): pg_promote(wait) waits for it.
+      if (pg.running && pg.recovery && pg.promoteDoneAtMs !== null) return pg.promoteDoneAtMs - nowMs(w);
+      if (!pg.running || !pg.recovery) throw new SimPgError('pg_promote: not in recovery');
+      n.faults.slowPromoteMs = 0;
+      checkPromotion(w, n, `timeline ${pg.tl} at ${walEnd(pg.wal)}`);
+      requestPromote(pg, nowMs(w) + delay);
+      // The startup process ends recovery on its own: the agent's death does not stop it.
+      w.world.after(delay, () => {
+        if (n.pg === pg && completionDue(pg, nowMs(w))) completePromotion(w, n);
+      });
+      return delay;
+    }).then((wait) => this.op(Math.max(0, wait), () => {
+      const pg = this.pg;
+      if (completionDue(pg, nowMs(w))) completePromotion(w, n);
       if (!pg.running || pg.recovery) throw new SimPgError('pg_promote: postgresql did not leave recovery');
       return pg.tl;
     }));

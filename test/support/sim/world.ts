@@ -7,7 +7,8 @@ import type { DecideInput, Decision } from '../../../src/core/decide-types.js';
 import { FakeEtcdStore } from '../fakes/fake-store.js';
 import { canStream, emptyPg, isWritable, receive, write } from './fake-pg.js';
 import { injectEvent, recover } from './faults.js';
-import { checkS1, checkStreamed, convergence, holdsKey } from './invariants.js';
+import { closeGuard } from './guard.js';
+import { checkS1, checkStreamed, convergence, holdsKey, leaseDeadline } from './invariants.js';
 import { STEP_MS, TTL_SEC, byName, linked, log, nowMs, type SimNode, type WorldState } from './model.js';
 import { startAgent } from './node.js';
 import { mulberry32 } from './prng.js';
@@ -24,6 +25,11 @@ export interface SimOptions {
   readonly decide?: (input: DecideInput) => Decision;
   /** false: the broken promotion order (pg_promote before the history entry), see model.ts. */
   readonly historyFirst?: boolean;
+  /**
+   * false: no agent-alone faults (kill -9 of the agent, guard death): the fault set before they
+   * were modelled, so the seeds of findings made with it replay exactly (sim-regressions.test.ts).
+   */
+  readonly agentFaults?: boolean;
 }
 
 export interface SimResult {
@@ -53,7 +59,7 @@ function tagsFor(seed: number, i: number, count: number): Tags {
 }
 
 /** A world with its nodes, agents not started yet (startAgents). */
-export function createWorld(seed: number, decideFn: (input: DecideInput) => Decision = decide, historyFirst = true): WorldState {
+export function createWorld(seed: number, decideFn: (input: DecideInput) => Decision = decide, historyFirst = true, agentFaults = true): WorldState {
   const count = 3 + (seed % 3);
   const vt = new VirtualTime();
   const nodes: SimNode[] = Array.from({ length: count }, (_, i) => ({
@@ -62,11 +68,14 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
     tags: tagsFor(seed, i, count),
     pg: emptyPg(),
     agent: null,
-    faults: { crashedUntilMs: null, etcdCutUntilMs: null, isolatedUntilMs: null, etcdLossyUntilMs: null, pgBrokenUntilMs: null, slowPromoteMs: 0 },
+    guard: null,
+    prevLeases: [],
+    killedInPause: false,
+    faults: { crashedUntilMs: null, agentDownUntilMs: null, etcdCutUntilMs: null, isolatedUntilMs: null, etcdLossyUntilMs: null, pgBrokenUntilMs: null, slowPromoteMs: 0 },
   }));
   return {
     seed, rng: mulberry32(seed), vt, world: vt.owner('world'), store: new FakeEtcdStore(vt.clock), nodes, bootstrapDcs: bootstrapDcs(),
-    decide: decideFn, historyFirst, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
+    decide: decideFn, historyFirst, agentFaults, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
     sysid: String(7_300_000_000_000_000_000n + BigInt(seed)), trace: [], violations: [],
     stats: { ticks: 0, promotions: 0, faults: 0, fences: 0, switchovers: 0, rewinds: 0 },
   };
@@ -103,7 +112,10 @@ function postgres(w: WorldState, wasRunning: Map<SimNode, boolean>): void {
 function updateCanonical(w: WorldState): void {
   for (const n of w.nodes) {
     const keyed = holdsKey(w, n) || w.keyDeletedFrom === n.name;
-    if (isWritable(n.pg) && nowMs(w) < (n.agent?.lease().validUntilMs ?? Number.NEGATIVE_INFINITY) && keyed) w.canonical = n.pg.wal;
+    if (isWritable(n.pg) && nowMs(w) < leaseDeadline(n) && keyed) w.canonical = n.pg.wal;
+    // A killed run's lease no longer binds anything once its PostgreSQL is not writable and will
+    // not become so on its own (a promotion it requested ends without it).
+    if (!isWritable(n.pg) && n.pg.promoteDoneAtMs === null) n.prevLeases.length = 0;
   }
 }
 
@@ -131,13 +143,14 @@ export function stopAll(w: WorldState): void {
     const agent = n.agent;
     n.agent = null;
     agent?.stop();
+    closeGuard(n);
   }
 }
 
 export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const chaosSteps = opts.chaosSteps ?? 600;
   const quietSteps = opts.quietSteps ?? 200;
-  const w = createWorld(opts.seed, opts.decide, opts.historyFirst);
+  const w = createWorld(opts.seed, opts.decide, opts.historyFirst, opts.agentFaults);
   try {
     startAgents(w);
     const check = (label: string): void => {

@@ -54,4 +54,11 @@ describe('onLeadershipLost', () => {
     expect(onLeadershipLost({ ...lost, paused: true, retake: 'not tried' }).kind).toBe('none');
     expect(onLeadershipLost({ ...lost, postmasterAlive: false, retake: 'failed' }).kind).toBe('none');
   });
+
+  it('answers as for a running postmaster while a job starts postgresql writable (it will accept writes in a moment)', () => {
+    const starting = { ...lost, postmasterAlive: false, startingWritable: true };
+    expect(onLeadershipLost({ ...starting, retake: 'not tried' }).kind).toBe('retake');
+    expect(onLeadershipLost({ ...starting, retake: 'failed' })).toEqual({ kind: 'fence', reason: 'leadership lost (lease 7 is gone in etcd) and the key could not be taken back at once: fencing' });
+    expect(onLeadershipLost({ ...starting, paused: true, retake: 'not tried' }).kind).toBe('none');
+  });
 });

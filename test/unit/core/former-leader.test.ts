@@ -142,6 +142,28 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(d.reason).toContain('former leader pg3 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream ended; its member key is still alive)');
   });
 
+  it('a history entry newer than our last sighting names a leader promoted while we did not look: that one is judged (seen alive now)', () => {
+    // pg1 was the leader we remember (its history entry: timeline 2); while we were frozen pg3
+    // took the key and promoted (entry for timeline 3), then its key was deleted and its agent frozen.
+    const history = [{ timeline: 1, switchLsn: 1_000, reason: 'x', newLeader: 'pg1' }, { timeline: 2, switchLsn: 6_000, reason: 'y', newLeader: 'pg3' }];
+    const c = cluster({ leader: null, history, members: [member('pg1'), member('pg2'), member('pg3')] });
+    const local = localPg.replica({ timeline: 2, walReceiver: null });
+    const d = decide(afterKeyLoss({ cluster: c, local, peers: peers(peer('pg1', { role: 'replica', running: false, walPosition: 1_500 }), peer.unreachable('pg3', 'timeout')) },
+      { leaderSeen: seen({ historyTl: 1 }) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg3 may still be writable until its lease deadline in 10000 ms (unreachable: timeout; we were not streaming from it; its member key is still alive)');
+    // Its member key gone too: still no evidence (our stream was from pg1, not from it).
+    const gone = cluster({ leader: null, history, members: [member('pg1'), member('pg2')] });
+    const noKey = decide(afterKeyLoss({ cluster: gone, local, peers: peers(peer('pg1', { role: 'replica', running: false, walPosition: 1_500 }), peer.unreachable('pg3', 'timeout')) },
+      { leaderSeen: seen({ historyTl: 1 }) }));
+    expect(noKey.reason).toContain('former leader pg3 may still be writable');
+    expect(d.memory.leaderSeen).toMatchObject({ name: 'pg3', activityMs: NOW_MS, historyTl: 2 });
+    // The same history already seen (historyTl 2): the leader we remember is the one judged.
+    const known = decide(afterKeyLoss({ cluster: c, local, peers: peers(peer('pg1', { role: 'replica', running: false, walPosition: 1_500 }), peer.unreachable('pg3', 'timeout')) },
+      { leaderSeen: seen({ historyTl: 2 }) }));
+    expect(known.memory.leaderSeen?.name).toBe('pg1');
+  });
+
   it('a requested candidate (manual failover) waits too', () => {
     const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
     const d = decide(afterKeyLoss({ cluster: c }));

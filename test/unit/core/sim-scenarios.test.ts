@@ -2,6 +2,9 @@
 // it.fails (it passes while the gap is there) and flipped to it once it is fixed.
 import { describe, expect, it } from 'vitest';
 import { crash, isWritable } from '../../support/sim/fake-pg.js';
+import { killGuard } from '../../support/sim/guard.js';
+import { leaderKey, nowMs } from '../../support/sim/model.js';
+import { startAgent } from '../../support/sim/node.js';
 import { bootScenario } from '../../support/sim/scenario.js';
 
 describe('simulator scenarios on the real loop', () => {
@@ -29,6 +32,71 @@ describe('simulator scenarios on the real loop', () => {
       expect(await sc.untilExactly(() => leader.pg.running)).toBe(true);
       sc.freeze(leader, 30_000);
       await sc.steps(40, (w) => w.violations.length > 0);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
+
+  // kill -9 of the agent alone: PostgreSQL runs on, writable, and the guard holds the run's deadline.
+  it('a leader whose agent is killed alone is fenced by its guard at the lease deadline, and a replica takes over', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      const deadline = leader.agent.lease().validUntilMs;
+      leader.prevLeases.push({ ...leader.agent.lease() });
+      leader.agent.stop();
+      leader.agent = null;
+      expect(await sc.untilExactly(() => !leader.pg.running, 15_000)).toBe(true);
+      expect(nowMs(sc.w)).toBeGreaterThan(deadline - 10_000);
+      expect(nowMs(sc.w)).toBeLessThanOrEqual(deadline + 350);
+      expect(await sc.steps(60, (w) => w.nodes.some((n) => n !== leader && isWritable(n.pg)))).toBe(true);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
+
+  it('a leader whose agent is killed alone and restarted at once re-attaches its key: no failover, postgresql never stopped', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      const before = leaderKey(sc.w);
+      leader.prevLeases.push({ ...leader.agent.lease() });
+      leader.agent.stop();
+      leader.agent = null;
+      await sc.steps(2);
+      leader.agent = startAgent(sc.w, leader);
+      const reattached = await sc.steps(40, (w) => leaderKey(w)?.lease !== before?.lease);
+      expect(reattached).toBe(true);
+      expect(leaderKey(sc.w)).toMatchObject({ name: leader.name, lease: leader.agent.lease().leaseId });
+      expect(isWritable(leader.pg)).toBe(true);
+      expect(sc.w.stats.fences).toBe(0);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
+
+  it('a guard that dies is started again by its agent with the deadline it held', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.guard) throw new Error('no leader guard after boot');
+      const held = leader.guard.last;
+      expect(held?.armed).toBe(true);
+      killGuard(sc.w, leader);
+      expect(leader.guard).toBeNull();
+      expect(await sc.untilExactly(() => leader.guard !== null, 1_000)).toBe(true);
+      expect(leader.guard?.last?.armed).toBe(true);
+      // Cut the leader off from etcd and freeze its agent: only the new guard can fence it now.
+      leader.faults.etcdCutUntilMs = nowMs(sc.w) + 60_000;
+      sc.w.store.partition(leader.name, true);
+      sc.freeze(leader, 60_000);
+      expect(await sc.untilExactly(() => !leader.pg.running, 20_000)).toBe(true);
+      await sc.steps(4);
       expect(sc.w.violations).toEqual([]);
     } finally {
       sc.close();

@@ -1,0 +1,33 @@
+// Seeds of `npm run sim -- --seeds 1-500` (2026-12-07) that broke a safety property on the real
+// loop, replayed exactly on the fault set they were found with (no agent-alone faults). Each failed
+// before its fix; the fix named beside it alone makes it pass.
+import { describe, expect, it } from 'vitest';
+import { runSimulation } from '../../support/sim/index.js';
+
+const FOUND: readonly [number, string][] = [
+  // A tick observed PostgreSQL in recovery, probed for 2 s while its promotion job finished, and
+  // decided on the stale observation with the job gone: it released the key of a writable primary,
+  // and a later promotion from the same timeline reused its number (src/loop/agent-loop.ts
+  // re-observes when a job ended since; src/core/eligibility.ts: a stopped member's stale timeline
+  // no longer makes its history entry "never completed").
+  [64, 'S4: a replica streamed a diverged branch of the same timeline number'],
+  [101, 'S2: promoted with less WAL than a reachable member'],
+  [112, 'S1: a writable primary without the leader key'],
+  [113, 'S2: promoted with less WAL than a reachable member'],
+  // A replica frozen while another member took the key and promoted judged only the leader it
+  // remembered; the history key named the newer one (src/core/former-leader.ts promotedSince).
+  [60, 'S2: promoted while the previous leader (key deleted, agent frozen) was writable'],
+  // The key was deleted while the leader's job was starting PostgreSQL writable after a crash; the
+  // loss was ignored (no postmaster yet) and the start finished writable without a key beside a
+  // new leader (src/core/fencing.ts onLeadershipLost: retake or fence while starting writable).
+  [81, 'S1 and S2: two writable primaries'],
+];
+
+describe('simulator seeds that found safety defects (fixed)', () => {
+  for (const [seed, what] of FOUND) {
+    it(`seed ${seed}: ${what}`, async () => {
+      const r = await runSimulation({ seed, steps: 10_000, agentFaults: false });
+      expect(r.violations).toEqual([]);
+    }, 180_000);
+  }
+});
