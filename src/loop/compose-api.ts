@@ -32,11 +32,11 @@ export interface ApiWiring {
 }
 
 export function composeApi(parts: AgentParts, wiring: ApiWiring): AgentApi {
-  const { root, clock, dcs, jobs, loop } = parts;
+  const { root, clock, dcs, loop } = parts;
   const log = componentLogger(root, 'daemon');
   const apiLog = componentLogger(root, 'api');
   const local = createLocalActions({
-    jobs, getStatus: parts.status, wallNowMs: () => clock.wallNowMs(),
+    requests: parts.requests, getStatus: parts.status, wallNowMs: () => clock.wallNowMs(),
     onScheduledRestart: (outcome) => apiLog.info({ outcome }, 'scheduled restart ran'),
   });
   const walNow = createWalNow(parts.config(), apiLog); // GET /patroni's fresh position (S2 d)

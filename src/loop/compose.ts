@@ -21,6 +21,7 @@ import { effectiveDynamicConfig } from './dynamic-config.js';
 import { createJobRunner, startsWritable, type JobRunner } from './jobs.js';
 import { createPeerHttp, type PeerHttp } from './peer-http.js';
 import type { PgPort } from './pg-port.js';
+import { RequestQueue } from './request-queue.js';
 import { REATTACH_EARLY_BOUND_MS } from './way-out.js';
 
 export interface AgentParts {
@@ -39,6 +40,8 @@ export interface AgentParts {
   readonly fencing: Fencing;
   readonly guard: FenceGuard;
   readonly peerHttp: PeerHttp;
+  /** Operator requests (restart, reinitialize) on their way from the API to decide(). */
+  readonly requests: RequestQueue;
   readonly status: () => StatusSnapshot;
   /** The early re-attach of a restarted leader's key (resolves, never rejects). */
   readonly early: Promise<void>;
@@ -91,13 +94,14 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
   });
   const pgCb = withCallbacks(pg, callbacks);
   jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
+  const requests = new RequestQueue(() => loop?.wake());
   loop = new AgentLoop({
-    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp,
+    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp, requests,
     publish: (snap) => { status = snap; },
   });
   return {
     config: () => config, setConfig: (next) => { config = next; }, dynamic, root, agentVersion, clock,
-    dcs, pg, jobs, loop, fencing, guard, peerHttp, status: () => status, early,
+    dcs, pg, jobs, loop, fencing, guard, peerHttp, requests, status: () => status, early,
   };
 }
 

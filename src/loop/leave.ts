@@ -27,6 +27,7 @@ export function shutdownWhy(termination: 'term' | 'restart' | null, code: number
 export async function leave(parts: AgentParts, api: AgentApi, why: ShutdownWhy, stopping: StopProgress): Promise<number> {
   const log = parts.root.child({ component: 'daemon' });
   const inPlace = why.kind === 'restartInPlace';
+  parts.requests.closeAll('the agent is stopping');
   // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
   stopping.stage(inPlace ? 'handing over to the next agent run' : 'aborting the running job');
   await bounded(parts.jobs.stop(), JOB_ABORT_BOUND_MS);
