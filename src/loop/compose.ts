@@ -47,10 +47,12 @@ export interface AgentParts {
   readonly early: Promise<void>;
 }
 
+/** Bound once built; the fence and the dcs callbacks read them late. */
+interface Late { loop: AgentLoop | null; jobs: JobRunner | null }
+
 export async function composeAgent(opts: { readonly config: Config; readonly logger: Logger }): Promise<AgentParts> {
   let config = opts.config;
   const root = opts.logger;
-  const log = componentLogger(root, 'daemon');
   const clock = systemClock;
   const agentVersion = `pg-ha-agent/${packageVersion()}`;
   const boot = config.bootstrap.dcs;
@@ -59,50 +61,63 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
   const handover = readHandover(config.postgresql.data_dir);
   const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root, reattachableLease: handover.leaseId });
   const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
-  let loop: AgentLoop | null = null;
-  let jobs: JobRunner | null = null;
-  const dynamic = (): DynamicConfig => loop?.dynamic() ?? effectiveDynamicConfig(config, null);
+  const late: Late = { loop: null, jobs: null };
+  const dynamic = (): DynamicConfig => late.loop?.dynamic() ?? effectiveDynamicConfig(config, null);
   const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
   // A pgpass an older version left (wildcard lines) is rewritten to its scoped form now, not at the
   // next start, follow or config change of PostgreSQL (docs/postgres.md).
-  await fileOwner(config).then((owner) => writePgpass(config, owner)).catch((err: unknown) => log.warn({ err: asError(err) }, 'could not rewrite the pgpass file'));
-  const fenceLog = componentLogger(root, 'fence');
+  await fileOwner(config).then((owner) => writePgpass(config, owner))
+    .catch((err: unknown) => componentLogger(root, 'daemon').warn({ err: asError(err) }, 'could not rewrite the pgpass file'));
+  const { fencing, guard, early } = startFence({ config, root, dcs, pg, late, dynamic, handover });
+  let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
+  const peerHttp = createPeerHttp(() => config.restapi);
+  // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths and the way out use
+  // the bare adapter, so no user command is ever in their way.
+  const callbacks = createCallbackExecutor({
+    commands: () => config.postgresql.callbacks, scope: () => config.scope, runner, logger: componentLogger(root, 'callbacks'),
+  });
+  const pgCb = withCallbacks(pg, callbacks);
+  const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => late.loop?.wake() });
+  const requests = new RequestQueue(() => late.loop?.wake());
+  const loop = new AgentLoop({
+    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp, requests,
+    publish: (snap) => { status = snap; },
+  });
+  late.jobs = jobs;
+  late.loop = loop;
+  return {
+    config: () => config, setConfig: (next) => { config = next; }, dynamic, root, agentVersion, clock,
+    dcs, pg, jobs, loop, fencing, guard, peerHttp, requests, status: () => status, early,
+  };
+}
+
+/** The fence timer, the guard process and Fencing, armed at once; a restarted leader re-attaches its key early. */
+function startFence(args: {
+  config: Config; root: Logger; dcs: EtcdDcs; pg: PgPort; late: Late; dynamic: () => DynamicConfig; handover: ReturnType<typeof readHandover>;
+}): { fencing: Fencing; guard: FenceGuard; early: Promise<void> } {
+  const { config, dcs, pg, late, handover } = args;
+  const clock = systemClock;
+  const fenceLog = componentLogger(args.root, 'fence');
   const fence = (reason: string): void => {
-    loop?.countFence();
+    late.loop?.countFence();
     void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: asError(err) }, 'fence failed'));
   };
   const fenceTimer = createFenceTimer({ clock, logger: fenceLog, fence });
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
   const fencing = new Fencing({
-    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false, fenceTimer, guard,
-    startingWritable: () => startsWritable(jobs?.running()?.spec ?? null),
+    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => args.dynamic().pause, viewKnown: () => late.loop?.hasSeenCluster() ?? false, fenceTimer, guard,
+    startingWritable: () => startsWritable(late.jobs?.running()?.spec ?? null),
     fence,
-    wake: () => loop?.wake(),
+    wake: () => late.loop?.wake(),
   });
   // A restarted agent whose previous run left a writable primary: its handed-over deadline is
   // enforced here too, not only by the guard, until the key is re-attached.
   fencing.apply();
   // Restart in place of a leader: prove the key at once, while the rest starts (the first tick's
   // observation can take seconds on a busy host), so the handed-over deadline is replaced early.
+  const log = componentLogger(args.root, 'daemon');
   const early = fencing.handedOverDeadline() !== null && handover.leaseId !== null ? reattachEarly({ dcs, fencing, log }) : Promise.resolve();
-  let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
-  const peerHttp = createPeerHttp(() => config.restapi);
-  // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths above and the
-  // way out use the bare adapter, so no user command is ever in their way.
-  const callbacks = createCallbackExecutor({
-    commands: () => config.postgresql.callbacks, scope: () => config.scope, runner, logger: componentLogger(root, 'callbacks'),
-  });
-  const pgCb = withCallbacks(pg, callbacks);
-  jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => loop?.wake() });
-  const requests = new RequestQueue(() => loop?.wake());
-  loop = new AgentLoop({
-    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp, requests,
-    publish: (snap) => { status = snap; },
-  });
-  return {
-    config: () => config, setConfig: (next) => { config = next; }, dynamic, root, agentVersion, clock,
-    dcs, pg, jobs, loop, fencing, guard, peerHttp, requests, status: () => status, early,
-  };
+  return { fencing, guard, early };
 }
 
 /**
