@@ -130,3 +130,14 @@ export function lastResort(i: { readonly paused: boolean; readonly postmasterMay
   if (!i.postmasterMayBeWritable) return { fence: false, reason: 'the agent did not finish stopping in time; postgresql cannot accept writes' };
   return { fence: true, reason: 'the agent did not finish stopping in time' };
 }
+
+/**
+ * POST /restart-agent (docs/agent-restart.md): a running job is not cut short unless forced (it is
+ * aborted on the way out), and a way out already under way is not started twice.
+ */
+export function answerAgentRestart(i: { readonly force: boolean; readonly jobKind: string | null; readonly terminating: 'term' | 'restart' | null }):
+  { readonly accepted: true } | { readonly accepted: false; readonly status: 409 | 503; readonly reason: string } {
+  if (i.jobKind !== null && !i.force) return { accepted: false, status: 409, reason: `a ${i.jobKind} job is running; restart the agent after it ends (or force it: the job is aborted)` };
+  if (i.terminating !== null) return { accepted: false, status: 503, reason: `the agent is already ${i.terminating === 'restart' ? 'restarting' : 'stopping'}` };
+  return { accepted: true };
+}

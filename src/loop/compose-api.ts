@@ -6,6 +6,7 @@ import type { AgentRestartOutcome } from '../api/routes-agent.js';
 import { buildServer } from '../api/server.js';
 import { reloadTls } from '../api/tls.js';
 import { loadConfig } from '../config/load.js';
+import { answerAgentRestart } from '../core/shutdown.js';
 import type { Config } from '../config/types.js';
 import { componentLogger } from '../obs/logger.js';
 import { withEtcdMembers } from '../obs/status.js';
@@ -68,13 +69,10 @@ export function composeApi(parts: AgentParts, wiring: ApiWiring): AgentApi {
 }
 
 function agentRestartReply(parts: AgentParts, wiring: ApiWiring, force: boolean): AgentRestartOutcome {
-  const job = parts.jobs.running();
-  if (job && !force) return { accepted: false, status: 409, reason: `a ${job.spec.kind} job is running; restart the agent after it ends (or force it: the job is aborted)` };
-  const termination = wiring.terminating();
-  if (termination !== null) return { accepted: false, status: 503, reason: `the agent is already ${termination === 'restart' ? 'restarting' : 'stopping'}` };
+  const answer = answerAgentRestart({ force, jobKind: parts.jobs.running()?.spec.kind ?? null, terminating: wiring.terminating() });
   // After the reply has gone out.
-  setImmediate(() => wiring.restartInPlace('rest api'));
-  return { accepted: true };
+  if (answer.accepted) setImmediate(() => wiring.restartInPlace('rest api'));
+  return answer;
 }
 
 function warnOpenApi(parts: AgentParts): void {

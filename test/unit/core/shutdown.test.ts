@@ -2,7 +2,7 @@
 // the key goes or the process ends (SPEC 5.12), pause leaves it running (SPEC 5.8), and a restart in
 // place leaves everything to the next run and the fence guard (docs/agent-restart.md).
 import { describe, expect, it } from 'vitest';
-import { decideShutdown, lastResort, RESTART_IN_PLACE_EXIT_CODE, type ShutdownInput, type ShutdownStep, type ShutdownWhy } from '../../../src/core/shutdown.js';
+import { answerAgentRestart, decideShutdown, lastResort, RESTART_IN_PLACE_EXIT_CODE, type ShutdownInput, type ShutdownStep, type ShutdownWhy } from '../../../src/core/shutdown.js';
 
 const base: ShutdownInput = {
   why: { kind: 'signal', exitCode: 0 }, paused: false, pauseFresh: true,
@@ -149,5 +149,16 @@ describe('lastResort', () => {
     expect(lastResort({ paused: false, postmasterMayBeWritable: true })).toEqual({ fence: true, reason: 'the agent did not finish stopping in time' });
     expect(lastResort({ paused: true, postmasterMayBeWritable: true }).fence).toBe(false);
     expect(lastResort({ paused: false, postmasterMayBeWritable: false })).toEqual({ fence: false, reason: 'the agent did not finish stopping in time; postgresql cannot accept writes' });
+  });
+});
+
+describe('answerAgentRestart (POST /restart-agent)', () => {
+  it('accepts when idle; a running job needs force; a way out under way answers 503', () => {
+    expect(answerAgentRestart({ force: false, jobKind: null, terminating: null })).toEqual({ accepted: true });
+    expect(answerAgentRestart({ force: false, jobKind: 'clone', terminating: null }))
+      .toEqual({ accepted: false, status: 409, reason: 'a clone job is running; restart the agent after it ends (or force it: the job is aborted)' });
+    expect(answerAgentRestart({ force: true, jobKind: 'clone', terminating: null })).toEqual({ accepted: true });
+    expect(answerAgentRestart({ force: true, jobKind: null, terminating: 'restart' })).toEqual({ accepted: false, status: 503, reason: 'the agent is already restarting' });
+    expect(answerAgentRestart({ force: false, jobKind: null, terminating: 'term' })).toEqual({ accepted: false, status: 503, reason: 'the agent is already stopping' });
   });
 });
