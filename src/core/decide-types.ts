@@ -2,6 +2,7 @@
 import type { DynamicConfig, Tags } from '../config/types.js';
 import type { ClusterView, Lsn } from './cluster.js';
 import type { LocalPg } from './local-pg.js';
+import type { OperatorRequest, RequestAnswer } from './requests.js';
 import type { TimelineFile } from './timeline-catchup.js';
 
 /** Where to reach a member, parsed from its member key. */
@@ -51,7 +52,7 @@ export type JobSpec =
   | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number }
   /** History entry first (S4), then pg_promote: in the background, so ticks keep renewing the lease. */
   | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string; readonly timelineFiles?: readonly TimelineFile[] }
-  /** Operator requests (REST / agentctl), started by the daemon, not by decide(). */
+  /** Operator requests (REST / agentctl): queued by the API, started by decide() (requests.ts). */
   | { readonly kind: 'restart'; readonly role: 'primary' | 'replica'; readonly leader: MemberRef | null }
   | { readonly kind: 'reinit'; readonly source: MemberRef };
 
@@ -121,6 +122,8 @@ export type Action =
   | { readonly kind: 'clearFence' }
   | { readonly kind: 'stop'; readonly mode: 'fast' | 'immediate' }
   | { readonly kind: 'startJob'; readonly job: JobSpec }
+  /** Abort the running job (a forced reinitialize replaces it). */
+  | { readonly kind: 'abortJob' }
   | { readonly kind: 'deleteFailover'; readonly modRevision: number }
   | { readonly kind: 'publishLeaderStatus' }
   /** Guard: compare mod_revision (0: must not exist), put the sync key. */
@@ -266,10 +269,14 @@ export interface DecideInput {
   readonly wallNowMs: number;
   /** Kinds of the previous tick's actions that failed or were skipped (a guard lost before them). */
   readonly undone?: readonly Action['kind'][];
+  /** Operator requests queued by the API since the last tick (restart, reinitialize). */
+  readonly requests?: readonly OperatorRequest[];
 }
 
 export interface Decision {
   readonly actions: readonly Action[];
   readonly reason: string;
   readonly memory: Memory;
+  /** One answer per request of the input: the job it started, or why not (the API returns it). */
+  readonly answers?: readonly RequestAnswer[];
 }

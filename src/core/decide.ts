@@ -10,8 +10,14 @@ import { memberRef } from './member-ref.js';
 import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
 import { keepSyncBase, prepromoteSync } from './sync.js';
 import { withConfigApply } from './config-apply.js';
+import { answerRequests } from './requests.js';
 
 export function decide(raw: DecideInput): Decision {
+  return answerRequests(raw, decideOwn(raw));
+}
+
+/** What the agent does on its own; operator requests are answered around it. */
+function decideOwn(raw: DecideInput): Decision {
   const memory = trackLeader(raw);
   const input = memory === raw.memory ? raw : { ...raw, memory };
   const unrecorded = promotionNotRecorded(input) ?? primaryStartFailed(input);

@@ -6,7 +6,8 @@ import type { Clock } from '../core/clock.js';
 import type { ClusterView } from '../core/cluster.js';
 import { probeReason } from '../core/probe-policy.js';
 import { decide } from '../core/decide.js';
-import { EMPTY_MEMORY, type Action, type DecideInput, type Decision, type Memory, type PeerProbe } from '../core/decide-types.js';
+import { EMPTY_MEMORY, type Action, type DecideInput, type Decision, type FinishedJob, type JobSpec, type Memory, type PeerProbe } from '../core/decide-types.js';
+import type { OperatorRequest, RequestAnswer } from '../core/requests.js';
 import type { LocalPg } from '../core/local-pg.js';
 import type { Dcs } from '../dcs/port.js';
 import { emptyCounters, recordTick, type AgentCounters } from '../obs/metrics.js';
@@ -17,6 +18,7 @@ import { connUrl, memberBackoff, memberStatus, pgStateWord } from './member-stat
 import type { PeerHttp } from './peer-http.js';
 import { probePeers } from './peers.js';
 import type { PgPort } from './pg-port.js';
+import type { RequestQueue } from './request-queue.js';
 import { LastValidConfig } from './config-memory.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
 import { systemTimers, type Timers } from './timers.js';
@@ -38,6 +40,8 @@ export interface LoopDeps {
   readonly publish: (snap: StatusSnapshot) => void;
   /** GETs to other members' REST APIs (the S2 probe). */
   readonly peerHttp: PeerHttp;
+  /** Operator requests the API queued (restart, reinitialize): decide() answers them. */
+  readonly requests?: RequestQueue;
 }
 
 export class AgentLoop {
@@ -53,6 +57,9 @@ export class AgentLoop {
   /** This run has published its member key: from then on it is a live member, never a newcomer. */
   private joined = false;
   private readonly reported = new Set<string>();
+  /** This tick's answers to operator requests, and the jobs its actions started. */
+  private answers: readonly RequestAnswer[] = [];
+  private readonly startedJobs = new Map<JobSpec, Promise<FinishedJob>>();
   private readonly executor: Executor;
   private readonly log: Logger;
   private readonly validConfig: LastValidConfig;
@@ -67,6 +74,7 @@ export class AgentLoop {
       dynamicConfig: () => this.dynamic(),
       onFence: () => { this.fenceEvents++; },
       onArm: () => { deps.fencing.apply(); },
+      onJobStarted: (job, done) => { this.startedJobs.set(job, done); },
     });
   }
 
@@ -175,6 +183,17 @@ export class AgentLoop {
   }
 
   async tick(signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean; retickSoon: boolean }> {
+    const requests = this.deps.requests?.take() ?? [];
+    this.answers = [];
+    this.startedJobs.clear();
+    try {
+      return await this.tickOnce(requests, signal);
+    } finally {
+      if (requests.length > 0) this.deps.requests?.settle(this.answers, this.startedJobs);
+    }
+  }
+
+  private async tickOnce(requests: readonly OperatorRequest[], signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean; retickSoon: boolean }> {
     const { clock, dcs, pg } = this.deps;
     const config = this.deps.config();
     const t0 = clock.monoMs();
@@ -212,10 +231,12 @@ export class AgentLoop {
       },
       config: dynamic, cluster, dcsError, lease: this.leaseForDecide(), joined: this.joined,
       local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
-      nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(), undone: this.undone,
+      nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(), undone: this.undone, ...(requests.length > 0 ? { requests } : {}),
     };
     const decision = (this.deps.decide ?? decide)(input);
     this.memory = decision.memory;
+    this.answers = decision.answers ?? [];
+    if (requests.length > 0) this.log.info({ requests, answers: this.answers }, 'operator requests answered');
     this.logDecision(decision, local, cluster, clock.monoMs() - t0);
     const result = await this.executor.run(decision.actions, local, signal);
     this.undone = result.undone;

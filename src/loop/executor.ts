@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { DynamicConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
-import type { Action } from '../core/decide-types.js';
+import type { Action, FinishedJob, JobSpec } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
 import type { Dcs } from '../dcs/port.js';
 import type { JobRunner } from './jobs.js';
@@ -22,6 +22,8 @@ export interface ExecutorDeps {
   readonly onFence: (reason: string) => void;
   /** Arm the fence timer and guard now (the key was just taken; a promotion may block for long). */
   readonly onArm?: () => void;
+  /** A job was started: whoever asked for it (an operator request) may wait for its end. */
+  readonly onJobStarted?: (job: JobSpec, done: Promise<FinishedJob>) => void;
 }
 
 export interface ExecutionResult {
@@ -103,7 +105,12 @@ export class Executor {
         return true;
       case 'clearFence': pg.clearFence(); return true;
       case 'stop': await pg.stop(action.mode, this.deps.dynamicConfig().primary_stop_timeout * 1000 || 60_000); return true;
-      case 'startJob': this.deps.jobs.start(action.job); return true;
+      case 'startJob': {
+        const done = this.deps.jobs.start(action.job);
+        this.deps.onJobStarted?.(action.job, done);
+        return true;
+      }
+      case 'abortJob': await this.deps.jobs.abort(); return true;
       case 'deleteFailover': await dcs.deleteFailover(action.modRevision, signal); return true;
       case 'publishLeaderStatus': {
         const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;

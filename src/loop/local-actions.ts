@@ -1,43 +1,18 @@
-// POST /restart and POST /reinitialize, carried out by the agent as jobs (the API only asks).
-// A restart with a schedule is kept in memory and run at its time, as Patroni does: the
-// conditions (role, version, pending restart) are checked when it runs, not when it is asked.
+// POST /restart and POST /reinitialize: the API only asks. Each request is queued for the next
+// tick, whose decide() starts the job or refuses (src/core/requests.ts); this waits for the answer
+// and, for a restart, for the job's end. A restart with a schedule is kept in memory and queued at
+// its time, as Patroni does: the conditions (role, version, pending restart) are checked then.
 import type { ReinitializeOutcome, ReinitializeRequest, RestartOutcome, RestartRequest } from '../api/local-actions.js';
-import type { MemberRef } from '../core/decide-types.js';
-import { memberRef } from '../core/member-ref.js';
-import type { JobRunner } from './jobs.js';
+import type { RequestQueue, Settled } from './request-queue.js';
 import type { StatusSnapshot } from '../obs/status.js';
 
-function leaderRef(status: StatusSnapshot): MemberRef | null {
-  const cluster = status.cluster;
-  const name = cluster?.leader?.name;
-  const m = cluster?.members.find((x) => x.name === name);
-  return m ? memberRef(m) : null;
-}
+/** How long POST /reinitialize waits for a tick to answer (a tick stuck on etcd, say). */
+export const REINIT_ANSWER_BOUND_MS = 30_000;
 
-function versionBelow(running: number | undefined, wanted: string): boolean {
-  const [maj, min] = wanted.split('.').map(Number);
-  if (running === undefined || maj === undefined || Number.isNaN(maj)) return true;
-  return running < maj * 10000 + (min ?? 0);
-}
-
-/** Why the restart's filters do not match this node now; null when they do. */
-function mismatch(req: RestartRequest, status: StatusSnapshot): string | null {
-  const node = status.node;
-  if (req.role !== undefined && req.role !== node.role) return `role does not match (${node.role})`;
-  if (req.postgresVersion !== undefined && !versionBelow(node.server_version, req.postgresVersion)) {
-    return `server version ${node.server_version ?? 'unknown'} is not below ${req.postgresVersion}`;
-  }
-  if (req.restartPending === true && node.pending_restart !== true) return 'no restart pending';
-  return null;
-}
-
-/**
- * The role to start in. A stopped PostgreSQL (killed in pause, say) is started as Patroni does:
- * as primary only while this node holds the leader key, else as a replica of the leader.
- */
-function startRole(status: StatusSnapshot): 'primary' | 'replica' {
-  if (status.node.state === 'running') return status.node.role === 'primary' ? 'primary' : 'replica';
-  return status.holdsLeader ? 'primary' : 'replica';
+function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((r) => { timer = setTimeout(() => r(null), ms); timer.unref(); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface ScheduledRestart {
@@ -48,7 +23,7 @@ export interface ScheduledRestart {
 }
 
 export interface LocalActionsDeps {
-  readonly jobs: JobRunner;
+  readonly requests: RequestQueue;
   readonly getStatus: () => StatusSnapshot;
   /** Wall clock (epoch ms); Date.now by default. */
   readonly wallNowMs?: () => number;
@@ -59,31 +34,30 @@ export function createLocalActions(deps: LocalActionsDeps) {
   const now = deps.wallNowMs ?? Date.now;
   let scheduled: { plan: ScheduledRestart; timer: NodeJS.Timeout } | null = null;
 
-  async function restartNow(req: RestartRequest): Promise<RestartOutcome> {
-    const status = deps.getStatus();
-    const node = status.node;
-    if (node.state !== 'running' && node.state !== 'stopped') return { kind: 'failed', reason: `postgresql is ${node.state}` };
-    const why = mismatch(req, status);
-    if (why !== null) return { kind: 'not_needed', reason: why };
-    if (deps.jobs.running()) return { kind: 'failed', reason: `${deps.jobs.running()?.spec.kind} already in progress` };
-    const role = startRole(status);
-    const leader = role === 'replica' ? leaderRef(status) : null;
-    const done = deps.jobs.start({ kind: 'restart', role, leader });
+  async function restartNow(req: RestartRequest, postmasterStartTime?: string | null): Promise<RestartOutcome | { kind: 'cancelled'; reason: string }> {
     const bound = (req.timeoutSec ?? 300) * 1000;
-    const result = await Promise.race([done, new Promise<null>((r) => setTimeout(() => r(null), bound).unref())]);
+    const t0 = Date.now();
+    const { id, answer } = deps.requests.ask({
+      kind: 'restart',
+      ...(req.role !== undefined ? { role: req.role } : {}),
+      ...(req.postgresVersion !== undefined ? { postgresVersion: req.postgresVersion } : {}),
+      ...(req.restartPending !== undefined ? { restartPending: req.restartPending } : {}),
+      ...(postmasterStartTime !== undefined ? { postmasterStartTime } : {}),
+    });
+    const settled: Settled | null = await within(answer, bound);
+    if (settled === null) deps.requests.withdraw(id);
+    if (settled === null) return { kind: 'failed', reason: `restart did not finish within ${bound / 1000} s` };
+    if (settled.kind === 'refused') return { kind: 'failed', reason: settled.reason };
+    if (settled.kind !== 'started') return { kind: settled.kind, reason: settled.reason };
+    const result = await within(settled.done, Math.max(0, bound - (Date.now() - t0)));
     if (result === null) return { kind: 'failed', reason: `restart did not finish within ${bound / 1000} s` };
     return result.ok ? { kind: 'restarted' } : { kind: 'failed', reason: result.error ?? 'unknown error' };
   }
 
   async function runScheduled(plan: ScheduledRestart): Promise<void> {
     scheduled = null;
-    const started = deps.getStatus().node.postmaster_start_time ?? null;
-    if (plan.postmasterStartTime !== null && started !== null && started !== plan.postmasterStartTime) {
-      deps.onScheduledRestart?.({ kind: 'cancelled', reason: `postgres restart has already happened at ${started}` });
-      return;
-    }
     const { scheduledAtMs: _at, ...request } = plan.request;
-    deps.onScheduledRestart?.(await restartNow(request));
+    deps.onScheduledRestart?.(await restartNow(request, plan.postmasterStartTime));
   }
 
   function schedule(req: RestartRequest & { scheduledAtMs: number }): RestartOutcome {
@@ -99,9 +73,11 @@ export function createLocalActions(deps: LocalActionsDeps) {
     return { kind: 'scheduled' };
   }
 
-  function restart(req: RestartRequest): Promise<RestartOutcome> {
-    if (req.scheduledAtMs !== undefined) return Promise.resolve(schedule({ ...req, scheduledAtMs: req.scheduledAtMs }));
-    return restartNow(req);
+  async function restart(req: RestartRequest): Promise<RestartOutcome> {
+    if (req.scheduledAtMs !== undefined) return schedule({ ...req, scheduledAtMs: req.scheduledAtMs });
+    const outcome = await restartNow(req);
+    // Only a scheduled restart is compared with the postmaster's start time.
+    return outcome.kind === 'cancelled' ? { kind: 'failed', reason: outcome.reason } : outcome;
   }
 
   /** DELETE /restart: true when a scheduled restart was cancelled. */
@@ -117,15 +93,13 @@ export function createLocalActions(deps: LocalActionsDeps) {
   }
 
   async function reinitialize(req: ReinitializeRequest): Promise<ReinitializeOutcome> {
-    const status = deps.getStatus();
-    if (status.holdsLeader) return { kind: 'refused', reason: 'I am the leader, can not reinitialize' };
-    const running = deps.jobs.running();
-    if (running && !req.force) return { kind: 'refused', reason: `${running.spec.kind} already in progress` };
-    const leader = leaderRef(status);
-    if (!leader) return { kind: 'refused', reason: 'Cluster has no leader, can not reinitialize' };
-    if (running) await deps.jobs.abort();
-    void deps.jobs.start({ kind: 'reinit', source: leader });
-    return { kind: 'started' };
+    const { id, answer } = deps.requests.ask({ kind: 'reinit', force: req.force });
+    const settled = await within(answer, REINIT_ANSWER_BOUND_MS);
+    if (settled === null) deps.requests.withdraw(id);
+    if (settled === null) return { kind: 'refused', reason: `the agent loop did not answer within ${REINIT_ANSWER_BOUND_MS / 1000} s` };
+    // The job runs on; POST /reinitialize answers once it started, as Patroni does.
+    if (settled.kind === 'started') return { kind: 'started' };
+    return { kind: 'refused', reason: settled.reason };
   }
 
   return { restart, cancelScheduledRestart, scheduledRestart, reinitialize };

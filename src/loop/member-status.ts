@@ -4,6 +4,10 @@ import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster
 import type { JobBackoff, SwitchoverAbort } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
 import { publishedTags } from '../core/tags.js';
+import { pgStateWord } from '../core/requests.js';
+
+/** The state word lives with the operator requests that check it (src/core/requests.ts). */
+export { pgStateWord };
 
 export function connUrl(config: Config): string {
   const { host, port } = config.postgresql.connect_address;
@@ -14,15 +18,6 @@ export function apiUrl(config: Config): string {
   const { host, port } = config.restapi.connect_address;
   const scheme = config.restapi.certfile ? 'https' : 'http';
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
-}
-
-export function pgStateWord(local: LocalPg, jobKind: string | null): string {
-  if (jobKind === 'clone') return 'creating replica';
-  if (jobKind === 'bootstrap') return 'initializing new cluster';
-  if (local.kind === 'running') return 'running';
-  if (local.kind === 'unresponsive') return 'starting';
-  if (jobKind) return 'starting';
-  return 'stopped';
 }
 
 export function memberStatus(args: {

@@ -18,7 +18,7 @@ export const PAUSE_READ_BOUND_MS = 1_000;
  * Restart in place (docs/agent-restart.md): the exit code systemd restarts at once
  * (RestartForceExitStatus=75; EX_TEMPFAIL: "try again"), and the bound on the last keepalive.
  */
-export const RESTART_IN_PLACE_EXIT_CODE = 75;
+export { RESTART_IN_PLACE_EXIT_CODE } from '../core/shutdown.js';
 export const HANDOVER_RENEW_BOUND_MS = 1_000;
 /** Bound on each close on the way out of a restart in place. */
 export const RESTART_CLOSE_BOUND_MS = 500;

@@ -226,6 +226,8 @@ describe('exits, stalls and early lease ends', () => {
     // Handed over, not left to expire: the stop did not wait behind the job until the deadline.
     const output = leader.agent?.output(64_000) ?? '';
     expect(output).toMatch(/"released":true,"msg":"leader key released"/);
+    // The way out is decided (src/core/shutdown.ts) and logged with its reason.
+    expect(output).toMatch(/"steps":\["(stopPostgres|fencePostgres)","releaseKey","deleteMember"\],"exitCode":0,"msg":"shutting down \(stop signal\): /);
     leader.start();
     await healthy();
   });

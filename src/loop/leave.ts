@@ -1,0 +1,134 @@
+// The way out, carried out: gather fresh facts (the postmaster, the lease keeper, pause read from
+// etcd now), let decideShutdown() (src/core/shutdown.ts) choose the steps, run each one bounded.
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { decideShutdown, lastResort, type ShutdownPlan, type ShutdownStep, type ShutdownWhy } from '../core/shutdown.js';
+import { postmasterWriteState } from '../postgres/files.js';
+import { fenceNow } from '../postgres/pgctl.js';
+import { asError } from '../errors.js';
+import type { AgentParts } from './compose.js';
+import type { AgentApi } from './compose-api.js';
+import {
+  bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, RESTART_CLOSE_BOUND_MS, type StopProgress,
+} from './way-out.js';
+
+/** What ended the loop: the daemon's termination request (if any) and the loop's exit code. */
+export function shutdownWhy(termination: 'term' | 'restart' | null, code: number): ShutdownWhy {
+  if (termination === 'restart' && code === 0) return { kind: 'restartInPlace' };
+  if (termination !== null) return { kind: 'signal', exitCode: code };
+  return { kind: 'halt', exitCode: code };
+}
+
+/**
+ * Every way out fences first (SPEC 5.12): a halt (refusal, fatal error) as well as a signal stops a
+ * PostgreSQL that may be writable, or hands over cleanly. The fence timer and the guard stay armed
+ * until it is stopped; the guard outlives us if it is not. Returns the exit code.
+ */
+export async function leave(parts: AgentParts, api: AgentApi, why: ShutdownWhy, stopping: StopProgress): Promise<number> {
+  const log = parts.root.child({ component: 'daemon' });
+  const inPlace = why.kind === 'restartInPlace';
+  parts.requests.closeAll('the agent is stopping');
+  // A job holds the supervisor's lock (a start, a clone): it must not delay the stop.
+  stopping.stage(inPlace ? 'handing over to the next agent run' : 'aborting the running job');
+  await bounded(parts.jobs.stop(), JOB_ABORT_BOUND_MS);
+  const pauseFresh = inPlace ? true : await readPause(parts, log, stopping);
+  const plan = decideShutdown({ why, paused: parts.dynamic().pause, pauseFresh, ...facts(parts), joined: parts.loop.isJoined() });
+  log.info({ why: why.kind, steps: plan.steps.map((s) => s.kind), exitCode: plan.exitCode }, plan.reason);
+  await runPlan(parts, api, plan, log, stopping);
+  parts.fencing.apply();
+  parts.fencing.close();
+  stopping.stage('closing the guard, the api and the connections');
+  await parts.guard.close();
+  // A restart in place is on the clock (the next run must re-attach before the deadline) and the
+  // process exit closes whatever is left: no waiting for idle keep-alive connections.
+  const closeBound = inPlace ? RESTART_CLOSE_BOUND_MS : CLOSE_BOUND_MS;
+  await Promise.all([api.server.close(), parts.pg.close(), api.walNow.close(), parts.dcs.close()].map((p) => bounded(p, closeBound)));
+  return plan.exitCode;
+}
+
+/** Pause as etcd says now: an operator who lifted it a moment ago expects a stop to hand over. */
+async function readPause(parts: AgentParts, log: Logger, stopping: StopProgress): Promise<boolean> {
+  stopping.stage('reading pause from etcd');
+  let fresh = false;
+  await bounded(parts.loop.refreshView(AbortSignal.timeout(PAUSE_READ_BOUND_MS)).then((ok) => { fresh = ok; }), PAUSE_READ_BOUND_MS + 200);
+  if (!fresh) log.warn({ paused: parts.dynamic().pause }, 'could not read the cluster config on shutdown; deciding pause from the last view');
+  return fresh;
+}
+
+/** Decided on fresh facts (the postmaster, the lease keeper), not on the last tick's status. */
+function facts(parts: AgentParts): { postmasterAlive: boolean; postmasterMayBeWritable: boolean; keyMsLeft: number | null } {
+  const pm = postmasterWriteState(parts.config().postgresql.data_dir);
+  const leadership = parts.dcs.leadership();
+  return { postmasterAlive: pm.alive, postmasterMayBeWritable: pm.mayBeWritable, keyMsLeft: leadership === null ? null : leadership.validUntilMs - parts.clock.monoMs() };
+}
+
+async function runPlan(parts: AgentParts, api: AgentApi, plan: ShutdownPlan, log: Logger, stopping: StopProgress): Promise<void> {
+  for (const step of plan.steps) {
+    stopping.stage(stageName(step));
+    await runStep(parts, api, step, log);
+  }
+}
+
+function stageName(step: ShutdownStep): string {
+  switch (step.kind) {
+    case 'stopPostgres': return 'stopping postgresql';
+    case 'fencePostgres': return 'fencing postgresql';
+    case 'releaseKey': return 'releasing the leader key';
+    case 'deleteMember': return 'deleting the member key';
+    case 'closeConnections': return 'closing the postgresql connections';
+    case 'renewKey': return 'renewing the leader key for the next run';
+  }
+}
+
+async function runStep(parts: AgentParts, api: AgentApi, step: ShutdownStep, log: Logger): Promise<void> {
+  const { pg, dcs } = parts;
+  switch (step.kind) {
+    case 'stopPostgres':
+      try {
+        // A clean stop, but never past the lease deadline: nobody renews it any more. The budget
+        // covers the wait for a command in flight too, not only pg_ctl.
+        await pg.stop('fast', step.budgetMs, AbortSignal.timeout(step.budgetMs));
+      } catch (err) {
+        log.error({ err: asError(err) }, 'clean stop failed; fencing');
+        await pg.fence('shutdown: the clean stop failed');
+      }
+      return;
+    case 'fencePostgres': await pg.fence(step.reason); return;
+    case 'releaseKey': {
+      const released = await dcs.releaseLeader().catch(() => false);
+      log.info({ released }, 'leader key released');
+      return;
+    }
+    case 'deleteMember': await dcs.deleteMember().catch(() => undefined); return;
+    // What nobody waits for closes first: the last keepalive is taken as late as possible, so the
+    // next run gets as much of the TTL as there is.
+    case 'closeConnections': await Promise.all([bounded(pg.close(), RESTART_CLOSE_BOUND_MS), bounded(api.walNow.close(), RESTART_CLOSE_BOUND_MS)]); return;
+    case 'renewKey': await renewForNextRun(parts, log); return;
+  }
+}
+
+/**
+ * One last keepalive gives the next run the whole TTL (minus the margin) to come back;
+ * fencing.apply() right after hands that fresh deadline and the lease id to the guard, which
+ * outlives us and fences at the deadline if no run re-attaches.
+ */
+async function renewForNextRun(parts: AgentParts, log: Logger): Promise<void> {
+  const { dcs, clock } = parts;
+  const before = dcs.leadership();
+  const renewed = await Promise.race([
+    dcs.renewLeader(AbortSignal.timeout(HANDOVER_RENEW_BOUND_MS)).catch(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(false), HANDOVER_RENEW_BOUND_MS).unref()),
+  ]);
+  const after = dcs.leadership() ?? before;
+  log.info({ renewed, leaseId: after?.leaseId ?? null, msLeft: after ? Math.round(after.validUntilMs - clock.monoMs()) : null },
+    'restart in place: leader key kept; the fence guard holds the deadline until the next run re-attaches it');
+}
+
+/** The stop hung: fence a PostgreSQL that may be writable (lastResort decides), then exit. */
+export function lastResortExit(config: Config, paused: boolean, log: Logger): void {
+  const pm = postmasterWriteState(config.postgresql.data_dir);
+  const verdict = lastResort({ paused, postmasterMayBeWritable: pm.mayBeWritable });
+  log.fatal({ fence: verdict.fence }, verdict.reason);
+  const fenced = verdict.fence ? fenceNow({ config, logger: log }, verdict.reason) : Promise.resolve(null);
+  void fenced.catch(() => null).finally(() => process.exit(1));
+}
