@@ -39,6 +39,11 @@ export interface QuorumState {
   readonly syncWanted: number;
   /** This node, the leader (it differs from `leader` right after a failover). */
   readonly leaderWanted: string;
+  /**
+   * No standby confirmed: infer how many are from the key, as Patroni does after a restart or a
+   * failover (default). False when the count is known: a change of s_s_n resets it on purpose.
+   */
+  readonly inferConfirmed?: boolean;
 }
 
 type S = Set<string>;
@@ -61,6 +66,7 @@ export class QuorumStateResolver {
   private readonly active: S;
   private readonly syncWanted: number;
   private readonly leaderWanted: string;
+  private readonly inferConfirmed: boolean;
 
   constructor(s: QuorumState) {
     this.leader = s.leader;
@@ -72,6 +78,7 @@ export class QuorumStateResolver {
     this.active = set(s.active);
     this.syncWanted = s.syncWanted;
     this.leaderWanted = s.leaderWanted;
+    this.inferConfirmed = s.inferConfirmed ?? true;
   }
 
   /** The transitions to run in order; consecutive ones of the same type merge (the later wins). */
@@ -155,7 +162,7 @@ export class QuorumStateResolver {
     }
     if (this.leader !== this.leaderWanted) throw new QuorumError(`leader ${this.leader} is not ${this.leaderWanted}`);
     // After a restart or a failover nothing is confirmed yet: infer it from the quorum.
-    if (this.numsyncConfirmed === 0 && inter(this.sync, this.active).size > 0) {
+    if (this.inferConfirmed && this.numsyncConfirmed === 0 && inter(this.sync, this.active).size > 0) {
       this.numsyncConfirmed = Math.min(inter(this.sync, this.active).size, this.voters.size - this.quorum);
     }
     this.nonSteady(out);

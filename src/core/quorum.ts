@@ -6,7 +6,7 @@ import type { Lsn } from './cluster.js';
 import type { Action, DecideInput, Memory } from './decide-types.js';
 import type { PgRunning } from './local-pg.js';
 import { parseSyncStandbyNames, quorumActive, renderAny, type ParsedSsn } from './quorum-names.js';
-import { QuorumError, QuorumStateResolver, type Transition } from './quorum-resolver.js';
+import { QuorumError, QuorumStateResolver, type QuorumState, type Transition } from './quorum-resolver.js';
 import { listNames, type SyncCandidate } from './sync-names.js';
 
 export function quorumModeOn(input: Pick<DecideInput, 'config'>): boolean {
@@ -28,12 +28,14 @@ type Base = NonNullable<Memory['syncBase']>;
 
 /**
  * Patroni's _ready_replicas: a standby counts as confirmed once it reported (sync_state quorum)
- * a position past the primary's when s_s_n last changed; it stays confirmed while s_s_n names it.
+ * a position past the primary's when s_s_n last changed, so it holds every commit acknowledged
+ * before the change. Unlike Patroni, a change of s_s_n confirms every standby anew: one that
+ * lagged behind commits acknowledged by others under the previous value is not counted.
  */
 function trackBase(prev: Memory['syncBase'], ssn: string, parsed: ParsedSsn, local: PgRunning, active: readonly SyncCandidate[]): Base {
   const fresh = prev === null || prev.value !== ssn;
   const lsn: Lsn = fresh ? local.flushLsn ?? local.currentLsn ?? 0 : prev.lsn;
-  const kept = (fresh ? prev?.ready ?? [] : prev.ready ?? []).filter((n) => parsed.members.includes(n));
+  const kept = fresh ? [] : prev.ready ?? [];
   const reached = active.filter((c) => parsed.members.includes(c.name) && c.syncState === 'quorum' && c.lsn >= lsn).map((c) => c.name);
   const ready = [...new Set([...kept, ...reached])].sort();
   return { value: ssn, lsn, ready };
@@ -61,19 +63,21 @@ export function leaderQuorumStep(input: DecideInput, local: PgRunning): QuorumSt
     if (strict !== null) return { ...strict, memory };
   }
   const activeNames = active.map((c) => c.name);
-  const resolver = new QuorumStateResolver({
+  const state: QuorumState = {
     leader: key.value.leader, quorum, voters, numsync: parsed.num, sync: parsed.members,
     numsyncConfirmed: base.ready?.filter((n) => activeNames.includes(n)).length ?? 0, active: activeNames,
     syncWanted: Math.max(input.config.synchronous_node_count, minSync(input)), leaderWanted: self,
-  });
-  let transitions: Transition[];
+    // Never guessed from the key (Patroni does after a restart): a standby counts once seen past the base.
+    inferConfirmed: false,
+  };
+  let next: Transition | null;
   try {
-    transitions = resolver.transitions();
+    next = nextTransition(state);
   } catch (e) {
     if (!(e instanceof QuorumError)) throw e;
     return { actions: [], note: `quorum mode: no safe next step (${e.message}); waiting`, memory };
   }
-  const { actions, notes } = toActions(transitions, key.modRevision);
+  const { actions, notes } = toActions(next, key.modRevision);
   if (actions.length === 0 && parsed.type !== 'quorum' && parsed.members.length > 0) {
     // Switched from synchronous_mode: true: `n (a,b)` waits for all of them, as ANY n does.
     const want = renderAny(parsed.members, parsed.num);
@@ -109,24 +113,28 @@ function strictStep(input: DecideInput, local: PgRunning, parsed: ParsedSsn, vot
   return null;
 }
 
-/** The resolver's transitions as actions: every s_s_n change, and the first key write (the next needs its revision). */
-function toActions(transitions: readonly Transition[], modRevision: number): { actions: Action[]; notes: string[] } {
-  const actions: Action[] = [];
-  const notes: string[] = [];
-  for (const t of transitions) {
-    if (t.type === 'restart') break;
-    if (t.type === 'sync') {
-      const value = renderAny(t.names, t.num);
-      actions.push(setNames(value));
-      notes.push(`setting synchronous_standby_names to '${value}'`);
-      continue;
-    }
-    if (actions.some((a) => a.kind === 'writeSync')) break;
-    const names = [...t.names].sort();
-    actions.push({ kind: 'writeSync', leader: t.leader, standbys: names, quorum: t.num, modRevision });
-    notes.push(`writing the sync key: leader ${t.leader}, quorum ${t.num} of ${listNames(names)}`);
+/**
+ * The next transition, one per tick: the next tick re-reads both states and re-counts the
+ * confirmed standbys against the primary's position after this change, so a key write that
+ * lowers the quorum never trusts a standby that has not caught up with the s_s_n it follows
+ * (Patroni runs several per loop and keeps a standby confirmed across s_s_n changes).
+ */
+export function nextTransition(state: QuorumState): Transition | null {
+  const first = new QuorumStateResolver(state).transitions()[0];
+  return first === undefined || first.type === 'restart' ? null : first;
+}
+
+function toActions(t: Transition | null, modRevision: number): { actions: Action[]; notes: string[] } {
+  if (t === null || t.type === 'restart') return { actions: [], notes: [] };
+  if (t.type === 'sync') {
+    const value = renderAny(t.names, t.num);
+    return { actions: [setNames(value)], notes: [`setting synchronous_standby_names to '${value}'`] };
   }
-  return { actions, notes };
+  const names = [...t.names].sort();
+  return {
+    actions: [{ kind: 'writeSync', leader: t.leader, standbys: names, quorum: t.num, modRevision }],
+    notes: [`writing the sync key: leader ${t.leader}, quorum ${t.num} of ${listNames(names)}`],
+  };
 }
 
 /**
