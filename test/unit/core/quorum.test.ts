@@ -121,6 +121,13 @@ describe('decide: the leader in quorum mode', () => {
     expect(d.reason).toBe(`${LEAD}quorum mode: no standby streams and no voters; replication is asynchronous until one does`);
   });
 
+  it('switched back to synchronous_mode true: the quorum voters leave the key before s_s_n becomes FIRST n', () => {
+    const ssn = 'ANY 2 (pg2,pg3,pg4)';
+    const d = decide({ ...leader({ rows: ALL3.map((n) => row(n)), ssn, voters: ALL3, quorum: 1 }), config: dynamicConfig({ synchronous_mode: true, synchronous_node_count: 2 }) });
+    expect(action(d, 'writeSync')).toEqual({ kind: 'writeSync', leader: 'pg1', standbys: [], modRevision: 50 });
+    expect(kinds(d)).not.toContain('setSyncStandbyNames');
+  });
+
   it('switched from synchronous_mode true: the same standbys rewritten as ANY', () => {
     const d = decide({ ...leader({ rows: [row('pg2', { syncState: 'sync' })], ssn: 'pg2', voters: ['pg2'] }), config: dynamicConfig({ synchronous_mode: 'quorum' }) });
     expect(action(d, 'setSyncStandbyNames').value).toBe('ANY 1 (pg2)');
