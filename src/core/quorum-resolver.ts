@@ -157,8 +157,10 @@ export class QuorumStateResolver {
       }
     } catch (e) {
       if (!(e instanceof QuorumError)) throw e;
-      // Whatever the key says, the state that matches what PostgreSQL enforces now is safe.
-      this.quorumUpdate(out, this.sync.size - this.numsync, this.sync);
+      // Whatever the key says, the state that matches what PostgreSQL enforces now is safe. It
+      // names this node as leader: Patroni keeps the old one here and then fails its assertion
+      // every loop (a key whose quorum equals its voters, then a manual failover).
+      this.quorumUpdate(out, this.sync.size - this.numsync, this.sync, this.leader === this.leaderWanted ? undefined : this.leaderWanted);
     }
     if (this.leader !== this.leaderWanted) throw new QuorumError(`leader ${this.leader} is not ${this.leaderWanted}`);
     // After a restart or a failover nothing is confirmed yet: infer it from the quorum.

@@ -150,7 +150,8 @@ export function quorumPrepromote(input: DecideInput, local: PgRunning): Action[]
   const members = key?.leader ? [key.leader, ...key.syncStandby] : [];
   const numsync = members.length - quorum - (members.includes(self) ? 1 : 0);
   const sync = members.filter((n) => n !== self);
-  const want = renderAny(sync, Math.max(numsync, minSync(input)));
+  // A key whose quorum is all its voters gives 0, which PostgreSQL refuses (ANY 0): wait for one.
+  const want = renderAny(sync, Math.max(numsync, minSync(input), sync.length > 0 ? 1 : 0));
   return (local.syncStandbyNames ?? '') === want ? [] : [setNames(want)];
 }
 

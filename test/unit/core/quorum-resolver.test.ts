@@ -40,6 +40,13 @@ describe('QuorumStateResolver (Patroni test_quorum cases)', () => {
       .toBe('quorum 1 a,c,d');
   });
 
+  it('a key whose quorum is all its voters, then a failover: the key follows s_s_n under the new leader instead of failing every tick', () => {
+    // Patroni keeps the old leader on this path and fails its assertion every loop.
+    expect(all({ leader: 'a', leaderWanted: 'b', voters: ['b', 'c'], quorum: 2, sync: ['a', 'c'], numsync: 1, active: ['c'], syncWanted: 2 })[0])
+      .toBe('quorum 1 a,c');
+    expect(new QuorumStateResolver({ ...base, leader: 'a', leaderWanted: 'b', voters: ['b', 'c'], quorum: 2, sync: ['a', 'c'], numsync: 1, active: ['c'], syncWanted: 2 }).transitions()[0]?.leader).toBe('b');
+  });
+
   it('lowering synchronous_node_count: the quorum rises first, then numsync drops', () => {
     expect(all({ voters: ['b', 'c', 'd'], quorum: 1, sync: ['b', 'c', 'd'], numsync: 2, active: ['b', 'c', 'd'], numsyncConfirmed: 2, syncWanted: 1 }))
       .toEqual(['quorum 2 b,c,d', 'sync 1 b,c,d']);
@@ -52,6 +59,8 @@ describe('QuorumStateResolver (Patroni test_quorum cases)', () => {
 interface Era { readonly numsync: number; readonly sync: readonly string[]; readonly caught: Set<string> }
 
 interface World {
+  /** The primary, and the leader the sync key names (they differ right after a failover). */
+  leader: string; keyLeader: string;
   quorum: number; voters: string[]; numsync: number; sync: string[];
   active: Set<string>; wanted: number; eras: Era[];
   /** Standbys that caught up after the current s_s_n took effect (quorum.ts trackBase). */
@@ -59,7 +68,7 @@ interface World {
 }
 
 function fresh(): World {
-  return { quorum: 0, voters: [], numsync: 0, sync: [], active: new Set(), wanted: 1, eras: [{ numsync: 0, sync: [], caught: new Set() }], ready: new Set() };
+  return { leader: 'a', keyLeader: 'a', quorum: 0, voters: [], numsync: 0, sync: [], active: new Set(), wanted: 1, eras: [{ numsync: 0, sync: [], caught: new Set() }], ready: new Set() };
 }
 
 /** Can a candidate gather quorum + 1 voters none of whom holds some acknowledged commit? */
@@ -81,11 +90,12 @@ function unsafe(w: World): string | null {
 function tick(w: World): Transition | null {
   const active = [...w.active];
   const t = nextTransition({
-    leader: 'L', leaderWanted: 'L', inferConfirmed: false, quorum: w.quorum, voters: w.voters, numsync: w.numsync, sync: w.sync,
+    leader: w.keyLeader, leaderWanted: w.leader, inferConfirmed: false, quorum: w.quorum, voters: w.voters, numsync: w.numsync, sync: w.sync,
     numsyncConfirmed: [...w.ready].filter((n) => w.active.has(n)).length, active, syncWanted: w.wanted,
   });
   if (t === null) return null;
   if (t.type === 'quorum') {
+    w.keyLeader = t.leader;
     w.quorum = t.num;
     w.voters = [...t.names].sort();
   } else {
@@ -99,7 +109,12 @@ function tick(w: World): Transition | null {
 
 function settle(w: World, trail: string[]): void {
   for (let i = 0; i < 30; i++) {
-    const t = tick(w);
+    let t: Transition | null;
+    try {
+      t = tick(w);
+    } catch (e) {
+      throw new Error(`${String(e)} after ${trail.join(' -> ')} (key ${w.keyLeader} ${w.quorum} of ${w.voters.join(',')}, s_s_n ANY ${w.numsync} (${w.sync.join(',')}), active ${[...w.active].join(',')}, ready ${[...w.ready].join(',')}, k ${w.wanted})`);
+    }
     if (t === null) return;
     trail.push(`${t.type} ${t.num} (${[...t.names].sort().join(',')})`);
     const bad = unsafe(w);
@@ -108,10 +123,34 @@ function settle(w: World, trail: string[]): void {
   throw new Error(`no steady state after ${trail.join(' -> ')}`);
 }
 
-type Ev = { readonly kind: 'add' | 'remove' | 'catchup'; readonly name: string } | { readonly kind: 'wanted'; readonly n: number } | { readonly kind: 'catchupAll' };
+type Ev = { readonly kind: 'add' | 'remove' | 'catchup' | 'failover' | 'manual'; readonly name: string } | { readonly kind: 'wanted'; readonly n: number } | { readonly kind: 'catchupAll' };
+
+/**
+ * The primary dies and voter `x`, the most advanced (so it holds every acknowledged commit),
+ * promotes: with the votes of `quorum` other voters (all but the dead leader answer), or without
+ * them (manual failover); s_s_n as quorumPrepromote sets it, the key unchanged until the new
+ * leader's ticks. The former leader holds every commit it acknowledged.
+ */
+function failover(w: World, x: string, manual: boolean): void {
+  if (!w.voters.includes(x) || x === w.leader) return;
+  const members = [w.keyLeader, ...w.voters];
+  const votes = members.filter((n) => n !== x && n !== w.leader).length;
+  if (!manual && votes < w.quorum) return;
+  for (const e of w.eras) e.caught.add(w.leader);
+  const sync = members.filter((n) => n !== x);
+  const numsync = Math.max(members.length - w.quorum - (members.includes(x) ? 1 : 0), sync.length > 0 ? 1 : 0);
+  w.active.delete(x);
+  w.active.delete(w.leader);
+  w.leader = x;
+  w.sync = sync.sort();
+  w.numsync = numsync;
+  w.eras.push({ numsync, sync: w.sync, caught: new Set() });
+  w.ready = new Set();
+}
 
 function apply(w: World, ev: Ev): void {
-  if (ev.kind === 'add') w.active.add(ev.name);
+  if (ev.kind === 'failover' || ev.kind === 'manual') failover(w, ev.name, ev.kind === 'manual');
+  if (ev.kind === 'add' && ev.name !== w.leader) w.active.add(ev.name);
   if (ev.kind === 'remove') w.active.delete(ev.name);
   if (ev.kind === 'wanted') w.wanted = ev.n;
   const catchUp = (n: string) => {
@@ -153,16 +192,19 @@ function* sequences(pool: readonly Ev[], length: number): Generator<Ev[]> {
   for (const head of pool) for (const rest of sequences(pool, length - 1)) yield [head, ...rest];
 }
 
-describe('quorum invariant over every add/remove sequence (every intermediate state)', () => {
-  const names = ['b', 'c', 'd'];
+describe('quorum invariant over every add/remove/failover sequence (every intermediate state)', () => {
+  // a leads at first; any of the four may fail over to a voter, the former leader may come back.
+  const names = ['a', 'b', 'c', 'd'];
   const pool: Ev[] = [
     ...names.map((name) => ({ kind: 'add' as const, name })),
     ...names.map((name) => ({ kind: 'remove' as const, name })),
     ...names.map((name) => ({ kind: 'catchup' as const, name })),
+    ...names.map((name) => ({ kind: 'failover' as const, name })),
+    ...names.map((name) => ({ kind: 'manual' as const, name })),
     { kind: 'catchupAll' }, { kind: 'wanted', n: 1 }, { kind: 'wanted', n: 2 }, { kind: 'wanted', n: 3 },
   ];
 
-  it('three standbys, every sequence of four events', () => {
+  it('four members, every sequence of four events', () => {
     let count = 0;
     for (const seq of sequences(pool, 4)) {
       run(seq);
@@ -171,15 +213,15 @@ describe('quorum invariant over every add/remove sequence (every intermediate st
     expect(count).toBe(pool.length ** 4);
   });
 
-  it('four standbys, 3000 seeded random sequences of twelve events', () => {
-    const four = ['b', 'c', 'd', 'e'];
+  it('five members, 10000 seeded random sequences of twelve events', () => {
+    const five = ['a', 'b', 'c', 'd', 'e'];
     const big: Ev[] = [
-      ...four.flatMap((name) => [{ kind: 'add' as const, name }, { kind: 'remove' as const, name }, { kind: 'catchup' as const, name }]),
+      ...five.flatMap((name) => [{ kind: 'add' as const, name }, { kind: 'remove' as const, name }, { kind: 'catchup' as const, name }, { kind: 'failover' as const, name }, { kind: 'manual' as const, name }]),
       { kind: 'catchupAll' }, { kind: 'wanted', n: 1 }, { kind: 'wanted', n: 2 }, { kind: 'wanted', n: 3 },
     ];
     let seed = 12345;
     const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       run(Array.from({ length: 12 }, () => big[Math.floor(rnd() * big.length)] as Ev));
     }
   });

@@ -145,6 +145,12 @@ describe('decide: promotion in quorum mode', () => {
     expect(d.reason).toBe('taking the leader key: wal position 5000; best candidate, most advanced of 2 reachable members at wal 5000, quorum 1 reached (votes from pg3)');
   });
 
+  it('a key whose quorum is all its voters (a manual failover): s_s_n waits for one of the others, never ANY 0', () => {
+    const all = cluster({ leader: null, members: MEMBERS.slice(1), sync: { leader: 'pg1', syncStandby: ['pg2', 'pg3'], quorum: 2 }, failover: { member: 'pg2' } });
+    const d = decide(raceInput({ config: QUORUM, cluster: all }));
+    expect(action(d, 'setSyncStandbyNames').value).toBe('ANY 1 (pg1,pg3)');
+  });
+
   it('without enough votes a voter does not promote', () => {
     const two = cluster({ leader: null, members: MEMBERS.slice(1), sync: { ...key, quorum: 2 } });
     const d = decide(raceInput({ config: QUORUM, cluster: two, peers: peers(peer('pg3', { walPosition: 4_000 }), peer.unreachable('pg4')) }));
