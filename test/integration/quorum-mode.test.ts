@@ -2,7 +2,8 @@
 // replicas with synchronous_node_count 2 converge on `ANY 2 (three)` and a sync key listing the
 // three with quorum 1; kill -9 of the leader's agent and postmaster under writers committing as
 // fast as they can promotes a voter holding every acknowledged commit; a replica stopped after
-// that shrinks s_s_n and the key in an order that keeps every sampled pair safe, and commits go on.
+// that shrinks s_s_n and the key in an order that keeps every sampled pair safe, and commits go on;
+// PATCH switches to synchronous_mode true and then off at run time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, waitFor } from '../harness/index.js';
 import { agentctl, metric, patchConfig, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
@@ -151,6 +152,17 @@ describe('quorum mode on a 4-node cluster, synchronous_node_count 2', () => {
     expect(violations).toEqual([]);
     const present = await leader.query<{ n: string }>('SELECT count(*)::text AS n FROM acked WHERE id = ANY($1::bigint[])', [writers.acked]);
     expect(Number(present[0]?.n)).toBe(writers.acked.length);
+  });
+
+  it('PATCH synchronous_mode true switches to FIRST n: the voter leaves the key, then comes back as the synchronous standby', async () => {
+    const stays = cluster.others(leader).find((n) => n.agentRunning()) as AgentNode;
+    expect(await patchConfig(leader, { synchronous_mode: true, synchronous_node_count: 1 })).toBe(200);
+    await waitFor(`sync key ${stays.name} (no quorum) and s_s_n '${stays.name}'`, async () => {
+      const key = await syncKey();
+      if (key?.leader !== leader.name || key.sync_standby !== stays.name || (key.quorum ?? 0) !== 0) return null;
+      return (await ssn(leader).catch(() => '')) === stays.name ? true : null;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    expect(await stays.health('/sync')).toBe(200);
   });
 
   it('PATCH synchronous_mode false turns it off: sync key deleted, synchronous_standby_names cleared', async () => {
