@@ -162,7 +162,9 @@ describe('quorum mode on a 4-node cluster, synchronous_node_count 2', () => {
       if (key?.leader !== leader.name || key.sync_standby !== stays.name || (key.quorum ?? 0) !== 0) return null;
       return (await ssn(leader).catch(() => '')) === stays.name ? true : null;
     }, { timeoutMs: 60_000, intervalMs: 200 });
-    expect(await stays.health('/sync')).toBe(200);
+    // Each node answers from its own last view of etcd: wait for the standby's.
+    await waitFor(`/sync on ${stays.name}`, async () => ((await stays.health('/sync')) === 200 ? true : null), { timeoutMs: 15_000, intervalMs: 200 });
+    expect(await stays.health('/quorum')).toBe(503);
   });
 
   it('PATCH synchronous_mode false turns it off: sync key deleted, synchronous_standby_names cleared', async () => {
