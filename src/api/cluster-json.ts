@@ -18,8 +18,7 @@ function hostPort(connUrl: string): { host?: string; port?: number } {
 
 function memberRole(m: MemberView, cluster: ClusterView): string {
   if (cluster.leader?.name === m.name) return m.role === 'standby_leader' ? 'standby_leader' : 'leader';
-  // Patroni 4 also accepts 'quorum' here, whatever our type says.
-  const syncMode: unknown = cluster.config?.value.synchronous_mode;
+  const syncMode = cluster.config?.value.synchronous_mode;
   if (syncMode && cluster.sync?.value.syncStandby.includes(m.name)) {
     return syncMode === 'quorum' ? 'quorum_standby' : 'sync_standby';
   }

@@ -153,9 +153,9 @@ function tagsMatch(snap: StatusSnapshot, f: HealthFilters): boolean {
 function checkPasses(check: HealthCheck, snap: StatusSnapshot, f: HealthFilters, nowMonoMs: number): boolean {
   const lc = leaderCodes(snap, nowMonoMs);
   const isSync = snap.node.sync_standby === true;
-  // Quorum mode is refused by the config today, so no node is a quorum standby: /quorum answers
-  // 503 everywhere and /read-only-quorum 200 on the leader only, as Patroni does outside quorum mode.
-  const isQuorum = false;
+  // Outside quorum mode no node is a quorum standby: /quorum answers 503 everywhere and
+  // /read-only-quorum 200 on the leader only, as Patroni does.
+  const isQuorum = snap.node.quorum_standby === true;
   switch (check) {
     case 'primary':
       return lc.primary;

@@ -110,7 +110,9 @@ export function candidateProblem(m: MemberView, cluster: ClusterView): string | 
 export function failoverImpossible(cluster: ClusterView, req: Request, checkHealth: boolean): string | Omit<Outcome, 'status'> | null {
   const { action, leader, candidate } = req;
   if (leader && cluster.leader?.name !== leader) return 'leader name does not match';
-  const syncMode = cluster.config?.value.synchronous_mode === true;
+  // Quorum mode too (stricter than Patroni, which lets a non-voter gather votes): only a
+  // member the sync key lists is ever promoted here.
+  const syncMode = cluster.config?.value.synchronous_mode === true || cluster.config?.value.synchronous_mode === 'quorum';
   const syncNames = cluster.sync?.value.syncStandby ?? [];
   let pool: readonly MemberView[];
   if (candidate) {

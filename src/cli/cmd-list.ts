@@ -10,7 +10,7 @@ export interface MemberRow {
   readonly name: string;
   readonly host: string;
   readonly port: number | null;
-  /** leader, standby_leader, sync_standby, replica; "primary" for a primary without the key. */
+  /** leader, standby_leader, sync_standby, quorum_standby, replica; "primary" for a primary without the key. */
   readonly role: string;
   readonly state: string;
   readonly timeline: number | null;
@@ -44,7 +44,8 @@ export function leaderLsn(cluster: ClusterView): number | null {
 function roleOf(m: MemberView, cluster: ClusterView): string {
   if (cluster.leader?.name === m.name) return m.role === 'standby_leader' ? 'standby_leader' : 'leader';
   if (m.role === 'primary') return 'primary';
-  if (cluster.config?.value.synchronous_mode && cluster.sync?.value.syncStandby.includes(m.name)) return 'sync_standby';
+  const mode = cluster.config?.value.synchronous_mode;
+  if (mode && cluster.sync?.value.syncStandby.includes(m.name)) return mode === 'quorum' ? 'quorum_standby' : 'sync_standby';
   return 'replica';
 }
 
@@ -75,7 +76,7 @@ export function memberRows(cluster: ClusterView): MemberRow[] {
 }
 
 const ROLE_WORDS: Readonly<Record<string, string>> = {
-  leader: 'Leader', standby_leader: 'Standby Leader', sync_standby: 'Sync Standby', replica: 'Replica', primary: 'Primary (no leader key)',
+  leader: 'Leader', standby_leader: 'Standby Leader', sync_standby: 'Sync Standby', quorum_standby: 'Quorum Standby', replica: 'Replica', primary: 'Primary (no leader key)',
 };
 
 export function clusterTitle(scope: string, cluster: ClusterView): string {

@@ -39,9 +39,13 @@ function liveProblem(s: Status | null, requireStreaming: boolean): string | null
 }
 
 function syncProblem(m: MemberView, cluster: ClusterView): string | null {
-  if (cluster.config?.value.synchronous_mode !== true) return null;
+  const mode = cluster.config?.value.synchronous_mode;
+  if (mode !== true && mode !== 'quorum') return null;
   const names = cluster.sync?.value.syncStandby ?? [];
-  return names.includes(m.name) ? null : `synchronous_mode is on and it is not the synchronous standby (${names.join(', ') || 'none'})`;
+  if (names.includes(m.name)) return null;
+  return mode === 'quorum'
+    ? `synchronous_mode is quorum and it is not a quorum standby (${names.join(', ') || 'none'})`
+    : `synchronous_mode is on and it is not the synchronous standby (${names.join(', ') || 'none'})`;
 }
 
 /**

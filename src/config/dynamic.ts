@@ -93,6 +93,16 @@ function coerceSyncMode(raw: Raw): Raw {
   return b === undefined ? raw : { ...raw, synchronous_mode: b };
 }
 
+/** true, false (after parse_bool) or 'quorum' in any case, as Patroni's is_quorum_commit_mode; anything else is an error. */
+function syncMode(raw: Raw | undefined, prefix: string, sink: ProblemSink): boolean | 'quorum' | undefined {
+  const v = raw?.['synchronous_mode'];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && v.toLowerCase() === 'quorum') return 'quorum';
+  sink.problem(joinPath(prefix, 'synchronous_mode'), `must be true, false or quorum, got ${JSON.stringify(v)}`);
+  return undefined;
+}
+
 function dynamicPostgresql(raw: Raw | undefined): DynamicConfig['postgresql'] {
   const pg = obj(raw, 'postgresql');
   const d = DEFAULT_DYNAMIC_CONFIG.postgresql;
@@ -144,8 +154,7 @@ export function checkDynamicConfig(given: unknown, prefix: string, sink: Problem
     maximum_lag_on_syncnode: num(raw, 'maximum_lag_on_syncnode') ?? d.maximum_lag_on_syncnode,
     primary_start_timeout: startStop(raw, 'start', prefix, sink) ?? d.primary_start_timeout,
     primary_stop_timeout: startStop(raw, 'stop', prefix, sink) ?? d.primary_stop_timeout,
-    // Refused unless false (registry-dynamic.ts), so only false or the default gets here.
-    synchronous_mode: bool(raw, 'synchronous_mode') ?? d.synchronous_mode,
+    synchronous_mode: syncMode(raw, prefix, sink) ?? d.synchronous_mode,
     synchronous_mode_strict: bool(raw, 'synchronous_mode_strict') ?? d.synchronous_mode_strict,
     synchronous_node_count: ranged(raw, 'synchronous_node_count', prefix, { min: 1, unit: '' }, sink) ?? d.synchronous_node_count,
     failsafe_mode: bool(raw, 'failsafe_mode') ?? d.failsafe_mode,

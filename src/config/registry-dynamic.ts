@@ -1,10 +1,7 @@
 // Status of every dynamic key (bootstrap.dcs, etcd's `config`, PATCH/PUT /config, edit-config).
 // The "off" values of refused features (false, {}, [], the default) stay accepted: the agent
 // writes them itself and Patroni configs carry them.
-import { acted, ignored, isTrue, nonEmpty, refusedFor, refusedYet, type Cond, type Registry } from './registry.js';
-
-/** synchronous_mode arrives as a boolean after Patroni's parse_bool ("on", "off"): anything else is quorum. */
-const notBool: Cond = { test: (v) => typeof v !== 'boolean', text: 'quorum (anything but true or false)' };
+import { acted, ignored, isTrue, nonEmpty, refusedFor, refusedYet, type Registry } from './registry.js';
 
 const V1 = '0.1.0';
 const V2 = '0.2.0';
@@ -25,9 +22,7 @@ export const DYNAMIC_REGISTRY: Registry = Object.freeze({
   'postgresql.parameters': acted(V1, 'cluster-wide PostgreSQL settings'),
   'postgresql.pg_hba': acted(V1, 'pg_hba.conf lines'),
 
-  // synchronous_mode: true/false (and Patroni's on/off strings) is acted on; quorum is not built yet.
-  synchronous_mode: refusedYet(V2, 'synchronous_mode: quorum would acknowledge commits on any k of the listed standbys (ANY k) and promote by votes',
-    'set synchronous_mode: true (FIRST n: commits wait for every chosen synchronous standby, and only those may be promoted) or false', notBool),
+  synchronous_mode: acted(V2, 'true: commits wait for the chosen synchronous standbys (FIRST n) and only those may be promoted; quorum: commits wait for any synchronous_node_count of the listed standbys (ANY k) and a candidate needs the votes of a quorum of them'),
   synchronous_mode_strict: acted(V2, 'with no synchronous standby available, commits wait rather than the primary going asynchronous'),
   synchronous_node_count: acted(V2, 'how many synchronous standbys commits wait for'),
   maximum_lag_on_syncnode: acted(V2, 'a synchronous standby lagging by more than this many bytes is replaced'),

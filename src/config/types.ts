@@ -47,7 +47,8 @@ export interface DynamicConfig {
   readonly maximum_lag_on_syncnode: number;
   readonly primary_start_timeout: number;
   readonly primary_stop_timeout: number;
-  readonly synchronous_mode: boolean;
+  /** false, true (FIRST n) or 'quorum' (ANY k, promotion by votes). */
+  readonly synchronous_mode: boolean | 'quorum';
   readonly synchronous_mode_strict: boolean;
   readonly synchronous_node_count: number;
   readonly failsafe_mode: boolean;

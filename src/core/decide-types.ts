@@ -127,7 +127,7 @@ export type Action =
   | { readonly kind: 'deleteFailover'; readonly modRevision: number }
   | { readonly kind: 'publishLeaderStatus' }
   /** Guard: compare mod_revision (0: must not exist), put the sync key. */
-  | { readonly kind: 'writeSync'; readonly leader: string; readonly standbys: readonly string[]; readonly modRevision: number }
+  | { readonly kind: 'writeSync'; readonly leader: string; readonly standbys: readonly string[]; readonly modRevision: number; readonly quorum?: number }
   /** Guard: compare mod_revision, delete the sync key. */
   | { readonly kind: 'deleteSync'; readonly modRevision: number }
   /** ALTER SYSTEM synchronous_standby_names + reload; null resets it to the configured value. */
@@ -182,7 +182,7 @@ export interface Memory {
    * newly named standby counts as synchronous only once it has flushed that far (Patroni's
    * _primary_flush_lsn), so every commit acknowledged before the change is on it too.
    */
-  readonly syncBase: { readonly value: string; readonly lsn: Lsn } | null;
+  readonly syncBase: { readonly value: string; readonly lsn: Lsn; readonly ready?: readonly string[] } | null;
   /**
    * Monotonic ms when this node gave the key up for a successor because its PostgreSQL was down
    * (primary_start_timeout 0): its own PostgreSQL, a former primary, waits a loop for the successor

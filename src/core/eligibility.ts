@@ -2,6 +2,7 @@
 import type { HistoryEntry, Lsn } from './cluster.js';
 import type { Action, DecideInput, PeerProbe } from './decide-types.js';
 import { walPosition } from './local-pg.js';
+import { quorumVotes } from './quorum.js';
 import { syncAllows } from './sync.js';
 import { timelineCatchUp, type CatchUp, type TimelineFile } from './timeline-catchup.js';
 
@@ -169,7 +170,9 @@ export function bestAmongPeers(input: DecideInput, opts: { ties?: boolean; newes
       return no(`member ${p.name} is a better candidate (${on}wal ${p.walPosition} vs own ${mine}, priority ${p.failoverPriority})`);
     }
   }
-  return yes(`most advanced of ${reachable + 1} reachable members at wal ${mine}`);
+  const votes = quorumVotes(input, mine);
+  if (!votes.ok) return no(votes.reason);
+  return yes(`most advanced of ${reachable + 1} reachable members at wal ${mine}${votes.detail === '' ? '' : `, ${votes.detail}`}`);
 }
 
 /** Could this peer take over in a switchover right now (healthy, streaming or caught up, eligible)? */
@@ -180,7 +183,7 @@ export function candidateHealthy(input: DecideInput, name: string): Verdict {
   if (!p.running) return no(`member ${name} is not running`);
   if (p.role !== 'replica') return no(`member ${name} is not a replica`);
   if (p.nofailover) return no(`member ${name} is tagged nofailover`);
-  if (!syncAllows(input, name)) return no(`member ${name} is not a synchronous standby (${syncKeyText(input)})`);
+  if (!syncAllows(input, name)) return no(`member ${name} is not a ${input.config.synchronous_mode === 'quorum' ? 'quorum' : 'synchronous'} standby (${syncKeyText(input)})`);
   return yes(`member ${name} is healthy at wal ${p.walPosition ?? 'unknown'}`);
 }
 
@@ -207,5 +210,6 @@ export function bestCandidate(input: DecideInput): string | null {
 export function syncKeyText(input: DecideInput): string {
   const sync = input.cluster?.sync?.value;
   if (!sync) return 'no sync key';
-  return `sync key: leader ${sync.leader ?? 'none'}, sync_standby ${sync.syncStandby.length > 0 ? sync.syncStandby.join(',') : 'none'}`;
+  const quorum = input.config.synchronous_mode === 'quorum' ? `, quorum ${sync.quorum ?? 0}` : '';
+  return `sync key: leader ${sync.leader ?? 'none'}, sync_standby ${sync.syncStandby.length > 0 ? sync.syncStandby.join(',') : 'none'}${quorum}`;
 }

@@ -10,16 +10,19 @@
 import type { Lsn } from './cluster.js';
 import type { Action, DecideInput, Memory } from './decide-types.js';
 import type { PgRunning } from './local-pg.js';
+import { leaderQuorumStep, quorumModeOn, quorumPrepromote } from './quorum.js';
 import { listNames, pickSyncStandbys, renderSyncStandbyNames, sameSet, syncCandidates } from './sync-names.js';
 
+/** synchronous_mode true or quorum: the sync key decides who may be promoted. */
 export function syncModeOn(input: Pick<DecideInput, 'config'>): boolean {
-  return input.config.synchronous_mode === true;
+  return input.config.synchronous_mode === true || input.config.synchronous_mode === 'quorum';
 }
 
 /**
  * May this member take the leader key automatically (S2)? With synchronous mode on and a sync
  * key naming a leader, only that leader and the standbys the key lists (Patroni's
- * sync.matches(name, check_leader=True)); without a key (mode just turned on) anyone may.
+ * sync.matches(name, check_leader=True)); without a key (mode just turned on) anyone may. In
+ * quorum mode the candidate also needs the votes of a quorum of them (quorum.ts quorumVotes).
  */
 export function syncAllows(input: DecideInput, name: string): boolean {
   if (!syncModeOn(input)) return true;
@@ -28,9 +31,17 @@ export function syncAllows(input: DecideInput, name: string): boolean {
   return sync.leader === name || sync.syncStandby.includes(name);
 }
 
-/** A replica listed in the sync key of the current leader (Patroni's is_sync_standby). */
+/** A replica listed in the sync key of the current leader (Patroni's is_sync_standby), synchronous_mode true. */
 export function isSyncStandby(input: Pick<DecideInput, 'config' | 'cluster'>, name: string): boolean {
-  if (!syncModeOn(input)) return false;
+  return input.config.synchronous_mode === true && listedByLeader(input, name);
+}
+
+/** The same in quorum mode: a voter of the current leader's sync key (`quorum_standby`). */
+export function isQuorumStandby(input: Pick<DecideInput, 'config' | 'cluster'>, name: string): boolean {
+  return input.config.synchronous_mode === 'quorum' && listedByLeader(input, name);
+}
+
+function listedByLeader(input: Pick<DecideInput, 'cluster'>, name: string): boolean {
   const sync = input.cluster?.sync?.value;
   const leader = input.cluster?.leader?.name;
   return sync !== undefined && leader !== undefined && sync.leader === leader && sync.syncStandby.includes(name);
@@ -72,6 +83,7 @@ export function leaderSyncStep(input: DecideInput): SyncStep {
   const key = input.cluster?.sync ?? null;
   const self = input.self.name;
   if (!syncModeOn(input)) return disable(input, local, memory);
+  if (quorumModeOn(input)) return leaderQuorumStep(input, local);
   if (key === null || key.value.leader !== self) {
     const was = key === null ? 'no sync key' : `the sync key names ${key.value.leader ?? 'no leader'}`;
     return { actions: [put(self, [], key?.modRevision ?? 0)], note: `synchronous mode: ${was}; writing it with this node as leader and no synchronous standby before choosing one`, memory };
@@ -141,6 +153,7 @@ export function prepromoteSync(input: DecideInput): Action[] {
   const local = input.local;
   if (local.kind !== 'running') return [];
   if (!syncModeOn(input)) return local.syncStandbyNamesOurs === true ? [setNames(null)] : [];
+  if (quorumModeOn(input)) return quorumPrepromote(input, local);
   const self = input.self.name;
   const strict = input.config.synchronous_mode_strict;
   const key = input.cluster?.sync ?? null;

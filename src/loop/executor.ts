@@ -117,7 +117,10 @@ export class Executor {
         if (optime !== null) await dcs.setStatus({ optime }, signal);
         return true;
       }
-      case 'writeSync': return dcs.setSync({ leader: action.leader, syncStandby: action.standbys }, action.modRevision, signal);
+      case 'writeSync': {
+        const sync = { leader: action.leader, syncStandby: action.standbys, ...(action.quorum === undefined ? {} : { quorum: action.quorum }) };
+        return dcs.setSync(sync, action.modRevision, signal);
+      }
       case 'deleteSync': return dcs.deleteSync(action.modRevision, signal);
       case 'setSyncStandbyNames': await pg.setSyncStandbyNames(action.value, signal); return true;
       case 'applyDynamicConfig':

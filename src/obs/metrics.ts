@@ -147,7 +147,7 @@ const PATRONI_METRICS: readonly MetricRow[] = [
     (v) => v.n.role === 'standby_leader'],
   ['patroni_replica', 'gauge', 'Value is 1 if this node is a replica, 0 otherwise.', (v) => v.n.role === 'replica'],
   ['patroni_sync_standby', 'gauge', 'Value is 1 if this node is a sync standby, 0 otherwise.', (v) => v.n.sync_standby === true],
-  ['patroni_quorum_standby', 'gauge', 'Value is 1 if this node is a quorum standby, 0 otherwise.', () => 0],
+  ['patroni_quorum_standby', 'gauge', 'Value is 1 if this node is a quorum standby, 0 otherwise.', (v) => v.n.quorum_standby === true],
   ['patroni_xlog_received_location', 'counter',
     'Current location of the received Postgres transaction log, 0 if this node is not a replica.',
     (v) => v.replica?.received_location ?? 0],

@@ -47,6 +47,8 @@ export interface NodeStatus {
   readonly replication_state?: string;
   readonly replication?: readonly ReplicationEntry[];
   readonly sync_standby?: true;
+  /** Quorum mode: a voter of the leader's sync key (Patroni's quorum_standby). */
+  readonly quorum_standby?: true;
   readonly pause?: true;
   readonly cluster_unlocked?: true;
   /** Epoch seconds of the last successful etcd read; 0 if never. */
@@ -212,6 +214,7 @@ function buildNodeStatus(inputs: StatusInputs): NodeStatus {
     role,
     ...(running ? runningFields(running) : {}),
     ...(running && role === 'replica' && isSyncStandby(inputs) ? { sync_standby: true as const } : {}),
+    ...(running && role === 'replica' && isQuorumStandby(inputs) ? { quorum_standby: true as const } : {}),
     ...(dynamic.pause === true ? { pause: true as const } : {}),
     ...(unlocked ? { cluster_unlocked: true as const } : {}),
     dcs_last_seen: inputs.dcsLastSeenWallMs === null ? 0 : Math.floor(inputs.dcsLastSeenWallMs / 1000),
@@ -294,3 +297,10 @@ function isSyncStandby(inputs: StatusInputs): boolean {
   return inputs.dynamic.synchronous_mode === true && sync !== undefined && sync.syncStandby.includes(inputs.name);
 }
 
+
+/** Patroni's quorum_standby: quorum mode, and a voter of the sync key the current leader wrote. */
+function isQuorumStandby(inputs: StatusInputs): boolean {
+  const sync = inputs.cluster?.sync?.value;
+  const leader = inputs.cluster?.leader?.name;
+  return inputs.dynamic.synchronous_mode === 'quorum' && sync !== undefined && leader !== undefined && sync.leader === leader && sync.syncStandby.includes(inputs.name);
+}

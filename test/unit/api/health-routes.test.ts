@@ -192,6 +192,22 @@ describe('health details', () => {
     expect((await api.app.inject({ url: '/quorum' })).statusCode).toBe(503);
   });
 
+  it('quorum mode: a voter of the leader\'s key is a quorum standby (/quorum, /read-only-quorum), never /sync or /async', async () => {
+    const dynamic = { ...DYNAMIC, synchronous_mode: 'quorum' as const };
+    const cluster = clusterView('a', { sync: { value: { leader: 'a', syncStandby: ['b', 'c'], quorum: 1 }, modRevision: 7 } });
+    api.status = snapshot(clock, { name: 'b', local: replicaPg(true), dynamic, cluster });
+    const res = await api.app.inject({ url: '/quorum' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().quorum_standby).toBe(true);
+    expect(res.json().sync_standby).toBeUndefined();
+    expect((await api.app.inject({ url: '/read-only-quorum' })).statusCode).toBe(200);
+    expect((await api.app.inject({ url: '/sync' })).statusCode).toBe(503);
+    expect((await api.app.inject({ url: '/async' })).statusCode).toBe(503);
+    api.status = snapshot(clock, { name: 'd', local: replicaPg(true), dynamic, cluster });
+    expect((await api.app.inject({ url: '/quorum' })).statusCode).toBe(503);
+    expect((await api.app.inject({ url: '/async' })).statusCode).toBe(200);
+  });
+
   it('/liveness fails once the loop has not ticked for ttl, unless paused', async () => {
     api.status = snapshot(clock, { local: replicaPg(true), tickMonoMs: clock.monoMs() - 31_000 });
     expect((await api.app.inject({ url: '/liveness' })).statusCode).toBe(503);

@@ -15,6 +15,19 @@ function syncCluster(leader: string | null, standbys: string[] | null): ClusterV
 
 const req = (action: Request['action'], leader: string | null, candidate: string | null): Request => ({ action, leader, candidate, scheduledAtMs: null });
 
+describe('POST /switchover and /failover in quorum mode', () => {
+  const quorumCluster = clusterView('a', {
+    config: { value: { ...DYNAMIC, synchronous_mode: 'quorum' }, modRevision: 5 },
+    members: [view('a'), view('b'), view('c')],
+    sync: { value: { leader: 'a', syncStandby: ['b'], quorum: 0 }, modRevision: 7 },
+  });
+
+  it('refuses a candidate that is not a voter of the sync key (stricter than Patroni: only voters are promoted here)', () => {
+    expect(failoverImpossible(quorumCluster, req('switchover', 'a', 'c'), false)).toBe('candidate name does not match with sync_standby');
+    expect(failoverImpossible(quorumCluster, req('switchover', 'a', 'b'), false)).toBeNull();
+  });
+});
+
 describe('POST /switchover and /failover in synchronous mode', () => {
   it("refuses a switchover to a member the sync key does not list, with Patroni's text", () => {
     expect(failoverImpossible(syncCluster('a', ['b']), req('switchover', 'a', 'c'), false)).toBe('candidate name does not match with sync_standby');

@@ -86,7 +86,7 @@ describe('agentctl edit-config', () => {
     expect(w.requests).toEqual([]);
   });
 
-  it.each([['failsafe_mode=true', 'failsafe_mode'], ['synchronous_mode=quorum', 'synchronous_mode'], ['slots.dr.type=physical', 'slots']])(
+  it.each([['failsafe_mode=true', 'failsafe_mode'], ['member_slots_ttl=600', 'member_slots_ttl'], ['slots.dr.type=physical', 'slots']])(
     'refuses a key the agent does not act on (%s) and changes nothing (issue 22)', async (setting, key) => {
       const w = new FakeWorld();
       await expect(runEditConfig(makeCtx(w), { ...EDIT, set: [setting] })).rejects.toMatchObject({

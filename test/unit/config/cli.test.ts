@@ -87,14 +87,14 @@ describe('runAgentCli', () => {
   it('--validate-config exits 2 naming every refused key (issue 22)', async () => {
     const refused = join(dir, 'refused.yml');
     const text = readFileSync(`${FIXTURES}/node1.yml`, 'utf8')
-      .replace('synchronous_mode: false', 'synchronous_mode: quorum')
+      .replace('synchronous_mode: false', 'synchronous_mode: false\n    failsafe_mode: true')
       .replace('watchdog:\n  mode: off', 'watchdog:\n  mode: required')
       .replace('  basebackup:', '  pre_promote: /bin/true\n  basebackup:');
     writeFileSync(refused, text);
     const h = harness();
     expect(await runAgentCli(['--validate-config', refused], h.deps)).toBe(2);
     const lines = h.out().trim().split('\n');
-    expect(lines.map((l) => l.slice(0, l.indexOf(': '))).sort()).toEqual(['bootstrap.dcs.synchronous_mode', 'postgresql.pre_promote', 'watchdog.mode']);
+    expect(lines.map((l) => l.slice(0, l.indexOf(': '))).sort()).toEqual(['bootstrap.dcs.failsafe_mode', 'postgresql.pre_promote', 'watchdog.mode']);
     expect(lines.every((l) => l.includes(': not supported yet: '))).toBe(true);
   });
 

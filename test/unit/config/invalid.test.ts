@@ -72,7 +72,7 @@ const cases: Case[] = [
   { name: 'ttl below the minimum', input: edit(['bootstrap.dcs', { ttl: 3, loop_wait: 1, retry_timeout: 1 }]), path: 'bootstrap.dcs.ttl', fragment: 'must be at least 4 seconds, got 3' },
   { name: 'ttl too small', input: edit(['bootstrap.dcs', { ttl: 3, loop_wait: 1, retry_timeout: 1 }]), path: 'bootstrap.dcs.ttl', fragment: 'must be at least 4 seconds' },
   { name: 'loop_wait zero', input: edit(['bootstrap.dcs.loop_wait', 0]), path: 'bootstrap.dcs.loop_wait', fragment: 'must be greater than 0' },
-  { name: 'quorum sync mode', input: edit(['bootstrap.dcs.synchronous_mode', 'quorum']), path: 'bootstrap.dcs.synchronous_mode', fragment: 'not supported yet: synchronous_mode: quorum would' },
+  { name: 'unknown sync mode', input: edit(['bootstrap.dcs.synchronous_mode', 'sometimes']), path: 'bootstrap.dcs.synchronous_mode', fragment: 'must be true, false or quorum, got "sometimes"' },
   { name: 'standby cluster', input: edit(['bootstrap.dcs.standby_cluster', { host: 'x' }]), path: 'bootstrap.dcs.standby_cluster', fragment: 'standby clusters are not supported' },
   { name: 'unknown dynamic key', input: edit(['bootstrap.dcs.loop_wiat', 3]), path: 'bootstrap.dcs.loop_wiat', fragment: 'did you mean "loop_wait"?' },
   { name: 'bad watchdog mode', input: edit(['watchdog.mode', 'sometimes']), path: 'watchdog.mode', fragment: 'must be off, automatic or required' },

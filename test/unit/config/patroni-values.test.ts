@@ -28,11 +28,13 @@ describe('values given as strings, as Patroni reads them', () => {
     expect(problemsOf(edit(['tags.nofailover', 'maybe']))).toEqual([{ path: 'tags.nofailover', message: 'expected a boolean (true or false), got a string ("maybe")' }]);
   });
 
-  it('synchronous_mode "on" is read as true and accepted; "quorum" is refused', () => {
+  it('synchronous_mode "on" is read as true and accepted; "quorum" (any case) is quorum mode', () => {
     const r = check(edit(['bootstrap.dcs.synchronous_mode', 'on']));
     if (!r.ok) throw new Error(JSON.stringify(r.problems));
     expect(r.config.bootstrap.dcs).toMatchObject({ synchronous_mode: true });
-    expect(problemsOf(edit(['bootstrap.dcs.synchronous_mode', 'quorum']))[0]?.message).toMatch(/^not supported yet: synchronous_mode: quorum would/);
+    const q = check(edit(['bootstrap.dcs.synchronous_mode', 'Quorum']));
+    expect(q.ok).toBe(true);
+    if (q.ok) expect(q.config.bootstrap.dcs).toMatchObject({ synchronous_mode: 'quorum' });
   });
 });
 

@@ -27,7 +27,6 @@ export const REFUSED_LOCAL: Readonly<Record<string, unknown>> = {
 };
 
 export const REFUSED_DYNAMIC: Readonly<Record<string, unknown>> = {
-  synchronous_mode: 'quorum',
   failsafe_mode: true,
   slots: { dr_slot: { type: 'physical' } },
   ignore_slots: [{ name: 'keep_me' }],
