@@ -21,7 +21,8 @@ import type { PgPort } from './pg-port.js';
 import type { RequestQueue } from './request-queue.js';
 import { LastValidConfig } from './config-memory.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
-import { systemTimers, type Timers } from './timers.js';
+import type { Timers } from './timers.js';
+import { Scheduler, nextWaitMs, type TickOutcome } from './scheduler.js';
 import { asError, errorMessage } from '../errors.js';
 
 export interface LoopDeps {
@@ -50,8 +51,6 @@ export class AgentLoop {
   private dcsLastSeenWallMs: number | null = null;
   private counters: AgentCounters = emptyCounters();
   private fenceEvents = 0;
-  private wakeResolve: (() => void) | null = null;
-  private wakePending = false;
   private lastReason = '';
   private undone: readonly Action['kind'][] = [];
   /** This run has published its member key: from then on it is a live member, never a newcomer. */
@@ -63,10 +62,12 @@ export class AgentLoop {
   private readonly executor: Executor;
   private readonly log: Logger;
   private readonly validConfig: LastValidConfig;
+  private readonly scheduler: Scheduler;
 
   constructor(private readonly deps: LoopDeps) {
     this.log = deps.logger;
     this.validConfig = new LastValidConfig(deps.logger);
+    this.scheduler = new Scheduler({ clock: deps.clock, logger: deps.logger, ...(deps.timers ? { timers: deps.timers } : {}) });
     this.executor = new Executor({
       dcs: deps.dcs, pg: deps.pg, jobs: deps.jobs, clock: deps.clock, logger: deps.logger.child({ component: 'executor' }),
       selfName: deps.config().name,
@@ -122,67 +123,15 @@ export class AgentLoop {
 
   /** Wake the loop now (etcd change, job finished, postmaster gone). */
   wake(): void {
-    this.wakePending = true;
-    this.wakeResolve?.();
+    this.scheduler.wake();
   }
 
   /** Runs until the signal aborts or a decision halts; returns the exit code. */
-  async run(signal: AbortSignal): Promise<number> {
-    while (!signal.aborted) {
-      const t0 = this.deps.clock.monoMs();
-      let outcome: { halt: number | null; retickNow: boolean; retickSoon: boolean };
-      try {
-        outcome = await this.tick(signal);
-      } catch (err) {
-        // A stop aborts the tick in flight on purpose: not an error to page anyone about.
-        if (signal.aborted) this.log.info({ err: asError(err) }, 'tick aborted: the agent is stopping');
-        else this.log.error({ err: asError(err) }, 'tick failed');
-        outcome = { halt: null, retickNow: false, retickSoon: true };
-      }
-      if (outcome.halt !== null) return outcome.halt;
-      if (outcome.retickNow && this.deps.clock.monoMs() - t0 > 20) continue;
-      const elapsedMs = this.deps.clock.monoMs() - t0;
-      const full = outcome.retickNow ? 20 : outcome.retickSoon ? Math.min(500, this.nextWaitMs(elapsedMs)) : this.nextWaitMs(elapsedMs);
-      const waitMs = Math.max(0, full - elapsedMs);
-      await this.sleep(waitMs, signal);
-    }
-    return 0;
+  run(signal: AbortSignal): Promise<number> {
+    return this.scheduler.run((s) => this.tick(s), (elapsedMs) => nextWaitMs(this.dynamic().loop_wait, this.lastCluster?.failover?.value.scheduledAt, this.deps.clock.wallNowMs(), elapsedMs), signal);
   }
 
-  /** Wait from the start of the tick that took `elapsedMs` (the caller subtracts it). */
-  private nextWaitMs(elapsedMs: number): number {
-    let ms = this.dynamic().loop_wait * 1000;
-    const at = this.lastCluster?.failover?.value.scheduledAt;
-    if (at !== undefined) {
-      const dueIn = Date.parse(at) - this.deps.clock.wallNowMs();
-      // Due after this tick started (also if it passed during the tick): wake just after it. One
-      // that was due before the tick started was seen by decide() already.
-      if (Number.isFinite(dueIn) && dueIn + elapsedMs >= 0) ms = Math.min(ms, Math.max(0, dueIn) + 5 + elapsedMs);
-    }
-    return ms;
-  }
-
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.wakePending) {
-      this.wakePending = false;
-      return Promise.resolve();
-    }
-    const timers = this.deps.timers ?? systemTimers;
-    return new Promise((resolve) => {
-      const done = () => {
-        timers.clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.wakeResolve = null;
-        this.wakePending = false;
-        resolve();
-      };
-      const timer = timers.setTimeout(done, ms);
-      this.wakeResolve = done;
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  async tick(signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean; retickSoon: boolean }> {
+  async tick(signal?: AbortSignal): Promise<TickOutcome> {
     const requests = this.deps.requests?.take() ?? [];
     this.answers = [];
     this.startedJobs.clear();
@@ -193,7 +142,7 @@ export class AgentLoop {
     }
   }
 
-  private async tickOnce(requests: readonly OperatorRequest[], signal?: AbortSignal): Promise<{ halt: number | null; retickNow: boolean; retickSoon: boolean }> {
+  private async tickOnce(requests: readonly OperatorRequest[], signal?: AbortSignal): Promise<TickOutcome> {
     const { clock, dcs, pg } = this.deps;
     const config = this.deps.config();
     const t0 = clock.monoMs();
