@@ -92,6 +92,11 @@ export interface SwitchoverAbort {
 }
 
 export type Action =
+  /**
+   * Nothing to do now but a fresh tick at once: this tick's probes are too old to race on (the
+   * former leader may have streamed WAL after them).
+   */
+  | { readonly kind: 'probeAgain' }
   /** Guard: on a lost compare the rest of the list is skipped and a new tick runs at once. */
   | {
     readonly kind: 'acquireLeader';
@@ -263,6 +268,8 @@ export interface DecideInput {
   /** The supervisor refuses to start PostgreSQL until the fence is cleared. */
   readonly fenced: boolean;
   readonly peers: ReadonlyMap<string, PeerProbe>;
+  /** When this tick's probes were sent (monotonic ms); absent when it probed nobody. */
+  readonly peersProbedAtMs?: number;
   readonly job: RunningJob | null;
   readonly memory: Memory;
   readonly nowMs: number;

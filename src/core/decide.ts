@@ -7,7 +7,7 @@ import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
-import { formerLeaderMayWrite, trackLeader } from './former-leader.js';
+import { formerLeaderMayWrite, probedBeforeDeadline, trackLeader } from './former-leader.js';
 import { keepSyncBase, prepromoteSync } from './sync.js';
 import { withConfigApply } from './config-apply.js';
 import { answerRequests } from './requests.js';
@@ -330,6 +330,8 @@ function raceForLeader(input: DecideInput): Decision {
   }
   const former = formerLeaderMayWrite(input, requested !== input.self.name);
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
+  const early = probedBeforeDeadline(input);
+  if (early !== null) return decision(input, [{ kind: 'probeAgain' }], `not promoting yet: ${early}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
   const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, ...(input.cluster ? { viewRevision: input.cluster.revision } : {}) };
   // Synchronous mode: the sync key names this node (and s_s_n is set) before it takes a write.

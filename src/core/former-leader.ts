@@ -155,3 +155,17 @@ function noEvidence(input: DecideInput, seen: LeaderSeen, name: string): string 
     ...(listed ? ['its member key is still alive'] : []),
   ].join('; ');
 }
+
+/**
+ * The race rests on the peers' WAL positions. A former leader cleared by its deadline (no other
+ * evidence) may have written and streamed until then, so positions probed before the deadline are
+ * not final; a tick that spent its probe timeout on an unreachable member decides on them up to
+ * 2 s later. Such probes are sent again first. Returns why, or null.
+ */
+export function probedBeforeDeadline(input: DecideInput): string | null {
+  const seen = input.memory.leaderSeen;
+  const deadline = formerLeaderDeadline(input);
+  const at = input.peersProbedAtMs;
+  if (seen === null || deadline === null || at === undefined || input.nowMs < deadline || at >= deadline) return null;
+  return `the peers were probed ${Math.round(deadline - at)} ms before former leader ${seen.name}'s deadline passed (it may have streamed wal after); probing again`;
+}

@@ -163,6 +163,7 @@ export class AgentLoop {
     const jobAtObserve = this.deps.jobs.running();
     const observed = await pg.observe(signal);
     const dynamic = this.dynamic();
+    const probedAtMs = clock.monoMs();
     const peers = await this.maybeProbe(cluster, observed, config.name);
     // Race (S2 d): our own position is read after the peers' fresh ones, never before them. Without
     // a streaming WAL receiver nothing arrives, and the first reading is still exact.
@@ -179,7 +180,7 @@ export class AgentLoop {
         recloneOnRewindFailure: config.postgresql.remove_data_directory_on_rewind_failure,
       },
       config: dynamic, cluster, dcsError, lease: this.leaseForDecide(), joined: this.joined,
-      local, fenced: pg.isFenced(), peers, job: this.deps.jobs.running(), memory: this.memory,
+      local, fenced: pg.isFenced(), peers, ...(peers.size > 0 ? { peersProbedAtMs: probedAtMs } : {}), job: this.deps.jobs.running(), memory: this.memory,
       nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(), undone: this.undone, ...(requests.length > 0 ? { requests } : {}),
     };
     const decision = (this.deps.decide ?? decide)(input);

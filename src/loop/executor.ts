@@ -50,6 +50,7 @@ export class Executor {
     const rest = (i: number): Action['kind'][] => [...undone, ...actions.slice(i).map((a) => a.kind)];
     for (const [i, action] of actions.entries()) {
       if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures, undone: rest(i + 1) };
+      if (action.kind === 'probeAgain') return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i + 1) };
       try {
         const ok = await this.one(action, local, signal);
         if (!ok) {
@@ -71,7 +72,7 @@ export class Executor {
   }
 
   /** Returns false when a guard lost its compare. */
-  private async one(action: Exclude<Action, { kind: 'halt' }>, local: LocalPg, signal?: AbortSignal): Promise<boolean> {
+  private async one(action: Exclude<Action, { kind: 'halt' | 'probeAgain' }>, local: LocalPg, signal?: AbortSignal): Promise<boolean> {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
       case 'acquireLeader': {

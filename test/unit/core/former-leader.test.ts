@@ -110,6 +110,18 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(kinds(d)).toContain('promote');
   });
 
+  it('cleared by its deadline alone: probes sent before the deadline are sent again first (it may have streamed after them)', () => {
+    const deadline = NOW_MS - 3_000 + TTL_MS;
+    const at = deadline + 100;
+    const early = decide(afterKeyLoss({ nowMs: at, peersProbedAtMs: deadline - 1_900 }));
+    expect(kinds(early)).toEqual(['probeAgain']);
+    expect(early.reason).toBe('not promoting yet: the peers were probed 1900 ms before former leader pg1\'s deadline passed (it may have streamed wal after); probing again');
+    expect(kinds(decide(afterKeyLoss({ nowMs: at, peersProbedAtMs: deadline + 10 })))).toContain('promote');
+    // Cleared by evidence before its deadline (it answers that it stopped): the probes stand.
+    const answered = afterKeyLoss({ peers: peers(peer('pg1', { role: 'replica', running: false }), peer('pg3', { walPosition: 4_000 })), peersProbedAtMs: NOW_MS - 1_500 });
+    expect(kinds(decide(answered))).toContain('promote');
+  });
+
   it('waits for the deadline when it was not streaming from the former leader (no stream that could end)', () => {
     const d = decide(afterKeyLoss({ local: localPg.replica({ walReceiver: null }) }, { leaderSeen: seen({ streaming: false }) }));
     expect(kinds(d)).toEqual([]);
