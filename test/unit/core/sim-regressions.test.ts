@@ -25,6 +25,7 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, 'ag
   // while the former leader (frozen, cleared by its deadline) still streamed WAL, and took the key
   // with 4 bytes less than a reachable replica (src/core/former-leader.ts probedBeforeDeadline).
   [137, 'S2: promoted with less WAL than a reachable member (probes older than the deadline)', 'agent faults'],
+  [169, 'S2: promoted with 1 byte less than a reachable member (probes older than the deadline)', 'agent faults'],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
