@@ -10,17 +10,26 @@ import { startAgent } from './node.js';
 /** Chance per step that something happens while chaos is on. */
 const EVENT_RATE = 0.03;
 
-type Kind = 'crash' | 'agentKill' | 'guardDeath' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
+type Kind = 'crash' | 'agentKill' | 'guardDeath' | 'pgHung' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
 const KINDS: readonly [Kind, number][] = [
   ['crash', 5], ['agentKill', 3], ['guardDeath', 2], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['etcdLossy', 3], ['pgCrash', 4], ['pgBroken', 1],
-  ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2],
+  ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2], ['pgHung', 2],
 ];
-const AGENT_ALONE: readonly Kind[] = ['agentKill', 'guardDeath'];
-const WITHOUT_AGENT_ALONE = KINDS.filter(([k]) => !AGENT_ALONE.includes(k));
+/**
+ * The fault sets, oldest first: 1 as of 2026-12-06, 2 adds the agent alone killed and guard
+ * death, 3 a hung PostgreSQL. A seed replays exactly only on the set it ran with.
+ */
+export type FaultSet = 1 | 2 | 3;
+export const LATEST_FAULT_SET: FaultSet = 3;
+const ADDED: Readonly<Record<FaultSet, readonly Kind[]>> = { 1: [], 2: ['agentKill', 'guardDeath'], 3: ['pgHung'] };
+function kindsOf(set: FaultSet): readonly [Kind, number][] {
+  const later = ([1, 2, 3] as const).filter((s) => s > set).flatMap((s) => ADDED[s]);
+  return KINDS.filter(([k]) => !later.includes(k));
+}
 const total = (kinds: readonly [Kind, number][]): number => kinds.reduce((s, [, weight]) => s + weight, 0);
 
 function pickKind(w: WorldState): Kind {
-  const kinds = w.agentFaults ? KINDS : WITHOUT_AGENT_ALONE;
+  const kinds = kindsOf(w.faultSet);
   let r = w.rng.next() * total(kinds);
   for (const [kind, weight] of kinds) {
     r -= weight;
@@ -95,6 +104,10 @@ export function injectEvent(w: WorldState): void {
       break;
     case 'pgCrash':
       crash(n.pg);
+      break;
+    case 'pgHung':
+      if (!n.pg.running) return;
+      n.faults.pgHungUntilMs = until;
       break;
     case 'pgBroken':
       crash(n.pg);
@@ -172,6 +185,7 @@ export function recover(w: WorldState, all = false): void {
     if (due(f.isolatedUntilMs)) f.isolatedUntilMs = null;
     if (due(f.etcdLossyUntilMs)) f.etcdLossyUntilMs = null;
     if (due(f.pgBrokenUntilMs)) f.pgBrokenUntilMs = null;
+    if (due(f.pgHungUntilMs)) f.pgHungUntilMs = null;
     if (all) f.slowPromoteMs = 0;
     syncPartition(w, n);
   }

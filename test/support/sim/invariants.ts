@@ -66,7 +66,8 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
   const listed = new Set(view.members.map((m) => m.name));
   // The members it can know of: those with a member key in etcd that answer its probes.
   for (const x of w.nodes) {
-    if (x === n || !listed.has(x.name) || !agentRuns(w, x) || !linked(n, x) || !x.pg.running || x.tags.nofailover === true) continue;
+    // A hung PostgreSQL answers no query: its position cannot be known, and it cannot be promoted.
+    if (x === n || !listed.has(x.name) || !agentRuns(w, x) || !linked(n, x) || !x.pg.running || x.faults.pgHungUntilMs !== null || x.tags.nofailover === true) continue;
     if (unreachableWhenProbed(w, n, x)) continue;
     const theirs = legit(w, x);
     if (theirs > mine) violation(w, `${what} with ${mine} bytes of the cluster history while reachable ${x.name} had ${theirs}`);

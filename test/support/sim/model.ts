@@ -52,6 +52,8 @@ export interface Faults {
   isolatedUntilMs: number | null;
   /** etcd replies to this node are slow (up to 1.5 s) and a third of them are lost, until then. */
   etcdLossyUntilMs: number | null;
+  /** PostgreSQL is hung until then: SQL times out (3 s, the observer's bound); signals still work. */
+  pgHungUntilMs: number | null;
   /** PostgreSQL refuses to start until then. */
   pgBrokenUntilMs: number | null;
   /** The next promotion on this node takes this long. */
@@ -97,8 +99,8 @@ export interface WorldState {
    * false: a broken variant (pg_promote, then the entry), to show the checks see what it breaks.
    */
   readonly historyFirst: boolean;
-  /** Inject kill -9 of the agent alone and guard deaths (SimOptions.agentFaults). */
-  readonly agentFaults: boolean;
+  /** Which faults are drawn (SimOptions.faultSet). */
+  readonly faultSet: 1 | 2 | 3;
   step: number;
   etcdDownUntilMs: number | null;
   /** Operator pause (the `pause` config key) until then. */

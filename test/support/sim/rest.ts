@@ -23,7 +23,8 @@ function liveStatus(snap: StatusSnapshot, n: SimNode): StatusSnapshot {
 
 function freshWal(n: SimNode): FreshWal | null {
   const pg = n.pg;
-  if (!pg.running) return null;
+  // A hung PostgreSQL does not answer the API's query either: the tick's snapshot is served.
+  if (!pg.running || n.faults.pgHungUntilMs !== null) return null;
   const end = walEnd(pg.wal);
   return pg.recovery ? { inRecovery: true, location: null, received: end, replayed: end } : { inRecovery: false, location: end, received: null, replayed: null };
 }

@@ -14,6 +14,15 @@ import { FENCE_MAX_MS, byHost, byName, linked, log, nowMs, type SimNode, type Wo
 import type { Owner } from './vtime.js';
 import { walEnd } from './wal.js';
 
+/** The real observer's bound on its query (src/postgres/pg-adapter.ts). */
+const SQL_TIMEOUT_MS = 3_000;
+
+/** What the real observer reports when its query times out on a live postmaster. */
+function unresponsive(l: LocalPg): LocalPg {
+  if (l.kind !== 'running') return l;
+  return { kind: 'unresponsive', dataDir: l.dataDir, control: l.control, standbySignal: l.standbySignal, pid: l.pid, detail: `observation query timed out after ${SQL_TIMEOUT_MS} ms` };
+}
+
 export class SimPgError extends Error {
   constructor(message: string, readonly retryable = false) {
     super(message);
@@ -83,7 +92,13 @@ export class SimPg implements PgPort {
   }
 
   observe(): Promise<LocalPg> {
+    if (this.hung()) return this.op(SQL_TIMEOUT_MS, () => unresponsive(observe(this.pg, this.hostOf)));
     return this.op(this.w.rng.int(1, 3), () => observe(this.pg, this.hostOf));
+  }
+
+  /** A hung PostgreSQL (the pgHung fault): SQL times out, signals (stop, fence, reload) still work. */
+  private hung(): boolean {
+    return this.n.faults.pgHungUntilMs !== null && this.pg.running;
   }
 
   isFenced(): boolean {
@@ -107,6 +122,7 @@ export class SimPg implements PgPort {
 
   promote(_timeoutMs?: number): Promise<number> {
     const { w, n } = this;
+    if (this.hung()) return this.op(SQL_TIMEOUT_MS, () => { throw new SimPgError('pg_promote: canceling statement due to statement timeout', true); });
     const delay = n.faults.slowPromoteMs + w.rng.int(20, 300);
     return this.op(1, () => {
       // As the real supervisor: a fence decided while the promotion was on its way wins.

@@ -6,7 +6,7 @@ import { decide } from '../../../src/core/decide.js';
 import type { DecideInput, Decision } from '../../../src/core/decide-types.js';
 import { FakeEtcdStore } from '../fakes/fake-store.js';
 import { canStream, emptyPg, isWritable, receive, write } from './fake-pg.js';
-import { injectEvent, recover } from './faults.js';
+import { LATEST_FAULT_SET, injectEvent, recover, type FaultSet } from './faults.js';
 import { closeGuard } from './guard.js';
 import { checkS1, checkStreamed, convergence, holdsKey, leaseDeadline } from './invariants.js';
 import { STEP_MS, TTL_SEC, byName, linked, log, nowMs, type SimNode, type WorldState } from './model.js';
@@ -26,10 +26,10 @@ export interface SimOptions {
   /** false: the broken promotion order (pg_promote before the history entry), see model.ts. */
   readonly historyFirst?: boolean;
   /**
-   * false: no agent-alone faults (kill -9 of the agent, guard death): the fault set before they
-   * were modelled, so the seeds of findings made with it replay exactly (sim-regressions.test.ts).
+   * Which faults are drawn (faults.ts FAULT_SETS; default the newest): an older set replays the
+   * seeds of findings made with it exactly (sim-regressions.test.ts).
    */
-  readonly agentFaults?: boolean;
+  readonly faultSet?: FaultSet;
 }
 
 export interface SimResult {
@@ -59,7 +59,7 @@ function tagsFor(seed: number, i: number, count: number): Tags {
 }
 
 /** A world with its nodes, agents not started yet (startAgents). */
-export function createWorld(seed: number, decideFn: (input: DecideInput) => Decision = decide, historyFirst = true, agentFaults = true): WorldState {
+export function createWorld(seed: number, decideFn: (input: DecideInput) => Decision = decide, historyFirst = true, faultSet: FaultSet = LATEST_FAULT_SET): WorldState {
   const count = 3 + (seed % 3);
   const vt = new VirtualTime();
   const nodes: SimNode[] = Array.from({ length: count }, (_, i) => ({
@@ -71,11 +71,11 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
     guard: null,
     prevLeases: [],
     killedInPause: false,
-    faults: { crashedUntilMs: null, agentDownUntilMs: null, etcdCutUntilMs: null, isolatedUntilMs: null, etcdLossyUntilMs: null, pgBrokenUntilMs: null, slowPromoteMs: 0 },
+    faults: { crashedUntilMs: null, agentDownUntilMs: null, pgHungUntilMs: null, etcdCutUntilMs: null, isolatedUntilMs: null, etcdLossyUntilMs: null, pgBrokenUntilMs: null, slowPromoteMs: 0 },
   }));
   return {
     seed, rng: mulberry32(seed), vt, world: vt.owner('world'), store: new FakeEtcdStore(vt.clock), nodes, bootstrapDcs: bootstrapDcs(),
-    decide: decideFn, historyFirst, agentFaults, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
+    decide: decideFn, historyFirst, faultSet, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
     sysid: String(7_300_000_000_000_000_000n + BigInt(seed)), trace: [], violations: [],
     stats: { ticks: 0, promotions: 0, faults: 0, fences: 0, switchovers: 0, rewinds: 0 },
   };
@@ -150,7 +150,7 @@ export function stopAll(w: WorldState): void {
 export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const chaosSteps = opts.chaosSteps ?? 600;
   const quietSteps = opts.quietSteps ?? 200;
-  const w = createWorld(opts.seed, opts.decide, opts.historyFirst, opts.agentFaults);
+  const w = createWorld(opts.seed, opts.decide, opts.historyFirst, opts.faultSet);
   try {
     startAgents(w);
     const check = (label: string): void => {

@@ -2,9 +2,10 @@
 // exactly on the fault set they were found with (most without the agent-alone faults). Each
 // failed before its fix; the fix named beside it alone makes it pass.
 import { describe, expect, it } from 'vitest';
+import type { FaultSet } from '../../support/sim/faults.js';
 import { runSimulation } from '../../support/sim/index.js';
 
-const FOUND: readonly (readonly [number, string] | readonly [number, string, 'agent faults'])[] = [
+const FOUND: readonly (readonly [number, string] | readonly [number, string, FaultSet])[] = [
   // A tick observed PostgreSQL in recovery, probed for 2 s while its promotion job finished, and
   // decided on the stale observation with the job gone: it released the key of a writable primary,
   // and a later promotion from the same timeline reused its number (src/loop/agent-loop.ts
@@ -24,14 +25,14 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, 'ag
   // With the agent-alone faults (the default set): the race decided on probes sent 2 s before,
   // while the former leader (frozen, cleared by its deadline) still streamed WAL, and took the key
   // with 4 bytes less than a reachable replica (src/core/former-leader.ts probedBeforeDeadline).
-  [137, 'S2: promoted with less WAL than a reachable member (probes older than the deadline)', 'agent faults'],
-  [169, 'S2: promoted with 1 byte less than a reachable member (probes older than the deadline)', 'agent faults'],
+  [137, 'S2: promoted with less WAL than a reachable member (probes older than the deadline)', 2],
+  [169, 'S2: promoted with 1 byte less than a reachable member (probes older than the deadline)', 2],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
-  for (const [seed, what, faults] of FOUND) {
+  for (const [seed, what, faultSet = 1] of FOUND) {
     it(`seed ${seed}: ${what}`, async () => {
-      const r = await runSimulation({ seed, steps: 10_000, agentFaults: faults === 'agent faults' });
+      const r = await runSimulation({ seed, steps: 10_000, faultSet });
       expect(r.violations).toEqual([]);
     }, 180_000);
   }

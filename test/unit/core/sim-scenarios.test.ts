@@ -102,4 +102,24 @@ describe('simulator scenarios on the real loop', () => {
       sc.close();
     }
   }, 60_000);
+
+  it('a leader whose PostgreSQL hangs (SQL times out) keeps the key and stays guarded; no failover, and it goes on once it answers', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      leader.faults.pgHungUntilMs = nowMs(sc.w) + 20_000;
+      await sc.steps(40, (w) => w.violations.length > 0);
+      expect(leaderKey(sc.w)?.name).toBe(leader.name);
+      expect(leader.agent.lastReason).toContain('postgresql is unresponsive');
+      leader.faults.pgHungUntilMs = null;
+      await sc.steps(20, (w) => w.violations.length > 0);
+      expect(leaderKey(sc.w)?.name).toBe(leader.name);
+      expect(isWritable(leader.pg)).toBe(true);
+      expect(leader.agent.lastReason).not.toContain('unresponsive');
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
 });
