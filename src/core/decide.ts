@@ -1,14 +1,15 @@
 // decide(): observed state in, actions + one reason sentence + memory out. Pure and synchronous.
 // Branches: safety first (S1), then whatever the data dir and the leader key call for.
 import type { Action, DecideInput, Decision, FinishedJob, Memory } from './decide-types.js';
-import { decision, isPaused, isWritablePrimary, leaseValid, msLeft, slotMembers, stoppedAsPrimary } from './decision.js';
-import { bestAmongPeers, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility } from './eligibility.js';
+import { decision, isPaused, isWritablePrimary, leaseValid, msLeft } from './decision.js';
+import { bestAmongPeers, selfEligibility } from './eligibility.js';
 import { whenLeader } from './decide-leader.js';
 import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
-import { formerLeaderMayWrite, probedBeforeDeadline, trackLeader } from './former-leader.js';
-import { keepSyncBase, prepromoteSync } from './sync.js';
+import { trackLeader } from './former-leader.js';
+import { whenUnlocked } from './decide-unlocked.js';
+import { keepSyncBase } from './sync.js';
 import { withConfigApply } from './config-apply.js';
 import { answerRequests } from './requests.js';
 
@@ -235,126 +236,4 @@ function pickCloneSource(input: DecideInput, leaderName: string) {
   const leader = members.find((m) => m.name === leaderName && m.state === 'running');
   const chosen = tagged ?? leader;
   return chosen ? memberRef(chosen) : null;
-}
-
-function whenUnlocked(input: DecideInput): Decision {
-  const local = input.local;
-  if (isPaused(input)) {
-    if (isWritablePrimary(input)) {
-      return decision(input, [{ kind: 'acquireLeader' }, { kind: 'publishLeaderStatus' }],
-        'paused: no leader key; taking it for the running primary without any other action');
-    }
-    return whenUnlockedPaused(input);
-  }
-  if (local.kind === 'down' && !input.job) {
-    if (input.fenced) {
-      return decision(input, [{ kind: 'clearFence' }, { kind: 'startJob', job: { kind: 'startReplica', leader: null } }],
-        'no leader: starting the fenced former primary read-only so its wal position can compete');
-    }
-    const released = input.memory.releasedForSuccessorMs;
-    const waitMs = input.config.loop_wait * 1000;
-    if (released !== null && stoppedAsPrimary(input) && input.nowMs - released < waitMs) {
-      return decision(input, [],
-        `no leader yet: the key was released ${Math.round(input.nowMs - released)} ms ago for a successor; waiting up to ${waitMs} ms for it to lead before starting this former primary read-only`);
-    }
-    const was = stoppedAsPrimary(input) ? 'former primary' : 'replica';
-    return decision(input, [{ kind: 'startJob', job: { kind: 'startReplica', leader: null } }],
-      `no leader: starting postgresql (${was}) read-only so it can take part in the leader race`);
-  }
-  if (local.kind !== 'running') return decision(input, [], `no leader; postgresql is ${local.kind}, cannot race`);
-  return raceForLeader(input);
-}
-
-/**
- * Pause takes no automatic action, but a switchover the operator asked for completes (as in
- * Patroni): the named candidate takes the key and promotes. If it never does, the old leader,
- * stopped cleanly with every record on the candidate, takes the key back.
- */
-function whenUnlockedPaused(input: DecideInput): Decision {
-  const local = input.local;
-  const handed = input.memory.handedOver;
-  if (handed?.unclaimed === true && local.kind === 'down' && !input.job) {
-    const fo = input.cluster?.failover;
-    return decision(input, [
-      { kind: 'acquireLeader' },
-      ...(fo ? [{ kind: 'deleteFailover', modRevision: fo.modRevision } as const] : []),
-      ...(input.fenced ? [{ kind: 'clearFence' } as const] : []),
-      { kind: 'startJob', job: { kind: 'startPrimary' } },
-    ], `paused: ${handed.to} did not take the leader key after the switchover and is still a replica; taking the key back and starting postgresql again as primary on the same timeline`,
-    { handedOver: { to: handed.to, unclaimed: false } });
-  }
-  const fo = input.cluster?.failover?.value;
-  if (fo && fo.member === input.self.name && fo.scheduledAt === undefined && local.kind === 'running' && local.inRecovery) {
-    const unproven = oldLeaderMayRun(input, fo.leader ?? input.memory.lastLeader);
-    if (unproven) return decision(input, [], `paused: not taking the leader key as the requested candidate: ${unproven}`);
-    return raceForLeader(input);
-  }
-  return decision(input, [], 'paused: no leader key; no automatic failover');
-}
-
-/**
- * Nothing fences a primary in pause, so the requested candidate promotes only when the member
- * that led before answers and does not run as primary (it stopped for the switchover).
- */
-function oldLeaderMayRun(input: DecideInput, old: string | null): string | null {
-  if (old === null || old === input.self.name) return null;
-  const probe = input.peers.get(old);
-  if (!probe || !probe.reachable) return `the former leader ${old} does not answer, so it may still run as primary`;
-  if (probe.role === 'primary' && probe.running) return `the former leader ${old} still reports itself primary`;
-  return null;
-}
-
-function raceForLeader(input: DecideInput): Decision {
-  const local = input.local;
-  if (local.kind !== 'running') return decision(input, [], 'postgresql not running');
-  const failover = input.cluster?.failover?.value ?? null;
-  const requested = failover?.member ?? null;
-  const self = selfEligibility(input);
-  if (!self.ok) return decision(input, [], `not promoting: ${self.reason}`);
-  // Defer only to a candidate that will take the key itself; otherwise nobody would.
-  // A running primary whose key vanished (deleted, revoked) takes it back: a switchover is the
-  // key holder's job, and deferring would leave it writable without a key (S1).
-  if (requested !== null && requested !== input.self.name && !isWritablePrimary(input) && peerCouldLead(input, input.peers.get(requested))) {
-    return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
-  }
-  let rank = 'requested candidate';
-  if (requested === input.self.name) {
-    const primary = runningPrimaryPeer(input);
-    if (primary !== null) return decision(input, [], `not promoting: member ${primary} still reports itself primary`);
-    const newer = newerTimelinePeer(input, self.catchUp?.newest);
-    if (newer !== null) return decision(input, [], `not promoting: ${newer}`);
-  } else {
-    const best = bestAmongPeers(input, self.catchUp ? { newest: self.catchUp.newest } : {});
-    if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
-    rank = `best candidate, ${best.detail}`;
-  }
-  const former = formerLeaderMayWrite(input, requested !== input.self.name);
-  if (former !== null) return decision(input, [], `not promoting: ${former}`);
-  const early = probedBeforeDeadline(input);
-  if (early !== null) return decision(input, [{ kind: 'probeAgain' }], `not promoting yet: ${early}`);
-  // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
-  const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, ...(input.cluster ? { viewRevision: input.cluster.revision } : {}) };
-  // Synchronous mode: the sync key names this node (and s_s_n is set) before it takes a write.
-  const sync = local.inRecovery ? prepromoteSync(input) : [];
-  const actions: Action[] = [acquire, ...clusterKeys(input), ...sync, { kind: 'createSlots', members: slotMembers(input) }];
-  if (local.inRecovery) {
-    const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
-    actions.push(promoteAction(input, self.catchUp, why));
-  }
-  actions.push({ kind: 'publishLeaderStatus' });
-  // A request for another candidate that could not lead is void once someone else leads; left in
-  // place, the new leader would act on it and hand over again.
-  const fo = input.cluster?.failover;
-  if (fo && requested !== input.self.name) actions.push({ kind: 'deleteFailover', modRevision: fo.modRevision });
-  return decision(input, actions, `taking the leader key: ${self.detail}; ${rank}`);
-}
-
-/** Right after a bootstrap the new leader records the system identifier and seeds the config. */
-function clusterKeys(input: DecideInput): Action[] {
-  const { cluster, local } = input;
-  if (!cluster || local.kind !== 'running') return [];
-  const actions: Action[] = [];
-  if (cluster.initialize === '' || cluster.initialize === null) actions.push({ kind: 'setInitialize', systemId: local.systemIdentifier });
-  if (cluster.config === null) actions.push({ kind: 'seedConfig' });
-  return actions;
 }
