@@ -1,21 +1,15 @@
 // The Dcs semantics, written once over a KvBackend (real etcd or the in-memory fake): one lease
 // per agent shared by its member key and the leader key, leader txns, CAS intents, snapshots.
 import type { Logger } from 'pino';
-import type { DynamicConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
-import type {
-  ClusterView, FailoverRequest, HistoryEntry, LeaderStatus, MemberStatus, SyncState,
-} from '../core/cluster.js';
-import { LeaseNotFoundError, type Compare, type KvBackend, type Op, type TxnResult } from './backend.js';
-import { encodeConfig } from './codec-config.js';
-import {
-  decodeHistory, encodeFailover, encodeHistory, encodeInitialize, encodeLeader, encodeStatus, encodeSync,
-} from './codec-keys.js';
+import type { LeaderStatus, MemberStatus } from '../core/cluster.js';
+import { LeaseNotFoundError, type Compare, type KvBackend } from './backend.js';
+import { ClusterStore } from './cluster-store.js';
+import { encodeLeader, encodeStatus } from './codec-keys.js';
 import { encodeMember } from './codec-member.js';
-import { clusterPrefix, relativeKey, validateMemberName, type ClusterKey } from './keys.js';
+import { clusterPrefix, validateMemberName } from './keys.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { DcsError, type Dcs, type DcsChangeHint, type LeaseState, type SnapshotOptions } from './port.js';
-import { buildClusterView } from './view.js';
+import { DcsError, type Dcs, type LeaseState } from './port.js';
 import { asError } from '../errors.js';
 
 export interface LeaseDcsOptions {
@@ -37,23 +31,16 @@ export interface LeaseDcsOptions {
   readonly reattachableLease?: string | null;
 }
 
-const HISTORY_CAS_ATTEMPTS = 5;
-
 export function createLeaseDcs(opts: LeaseDcsOptions): Dcs {
   return new LeaseDcs(opts);
 }
 
-class LeaseDcs implements Dcs {
-  private readonly backend: KvBackend;
-  private readonly prefix: string;
+class LeaseDcs extends ClusterStore implements Dcs {
   private readonly name: string;
   private readonly clock: Clock;
-  private readonly log: Logger;
   private readonly keeper: LeaseKeeper;
-  private closed = false;
   /** Last member value written, to skip identical puts (each put wakes every watcher). */
   private lastMember: { value: string; lease: string; atMs: number } | null = null;
-  private readonly loggedInvalid = new Set<string>();
   /** The lease id under which the leader key was last proven ours; null when not leading. */
   private heldUnder: string | null = null;
   private readonly lostListeners = new Set<(cause: string) => void>();
@@ -65,16 +52,14 @@ class LeaseDcs implements Dcs {
   private visibleSendMs = -Infinity;
 
   constructor(opts: LeaseDcsOptions) {
+    super(opts.backend, clusterPrefix(opts.namespace, opts.scope), opts.logger);
     validateMemberName(opts.name);
     const margin = opts.leaseMarginMs;
     if (margin !== undefined && (!(margin >= 0) || margin >= opts.ttlSec * 1000)) {
       throw new TypeError(`leaseMarginMs must be >= 0 and below the TTL (${opts.ttlSec} s), got ${margin}`);
     }
-    this.backend = opts.backend;
-    this.prefix = clusterPrefix(opts.namespace, opts.scope);
     this.name = opts.name;
     this.clock = opts.clock;
-    this.log = opts.logger;
     this.reattachable = opts.reattachableLease;
     this.keeper = new LeaseKeeper(opts.backend, opts.clock, opts.logger, opts.ttlSec,
       margin === undefined ? undefined : () => margin);
@@ -83,10 +68,6 @@ class LeaseDcs implements Dcs {
     this.keeper.subscribe((state) => {
       if (this.heldUnder !== null && state.leaseId !== this.heldUnder) this.endLeadership(`lease ${this.heldUnder} is gone in etcd`);
     });
-  }
-
-  private key(k: ClusterKey): string {
-    return this.prefix + relativeKey(k);
   }
 
   private get leaderKey(): string {
@@ -302,71 +283,6 @@ class LeaseDcs implements Dcs {
     await this.txn([], [{ op: 'delete', key: this.memberKey }], [], signal);
   }
 
-  // ---- intents -------------------------------------------------------------------------------
-
-  async initialize(systemId: string, signal?: AbortSignal): Promise<boolean> {
-    // '' is Patroni's bootstrap claim: the winner of the race writes the identifier afterwards.
-    if (!/^\d*$/.test(systemId)) {
-      throw new DcsError('invalid', `initialize needs the system identifier as decimal digits, got ${JSON.stringify(systemId)}`, { retryable: false });
-    }
-    const key = this.key({ kind: 'initialize' });
-    const value = encodeInitialize(systemId);
-    const res = await this.txn([{ key, target: 'create', equals: 0 }], [{ op: 'put', key, value }], [], signal);
-    return res.succeeded;
-  }
-
-  async deleteInitialize(signal?: AbortSignal): Promise<void> {
-    await this.txn([], [{ op: 'delete', key: this.key({ kind: 'initialize' }) }], [], signal);
-  }
-
-  setConfig(config: DynamicConfig, expected: number | null, signal?: AbortSignal): Promise<boolean> {
-    return this.cas({ kind: 'config' }, encodeConfig(config), expected, signal);
-  }
-
-  setFailover(req: FailoverRequest, expected: number | null, signal?: AbortSignal): Promise<boolean> {
-    return this.cas({ kind: 'failover' }, encodeFailover(req), expected, signal);
-  }
-
-  deleteFailover(expected: number | null, signal?: AbortSignal): Promise<boolean> {
-    return this.cas({ kind: 'failover' }, null, expected, signal);
-  }
-
-  setSync(sync: SyncState, expected: number | null, signal?: AbortSignal): Promise<boolean> {
-    return this.cas({ kind: 'sync' }, encodeSync(sync), expected, signal);
-  }
-
-  deleteSync(expected: number | null, signal?: AbortSignal): Promise<boolean> {
-    return this.cas({ kind: 'sync' }, null, expected, signal);
-  }
-
-  /** expected null: unconditional; 0: the key must not exist; n: its mod_revision must be n. */
-  private async cas(k: ClusterKey, value: string | null, expected: number | null, signal?: AbortSignal): Promise<boolean> {
-    const key = this.key(k);
-    const compares: Compare[] = expected === null ? [] : [{ key, target: 'mod', equals: expected }];
-    const op: Op = value === null ? { op: 'delete', key } : { op: 'put', key, value };
-    return (await this.txn(compares, [op], [], signal)).succeeded;
-  }
-
-  async appendHistory(entry: HistoryEntry, signal?: AbortSignal): Promise<void> {
-    const key = this.key({ kind: 'history' });
-    for (let attempt = 0; attempt < HISTORY_CAS_ATTEMPTS; attempt++) {
-      const cur = (await this.txn([], [{ op: 'get', key }], [], signal)).gets[0] ?? null;
-      const decoded = cur === null ? null : decodeHistory(cur.value);
-      if (decoded && !decoded.ok) this.log.warn({ key, reason: decoded.reason }, 'history key invalid, rewriting it');
-      const entries = (decoded?.ok ? decoded.value : []).filter((e) => e.timeline !== entry.timeline);
-      entries.push(entry);
-      entries.sort((a, b) => a.timeline - b.timeline);
-      const res = await this.txn(
-        [{ key, target: 'mod', equals: cur?.modRevision ?? 0 }],
-        [{ op: 'put', key, value: encodeHistory(entries) }],
-        [],
-        signal,
-      );
-      if (res.succeeded) return;
-    }
-    throw new DcsError('unavailable', `history changed concurrently ${HISTORY_CAS_ATTEMPTS} times`, { retryable: true });
-  }
-
   async setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void> {
     const sentMs = this.clock.monoMs();
     await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(status) }], [], signal);
@@ -379,33 +295,6 @@ class LeaseDcs implements Dcs {
     this.log.warn({ prefix: this.prefix }, 'cluster keys removed');
   }
 
-  // ---- reads ---------------------------------------------------------------------------------
-
-  async snapshot(opts?: SnapshotOptions): Promise<ClusterView> {
-    this.checkOpen();
-    const res = await this.backend.range(this.prefix, { serializable: opts?.stale === true, signal: opts?.signal });
-    const records = res.kvs.map((kv) => ({ ...kv, key: kv.key.slice(this.prefix.length) }));
-    const view = buildClusterView(res.revision, records);
-    for (const bad of view.invalid) {
-      const id = `${bad.key}@${bad.modRevision ?? 0}`;
-      if (this.loggedInvalid.has(id)) continue;
-      this.loggedInvalid.add(id);
-      const what = bad.refusedKey !== undefined ? 'refused configuration key in etcd ignored; the rest of the configuration applies'
-        : bad.unknownKeys !== undefined ? 'unknown configuration keys in etcd kept and ignored'
-          : 'invalid value in etcd ignored';
-      this.log.warn({ key: this.prefix + bad.key, reason: bad.reason, modRevision: bad.modRevision }, what);
-    }
-    return view;
-  }
-
-  async *changes(signal: AbortSignal): AsyncIterable<DcsChangeHint> {
-    this.checkOpen();
-    for await (const hint of this.backend.watch(this.prefix, signal)) {
-      const keys = hint.keys.map((k) => k.slice(this.prefix.length));
-      yield hint.resync ? { revision: hint.revision, keys, resync: true } : { revision: hint.revision, keys };
-    }
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -414,12 +303,4 @@ class LeaseDcs implements Dcs {
     await this.backend.close();
   }
 
-  private txn(compares: readonly Compare[], success: readonly Op[], failure: readonly Op[], signal?: AbortSignal): Promise<TxnResult> {
-    this.checkOpen();
-    return this.backend.txn(compares, success, failure, signal);
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new DcsError('closed', 'the dcs client is closed', { retryable: false });
-  }
 }
