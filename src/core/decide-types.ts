@@ -111,6 +111,13 @@ export type Action =
      * (re)registered since the read was not probed, and may hold more WAL (S2 d).
      */
     readonly viewRevision?: number;
+    /**
+     * And only while the `history` key is at this mod_revision (0: absent). Every promotion
+     * appends its entry before pg_promote, but a new leader still promoting puts no `status`:
+     * without this, a view older than a promotion whose key was deleted since could take the key
+     * and promote beside it (the simulator, seed 220 of fault set 2).
+     */
+    readonly historyRev?: number;
   }
   /** Guard, as above. */
   | { readonly kind: 'renewLeader' }

@@ -103,7 +103,10 @@ function raceForLeader(input: DecideInput): Decision {
   const early = probedBeforeDeadline(input);
   if (early !== null) return decision(input, [{ kind: 'probeAgain' }], `not promoting yet: ${early}`);
   // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
-  const acquire: Action = { kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, ...(input.cluster ? { viewRevision: input.cluster.revision } : {}) };
+  const acquire: Action = {
+    kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, historyRev: input.cluster?.history?.modRevision ?? 0,
+    ...(input.cluster ? { viewRevision: input.cluster.revision } : {}),
+  };
   // Synchronous mode: the sync key names this node (and s_s_n is set) before it takes a write.
   const sync = local.inRecovery ? prepromoteSync(input) : [];
   const actions: Action[] = [acquire, ...clusterKeys(input), ...sync, { kind: 'createSlots', members: slotMembers(input) }];

@@ -145,13 +145,14 @@ class LeaseDcs extends ClusterStore implements Dcs {
 
   // ---- leader --------------------------------------------------------------------------------
 
-  async acquireLeader(signal?: AbortSignal, opts: { readonly statusRev?: number; readonly viewRevision?: number } = {}): Promise<boolean> {
+  async acquireLeader(signal?: AbortSignal, opts: { readonly statusRev?: number; readonly viewRevision?: number; readonly historyRev?: number } = {}): Promise<boolean> {
     this.checkOpen();
     let used = '';
     let sentMs = 0;
     const statusKey = this.key({ kind: 'status' });
     const compares: Compare[] = [{ key: this.leaderKey, target: 'create', equals: 0 }];
     if (opts.statusRev !== undefined) compares.push({ key: statusKey, target: 'mod', equals: opts.statusRev });
+    if (opts.historyRev !== undefined) compares.push({ key: this.key({ kind: 'history' }), target: 'mod', equals: opts.historyRev });
     if (opts.viewRevision !== undefined) compares.push({ key: this.key({ kind: 'member', name: '' }), target: 'prefixCreatedBefore', before: opts.viewRevision + 1 });
     const res = await this.keeper.with(signal, (lease) => {
       used = lease;
@@ -175,9 +176,9 @@ class LeaseDcs extends ClusterStore implements Dcs {
       this.proveLeadership(used);
       return true;
     }
-    if (holder === null && (opts.statusRev !== undefined || opts.viewRevision !== undefined)) {
-      this.log.info({ statusRevSeen: opts.statusRev ?? null, statusRevNow: res.gets[1]?.modRevision ?? 0, viewRevision: opts.viewRevision ?? null },
-        'leader key not taken: the cluster changed since the view this decision rests on (a leader\'s status, or a member registered)');
+    if (holder === null && (opts.statusRev !== undefined || opts.viewRevision !== undefined || opts.historyRev !== undefined)) {
+      this.log.info({ statusRevSeen: opts.statusRev ?? null, statusRevNow: res.gets[1]?.modRevision ?? 0, viewRevision: opts.viewRevision ?? null, historyRevSeen: opts.historyRev ?? null },
+        'leader key not taken: the cluster changed since the view this decision rests on (a leader\'s status, a promotion\'s history entry, or a member registered)');
       return false;
     }
     this.log.info({ holder: holder?.value ?? null }, 'leader race lost');

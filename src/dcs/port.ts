@@ -52,7 +52,7 @@ export interface Dcs {
    * statusRev: only while the `status` key is still at that mod_revision (0: absent);
    * viewRevision: only while no member key was created after that revision.
    */
-  acquireLeader(signal?: AbortSignal, opts?: { readonly statusRev?: number; readonly viewRevision?: number }): Promise<boolean>;
+  acquireLeader(signal?: AbortSignal, opts?: { readonly statusRev?: number; readonly viewRevision?: number; readonly historyRev?: number }): Promise<boolean>;
   /** keepalive + verify the key names us under our lease (re-attach on a re-granted lease). */
   renewLeader(signal?: AbortSignal): Promise<boolean>;
   /** compare value == our name -> delete. */

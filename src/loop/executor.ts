@@ -76,8 +76,10 @@ export class Executor {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
       case 'acquireLeader': {
-        const { statusRev, viewRevision } = action;
-        const won = await dcs.acquireLeader(signal, { ...(statusRev === undefined ? {} : { statusRev }), ...(viewRevision === undefined ? {} : { viewRevision }) });
+        const { statusRev, viewRevision, historyRev } = action;
+        const won = await dcs.acquireLeader(signal, {
+          ...(statusRev === undefined ? {} : { statusRev }), ...(viewRevision === undefined ? {} : { viewRevision }), ...(historyRev === undefined ? {} : { historyRev }),
+        });
         if (won) this.deps.onArm?.();
         return won;
       }

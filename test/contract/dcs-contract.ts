@@ -191,6 +191,24 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect(await a.acquireLeader(undefined, { statusRev: now })).toBe(true);
     });
 
+    it('takes a free leader key only while no promotion appended to the history since the view the decision rests on', async () => {
+      const c = (await getEnv()).cluster();
+      const [a, b] = [c.node('a'), c.node('b')];
+      await a.touchMember(memberStatus('a'));
+      await b.touchMember(memberStatus('b'));
+      expect(await a.acquireLeader(undefined, { historyRev: 0 })).toBe(true); // no history key yet
+      expect(await a.releaseLeader()).toBe(true);
+      const seen = (await b.snapshot()).history?.modRevision ?? 0;
+      // a took the key and appended its promotion's entry (no status put while it promotes); its key went.
+      expect(await a.acquireLeader()).toBe(true);
+      await a.appendHistory({ timeline: 1, switchLsn: 100, reason: 'promoted', newLeader: 'a' });
+      expect(await a.releaseLeader()).toBe(true);
+      expect(await b.acquireLeader(undefined, { historyRev: seen })).toBe(false);
+      expect((await b.snapshot()).leader).toBeNull();
+      const now = (await b.snapshot()).history?.modRevision ?? -1;
+      expect(await b.acquireLeader(undefined, { historyRev: now })).toBe(true);
+    });
+
     it('takes a free leader key only while no member registered since the view the decision rests on', async () => {
       const c = (await getEnv()).cluster();
       const [a, b] = [c.node('a'), c.node('b')];

@@ -2,7 +2,7 @@
 // every quiet window (progress). Ground truth only: etcd's keys and leases as the store holds them,
 // PostgreSQL's state and WAL as the model holds them; what an agent believes is not evidence.
 import { isWritable } from './fake-pg.js';
-import { FENCE_MAX_MS, agentRuns, etcdView, leaderKey, linked, nowMs, paused, violation, type SimNode, type WorldState } from './model.js';
+import { FENCE_MAX_MS, startingAfterPauseKill, agentRuns, etcdView, leaderKey, linked, nowMs, paused, violation, type SimNode, type WorldState } from './model.js';
 import { commonPrefix, isPrefix, walEnd } from './wal.js';
 
 /**
@@ -79,7 +79,7 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
  * killed in pause never sees the resume: exempt only while the cluster is still paused.
  */
 function pauseExempt(w: WorldState, x: SimNode): boolean {
-  return x.agent !== null ? paused(x) : x.killedInPause && w.pauseUntilMs !== null;
+  return x.agent !== null && !startingAfterPauseKill(x) ? paused(x) : x.killedInPause && w.pauseUntilMs !== null;
 }
 
 /** The candidate's last probe of x found no link (x's isolation ended after the probe was sent). */

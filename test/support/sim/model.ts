@@ -168,6 +168,14 @@ export function agentRuns(w: WorldState, n: SimNode): boolean {
  * from etcd and fencing it still observes, decides and acts (the old simulator's ticks took no time).
  */
 export function paused(n: SimNode): boolean {
-  if (n.agent === null) return n.killedInPause;
+  if (n.agent === null || startingAfterPauseKill(n)) return n.killedInPause;
   return n.agent.dynamic().pause === true || n.agent.status?.paused === true;
+}
+
+/**
+ * An agent started where the previous run was killed in pause, before its first tick ended: it
+ * finds a writable PostgreSQL no guard holds, and its first tick takes the key or fences.
+ */
+export function startingAfterPauseKill(n: SimNode): boolean {
+  return n.killedInPause && n.agent !== null && n.agent.status === null;
 }

@@ -149,6 +149,8 @@ function guardClient(w: WorldState, n: SimNode): { update(armed: boolean, deadli
 /** The status snapshot a tick publishes (what GET /patroni serves); a changed reason goes to the trace. */
 function publish(w: WorldState, n: SimNode, agent: AgentRuntime, snap: StatusSnapshot): void {
   agent.status = snap;
+  // Its first tick has decided on the PostgreSQL a run killed in pause left behind.
+  if (n.agent === agent) n.killedInPause = false;
   w.stats.ticks++;
   const reason = snap.lastDecision?.reason ?? '';
   if (reason !== agent.lastReason) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);

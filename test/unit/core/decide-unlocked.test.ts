@@ -27,13 +27,14 @@ describe('decide: leader race', () => {
   });
 
   it('acquires before it promotes: the acquire is the guard', () => {
-    expect(decide(raceInput()).actions[0]).toMatchObject({ kind: 'acquireLeader', statusRev: 0 });
+    expect(decide(raceInput()).actions[0]).toMatchObject({ kind: 'acquireLeader', statusRev: 0, historyRev: 0 });
   });
 
-  it('acquires only while no leader wrote its status and no member registered since the view it decided on', () => {
-    const d = decide(raceInput({ cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711, revision: 4800 }) }));
+  it('acquires only while no leader wrote its status, no promotion appended history and no member registered since the view it decided on', () => {
+    const history = [{ timeline: 1, switchLsn: 100, reason: 'x', newLeader: 'pg1' }];
+    const d = decide(raceInput({ local: localPg.replica({ timeline: 2 }), cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711, revision: 4800, history }) }));
     // Nor while a member registered since (one it did not probe).
-    expect(d.actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 4711, viewRevision: 4800 });
+    expect(d.actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 4711, historyRev: 60, viewRevision: 4800 });
   });
 
   it('promotes at the furthest of received and replayed positions, on its own timeline', () => {

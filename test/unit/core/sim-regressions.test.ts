@@ -27,6 +27,11 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // with 4 bytes less than a reachable replica (src/core/former-leader.ts probedBeforeDeadline).
   [137, 'S2: promoted with less WAL than a reachable member (probes older than the deadline)', 2],
   [169, 'S2: promoted with 1 byte less than a reachable member (probes older than the deadline)', 2],
+  // A replica's tick read the cluster before a new leader took the key, spent 2 s probing, and
+  // took the key after it was deleted: the new leader, still promoting, had put no status, so the
+  // acquire's guard saw no change; two primaries. The acquire now also compares the history key,
+  // which every promotion appends to before pg_promote (src/core/decide-unlocked.ts historyRev).
+  [220, 'S1 and S2: two primaries after a view older than a promotion took the key', 2],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
