@@ -47,7 +47,9 @@ export function trackLeader(input: DecideInput): Memory {
     // lease's end, and "our stream from it has ended" must still hold when the key goes.
     // A leader first named by the history key (promotedSince) never fed our stream.
     streaming: leader ? (same && prev.streaming) || streamingNow(input) : same && prev.streaming,
-    paused: alive ? isPaused(input) : prev.paused === true,
+    // Paused at its last sign of life: as the cluster is now, or as its own member key says (a
+    // leader that put it in pause and died or froze before it saw the resume never fences).
+    paused: alive ? isPaused(input) || cluster.members.find((m) => m.name === name)?.pause === true : prev.paused === true,
     ...leaseTtlOf(cluster.members.find((m) => m.name === name)?.leaseTtl, same ? prev : null),
     ...historyTlOf(input, same ? prev : null),
   };

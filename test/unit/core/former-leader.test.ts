@@ -224,6 +224,15 @@ describe('a former leader last seen in pause (it does not fence itself)', () => 
     expect(putAgain.leaderSeen?.paused).toBe(false);
   });
 
+  it('a sign of life first seen after the resume still counts as paused when the leader\'s member key says it was paused when it wrote', () => {
+    // The leader's last puts (status, member key with pause) happened in pause; it died before it
+    // saw the resume; this replica reads them only after the resume.
+    const inPause = trackLeader(replicaInput({ config: dynamicConfig({ pause: true }), cluster: cluster({ statusModRevision: 10 }) }));
+    const lastPut = cluster({ statusModRevision: 11, members: [member('pg1', { role: 'primary', pause: true }), member('pg2'), member('pg3')] });
+    const seenAfterResume = trackLeader(replicaInput({ cluster: lastPut, memory: inPause, nowMs: NOW_MS + 2_000 }));
+    expect(seenAfterResume.leaderSeen).toMatchObject({ paused: true, activityMs: NOW_MS + 2_000 });
+  });
+
   it('after the resume, no automatic failover long past its deadline while it cannot be asked', () => {
     const d = decide(afterKeyLoss({ cluster: gone }, { leaderSeen: seen(longAgo) }));
     expect(kinds(d)).toEqual([]);

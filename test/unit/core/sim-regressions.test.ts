@@ -32,6 +32,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // acquire's guard saw no change; two primaries. The acquire now also compares the history key,
   // which every promotion appends to before pg_promote (src/core/decide-unlocked.ts historyRev).
   [220, 'S1 and S2: two primaries after a view older than a promotion took the key', 2],
+  // The leader's agent was killed in pause; its last puts (in pause) reached a replica only after
+  // the resume, which then judged it by its deadline and promoted beside it (a paused agent never
+  // fences). Its member key says it wrote in pause (src/core/former-leader.ts trackLeader).
+  [112, 'S2: two primaries after a leader killed in pause', 3],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
