@@ -46,6 +46,12 @@ const noRewind: DecideFn = (i) => {
 };
 
 /** Ignore the history key (no timeline check): timelines collide. */
-const noHistory: DecideFn = (i) => decide(i.cluster ? { ...i, cluster: { ...i.cluster, history: null } } : i);
+const noHistory: DecideFn = (i) => {
+  const d = decide(i.cluster ? { ...i, cluster: { ...i.cluster, history: null } } : i);
+  // The acquire's guard still compares the real history key: with the hidden one it would never
+  // match, and the variant would stall (no leader) instead of letting timelines collide.
+  const rev = i.cluster?.history?.modRevision ?? 0;
+  return { ...d, actions: d.actions.map((a) => (a.kind === 'acquireLeader' && a.historyRev !== undefined ? { ...a, historyRev: rev } : a)) };
+};
 
 export const BROKEN: Readonly<Record<string, DecideFn>> = { noWait, greedy, noAcquire, noFence, noRewind, noHistory };

@@ -208,7 +208,7 @@ describe('a broken decide() run by the real loop is caught', () => {
   }, 120_000);
 
   it('ignoring the history key (no timeline check) lets timelines collide and breaks S4', async () => {
-    expect(await firstViolation(broken('noHistory'), seeds([12]))).toMatch(/S4: /);
+    expect(await firstViolation(broken('noHistory'), seeds([60]))).toMatch(/S4: /);
   }, 120_000);
 });
 
