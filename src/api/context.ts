@@ -58,6 +58,8 @@ export interface ApiDeps {
    * every request, does. Absent: the snapshot alone.
    */
   readonly postmasterAlive?: () => boolean;
+  /** What a job running now starts PostgreSQL as (pg_ha_agent.starting_as); absent: never. */
+  readonly startingAs?: () => 'primary' | 'replica' | null;
   /** GET /agent: which agent process answers (agentctl restart-agent waits for a new pid). */
   readonly agentProcess?: AgentProcessInfo;
   /** POST /restart-agent: restart this agent in place (docs/agent-restart.md); answers at once. */

@@ -213,6 +213,7 @@ export function renderStatusBody(snap: StatusSnapshot, nowMonoMs: number): Recor
       last_tick_age_ms: Math.max(0, Math.round(nowMonoMs - snap.lastTickMonoMs)),
       ...(snap.etcdMembers === undefined ? {} : { etcd: etcdBody(snap) }),
       ...(snap.jobBackoff ? { pending_job_backoff: backoffBody(snap.jobBackoff, nowMonoMs) } : {}),
+      ...(snap.startingAs ? { starting_as: snap.startingAs } : {}),
     },
   };
 }

@@ -9,14 +9,13 @@ import type { HealthCheck } from './health.js';
 import { HEALTH_PATHS, evaluateHealth, parseHealthQuery, renderStatusBody } from './health.js';
 import { overlayFreshWal, readFreshWal } from './fresh-wal.js';
 import { sendError } from './replies.js';
-import type { StatusSnapshot } from '../obs/status.js';
+import { liveSnapshot, type StatusSnapshot } from '../obs/status.js';
 
-/** The published snapshot, with a postmaster that died since the last tick shown as stopped. */
+/** The published snapshot as of now (obs/status.ts liveSnapshot). */
 function liveStatus(ctx: ApiContext): StatusSnapshot {
   const snap = ctx.deps.getStatus();
-  if (snap.node.state !== 'running' || !ctx.deps.postmasterAlive || ctx.deps.postmasterAlive()) return snap;
-  const { postmaster_start_time: _t, replication_state: _r, replication: _l, ...node } = snap.node;
-  return { ...snap, node: { ...node, state: 'stopped' } };
+  const alive = snap.node.state !== 'running' || !ctx.deps.postmasterAlive || ctx.deps.postmasterAlive();
+  return liveSnapshot(snap, alive, ctx.deps.startingAs?.() ?? null);
 }
 
 /** Shorter than a racing peer's probe timeout (2 s), so a slow PostgreSQL costs no probe. */

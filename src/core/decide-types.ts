@@ -39,6 +39,8 @@ export type PeerProbe =
       readonly nofailover: boolean;
       readonly failoverPriority: number;
       readonly streaming: boolean;
+      /** Its agent runs a job that starts PostgreSQL as this (our agents only). */
+      readonly startingAs?: 'primary' | 'replica';
     }
   | { readonly name: string; readonly reachable: false; readonly error: string };
 
@@ -207,6 +209,11 @@ export interface Memory {
    * the first one seen was rendered at start or follow).
    */
   readonly appliedConfigRevision: number | null;
+  /**
+   * Members whose agent answered "starting postgresql" with no WAL position yet, and since when
+   * (monotonic ms): the race waits a bounded time for their position (starting-peers.ts).
+   */
+  readonly startingPeers?: Readonly<Record<string, number>>;
 }
 
 /** What a replica saw of the current (then former) leader, on the monotonic clock. */

@@ -3,6 +3,7 @@
 // unable to write, the probes fresh enough).
 import type { Action, DecideInput, Decision } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, slotMembers, stoppedAsPrimary } from './decision.js';
+import { startingPeerWait } from './starting-peers.js';
 import { bestAmongPeers, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { formerLeaderMayWrite, probedBeforeDeadline } from './former-leader.js';
 import { prepromoteSync } from './sync.js';
@@ -96,6 +97,8 @@ function raceForLeader(input: DecideInput): Decision {
   } else {
     const best = bestAmongPeers(input, self.catchUp ? { newest: self.catchUp.newest } : {});
     if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
+    const starting = local.inRecovery ? startingPeerWait(input) : null;
+    if (starting !== null) return decision(input, [], `not promoting: ${starting}`);
     rank = `best candidate, ${best.detail}`;
   }
   const former = formerLeaderMayWrite(input, requested !== input.self.name);

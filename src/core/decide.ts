@@ -8,6 +8,7 @@ import { whenFollower } from './decide-follower.js';
 import { forgetOnLeaderChange, holdBackRepeatedJob, recordJobOutcome } from './job-backoff.js';
 import { memberRef } from './member-ref.js';
 import { trackLeader } from './former-leader.js';
+import { trackStartingPeers } from './starting-peers.js';
 import { whenUnlocked } from './decide-unlocked.js';
 import { keepSyncBase } from './sync.js';
 import { withConfigApply } from './config-apply.js';
@@ -19,7 +20,7 @@ export function decide(raw: DecideInput): Decision {
 
 /** What the agent does on its own; operator requests are answered around it. */
 function decideOwn(raw: DecideInput): Decision {
-  const memory = trackLeader(raw);
+  const memory = trackStartingPeers({ ...raw, memory: trackLeader(raw) });
   const input = memory === raw.memory ? raw : { ...raw, memory };
   const unrecorded = promotionNotRecorded(input) ?? primaryStartFailed(input);
   if (unrecorded) return unrecorded;

@@ -8,7 +8,7 @@
 // longer accepts writes, or once that leader's own deadline has passed: its deadline is the send
 // time of its last acknowledged keepalive + ttl - margin, and that keepalive is sent in the same
 // tick right after the status put we saw, so "seen alive" + ttl is later than it.
-import type { DecideInput, LeaderSeen, Memory } from './decide-types.js';
+import type { DecideInput, LeaderSeen, Memory, PeerProbe } from './decide-types.js';
 import { isPaused } from './decision.js';
 
 function streamingNow(input: DecideInput): boolean {
@@ -74,8 +74,19 @@ function historyTlOf(input: DecideInput, prev: LeaderSeen | null): { historyTl?:
 function promotedSince(input: DecideInput, prev: LeaderSeen | null): { name: string } | null {
   const newest = newestHistory(input);
   const name = newest?.newLeader;
-  if (prev === null || newest === null || name === undefined || name === input.self.name || name === prev.name) return null;
+  if (newest === null || name === undefined || name === input.self.name) return null;
+  if (prev === null) return newest.timeline >= ownTimeline(input) ? { name } : null;
+  if (name === prev.name) return null;
   return newest.timeline > (prev.historyTl ?? 0) ? { name } : null;
+}
+
+/**
+ * With no sighting at all (we led ourselves, or the agent restarted), an entry whose old timeline
+ * is at or past our own is a promotion we never followed: that leader may still be writable.
+ */
+function ownTimeline(input: DecideInput): number {
+  const local = input.local;
+  return local.kind === 'running' ? local.timeline : (local.control?.timeline ?? 0);
 }
 
 /**
@@ -132,9 +143,19 @@ export function formerLeaderMayWrite(input: DecideInput, automatic = true): stri
  */
 function pausedLeaderMayWrite(input: DecideInput, seen: LeaderSeen): string | null {
   const p = input.peers.get(seen.name);
-  if (p?.reachable === true && !(p.role === 'primary' && p.running)) return null;
-  const why = p === undefined ? 'not probed' : p.reachable ? 'it still reports itself primary' : `unreachable: ${p.error}`;
+  const writes = p?.reachable === true ? stillWrites(p) : null;
+  if (p?.reachable === true && writes === null) return null;
+  const why = p === undefined ? 'not probed' : p.reachable ? writes : `unreachable: ${p.error}`;
   return `former leader ${seen.name} was paused when last seen alive and a paused agent does not fence (${why}); waiting for evidence that it stopped accepting writes`;
+}
+
+/**
+ * What a reachable former leader's answer says against "no longer writable", or null. A start as
+ * primary under way counts: its PostgreSQL is down now and writable a moment later.
+ */
+function stillWrites(p: Extract<PeerProbe, { reachable: true }>): string | null {
+  if (p.role === 'primary' && p.running) return 'it still reports itself primary';
+  return p.startingAs === 'primary' ? 'it is starting postgresql as primary' : null;
 }
 
 /**
@@ -147,7 +168,7 @@ function pausedLeaderMayWrite(input: DecideInput, seen: LeaderSeen): string | nu
  */
 function noEvidence(input: DecideInput, seen: LeaderSeen, name: string): string | null {
   const p = input.peers.get(name);
-  if (p?.reachable === true) return p.role === 'primary' && p.running ? 'it still reports itself primary' : null;
+  if (p?.reachable === true) return stillWrites(p);
   const stream = streamingNow(input);
   const listed = (input.cluster?.members ?? []).some((m) => m.name === name);
   if (seen.streaming && !stream && !listed) return null;

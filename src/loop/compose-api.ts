@@ -14,6 +14,7 @@ import { postmasterAlive } from '../postgres/postmaster-watch.js';
 import { createWalNow } from '../postgres/wal-now.js';
 import { asError } from '../errors.js';
 import type { AgentParts } from './compose.js';
+import { startsAs } from './jobs.js';
 import { createLocalActions } from './local-actions.js';
 
 export interface AgentApi {
@@ -46,6 +47,7 @@ export function composeApi(parts: AgentParts, wiring: ApiWiring): AgentApi {
     config, restapi: () => parts.config().restapi, getStatus: () => withEtcdMembers(parts.status(), dcs.etcdMembers()), clock, dcs, logger: apiLog, readFreshWal: walNow.read,
     wakeLoop: () => loop.wake(),
     postmasterAlive: () => postmasterAlive(config.postgresql.data_dir),
+    startingAs: () => startsAs(parts.jobs.running()?.spec ?? null),
     requestRestart: (req) => local.restart(req),
     cancelScheduledRestart: async () => local.cancelScheduledRestart(),
     requestReinitialize: (req) => local.reinitialize(req),

@@ -10,7 +10,7 @@ import { runPromotion } from './promotion.js';
 import type { PeerHttp } from './peer-http.js';
 import { runSwitchover } from './switchover.js';
 import type { Timers } from './timers.js';
-import { asError, errorMessage } from '../errors.js';
+import { AgentError, asError, errorMessage } from '../errors.js';
 
 export interface JobDeps {
   readonly pg: PgPort;
@@ -51,7 +51,10 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         await pg.clone(spec.source, signal);
         await pg.startReplica(spec.source, signal);
         return;
-      case 'startPrimary': await pg.startPrimary(signal); return;
+      case 'startPrimary':
+        await proveKeyBeforeWritableStart(signal);
+        await pg.startPrimary(signal);
+        return;
       case 'startReplica': await pg.startReplica(spec.leader, signal); return;
       case 'rejoin': {
         const { rewound } = await pg.rejoin(spec.leader, signal);
@@ -67,8 +70,12 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       case 'restart':
         pg.beginRestart?.();
         await pg.stop('fast', 60_000, signal);
-        if (spec.role === 'primary') await pg.startPrimary(signal);
-        else await pg.startReplica(spec.leader, signal);
+        if (spec.role === 'primary') {
+          await proveKeyBeforeWritableStart(signal);
+          await pg.startPrimary(signal);
+        } else {
+          await pg.startReplica(spec.leader, signal);
+        }
         return;
       case 'reinit': {
         await pg.stop('immediate', 30_000, signal);
@@ -83,6 +90,19 @@ export function createJobRunner(deps: JobDeps): JobRunner {
         throw new Error(`unknown job ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * The key was ours when the tick decided, but the executor may reach the start seconds later
+   * (a slow renew on a lossy link) and the key may be gone by then, a replica promoted on seeing
+   * us stopped. The key is read once more after this job became visible on GET /patroni
+   * (pg_ha_agent.starting_as): a member that saw us stopped and took the key read it after
+   * this check. Not in pause: the operator runs PostgreSQL, with or without the key.
+   */
+  async function proveKeyBeforeWritableStart(signal: AbortSignal): Promise<void> {
+    if (deps.dynamicConfig().pause) return;
+    if (await deps.dcs.checkLeadership(signal)) return;
+    throw new AgentError('key-lost-before-start', 'the leader key is no longer ours: postgresql not started as primary', { retryable: true });
   }
 
   let stopping = false;
@@ -139,6 +159,13 @@ export function createJobRunner(deps: JobDeps): JobRunner {
       await current.done;
     },
   };
+}
+
+/** What a running job starts PostgreSQL as (GET /patroni's pg_ha_agent.starting_as), or null. */
+export function startsAs(spec: JobSpec | null): 'primary' | 'replica' | null {
+  if (spec === null) return null;
+  if (startsWritable(spec)) return 'primary';
+  return spec.kind === 'switchover' || spec.kind === 'promote' ? null : 'replica';
 }
 
 /** A job that leaves PostgreSQL running writable when it succeeds: fenced by the lease while it runs. */

@@ -37,6 +37,8 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
   const isPrimary = role === 'primary' || role === 'master';
   const received = num(xlog['received_location']);
   const replayed = num(xlog['replayed_location']);
+  const agent = isObj(body['pg_ha_agent']) ? body['pg_ha_agent'] : {};
+  const startingAs = agent['starting_as'] === 'primary' || agent['starting_as'] === 'replica' ? agent['starting_as'] : undefined;
   const wal = isPrimary ? num(xlog['location']) : received === null && replayed === null ? null : Math.max(received ?? 0, replayed ?? 0);
   return {
     name,
@@ -44,11 +46,12 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
     role: isPrimary ? 'primary' : role === 'replica' ? 'replica' : 'other',
     // Our agent's /patroni answers role and WAL from a query made now (xlog_fresh): PostgreSQL
     // answered, so it runs, even when the last tick still saw it stopped (a start finished since).
-    running: body['state'] === 'running' || (isObj(body['pg_ha_agent']) && body['pg_ha_agent']['xlog_fresh'] === true),
+    running: body['state'] === 'running' || agent['xlog_fresh'] === true,
     walPosition: wal,
     timeline: num(body['timeline']),
     nofailover: tags['nofailover'] === true,
     failoverPriority: num(tags['failover_priority']) ?? 1,
     streaming: body['replication_state'] === 'streaming',
+    ...(startingAs === undefined ? {} : { startingAs }),
   };
 }

@@ -99,6 +99,26 @@ export interface StatusSnapshot {
   readonly jobBackoff: JobBackoff | null;
   /** Each etcd member as the client sees it (added at request time, not by the loop). */
   readonly etcdMembers?: readonly EtcdMemberHealth[];
+  /**
+   * A job running now starts PostgreSQL, as this (added at request time from the job runner): a
+   * racing peer must not read "stopped" as "no longer writable" while a primary start is under way.
+   */
+  readonly startingAs?: 'primary' | 'replica';
+}
+
+/**
+ * The snapshot as of now for the REST API: a postmaster that died since the tick shows as stopped,
+ * and a start under way as starting. Pure (the caller reads the postmaster and the job runner).
+ */
+export function liveSnapshot(snap: StatusSnapshot, postmasterAlive: boolean, startingAs: 'primary' | 'replica' | null): StatusSnapshot {
+  let out = snap;
+  if (snap.node.state === 'running' && !postmasterAlive) {
+    const { postmaster_start_time: _t, replication_state: _r, replication: _l, ...node } = snap.node;
+    out = { ...snap, node: { ...node, state: 'stopped' } };
+  }
+  if (startingAs === null) return out;
+  const node = out.node.state === 'stopped' ? { ...out.node, state: 'starting' } : out.node;
+  return { ...out, node, startingAs };
 }
 
 /** The snapshot with the etcd client's per-member view, read now (no etcd call). */

@@ -40,6 +40,8 @@ export interface AgentRuntime {
   lastReason: string;
   /** What GET /patroni serves: the last tick's status snapshot. */
   status: StatusSnapshot | null;
+  /** What the job running now starts PostgreSQL as (GET /patroni's starting_as). */
+  startingAs(): 'primary' | 'replica' | null;
   /** The process ends (its owner dies, its etcd connection closes); its fence guard stays. */
   stop(): void;
 }

@@ -13,7 +13,7 @@ import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
 import { createFenceTimer } from '../../../src/fence/fence-timer.js';
 import { Fencing } from '../../../src/fence/fencing.js';
-import { createJobRunner, startsWritable, type JobRunner } from '../../../src/loop/jobs.js';
+import { createJobRunner, startsAs, startsWritable, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { crash } from './fake-pg.js';
@@ -23,7 +23,7 @@ import { simPeerHttp } from './rest.js';
 import { SimBackend } from './sim-etcd.js';
 import { SimPg } from './sim-pg.js';
 
-const silent = pino({ enabled: false });
+const quiet = pino({ enabled: false });
 
 function simConfig(w: WorldState, n: SimNode): Config {
   return {
@@ -77,6 +77,9 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const timers = owner.timers();
   const clock = w.vt.clock;
   const config = simConfig(w, n);
+  const silent = process.env['SIM_LOG_NODE'] === n.name
+    ? pino({ level: 'debug', timestamp: false, base: null }, { write: (line: string) => log(w, `${n.name} LOG ${line.trim()}`) })
+    : quiet;
   const backend = new SimBackend(w, n, owner, w.store.backendFor(n.name));
   const dcs = createLeaseDcs({ backend, namespace: '/service/', scope: SCOPE, name: n.name, ttlSec: TTL_SEC, clock, logger: silent });
   const pg = new SimPg(w, n, owner);
@@ -111,6 +114,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const agent: AgentRuntime = {
     owner, fenced: false, status: null, lastReason: '',
     lease: () => dcs.lease(),
+    startingAs: () => startsAs(jobs.running()?.spec ?? null),
     dynamic,
     wake: () => loop?.wake(),
     stop: () => {
@@ -153,7 +157,7 @@ function publish(w: WorldState, n: SimNode, agent: AgentRuntime, snap: StatusSna
   if (n.agent === agent) n.killedInPause = false;
   w.stats.ticks++;
   const reason = snap.lastDecision?.reason ?? '';
-  if (reason !== agent.lastReason) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);
+  if (reason !== agent.lastReason || (process.env["SIM_TRACE_EVERY"] !== undefined && (snap.lastDecision?.actions.length ?? 0) > 0)) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);
   agent.lastReason = reason;
 }
 

@@ -6,7 +6,7 @@
 // probe times out), a crashed agent refuses the connection.
 import { overlayFreshWal, type FreshWal } from '../../../src/api/fresh-wal.js';
 import { renderStatusBody } from '../../../src/api/health.js';
-import type { StatusSnapshot } from '../../../src/obs/status.js';
+import { liveSnapshot, type StatusSnapshot } from '../../../src/obs/status.js';
 import { agentRuns, byHost, byName, linked, nowMs, type SimNode, type WorldState } from './model.js';
 import { walEnd } from './wal.js';
 import type { PeerHttp } from '../../../src/loop/peer-http.js';
@@ -14,11 +14,9 @@ import type { PeerHttp } from '../../../src/loop/peer-http.js';
 /** The loop's probe timeout (src/loop/agent-loop.ts maybeProbe). */
 const PROBE_TIMEOUT_MS = 2_000;
 
-/** What routes-health.ts liveStatus does: a snapshot that says running while the postmaster is gone says stopped. */
+/** What routes-health.ts liveStatus does, with the postmaster and the job runner of the model. */
 function liveStatus(snap: StatusSnapshot, n: SimNode): StatusSnapshot {
-  if (snap.node.state !== 'running' || n.pg.running) return snap;
-  const { postmaster_start_time: _t, replication_state: _r, replication: _l, ...node } = snap.node;
-  return { ...snap, node: { ...node, state: 'stopped' } };
+  return liveSnapshot(snap, snap.node.state !== 'running' || n.pg.running, n.agent?.startingAs() ?? null);
 }
 
 function freshWal(n: SimNode): FreshWal | null {

@@ -1,5 +1,6 @@
 // Route matrix: every health endpoint x every scenario x {GET, HEAD, OPTIONS}, through inject().
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePatroniStatus } from '../../../src/loop/peers.js';
 import { FakeClock } from '../../support/fakes/fake-clock.js';
 import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import type { ScenarioName, TestApi } from './fixtures.js';
@@ -123,6 +124,20 @@ describe('health details', () => {
     expect((await app.app.inject({ url: '/patroni' })).json().state).toBe('stopped');
     app.status = scenario('leader', clock);
     expect((await app.app.inject({ method: 'OPTIONS', url: '/primary' })).statusCode).toBe(503);
+    await app.app.close();
+  });
+
+  it('a start under way shows as state starting with pg_ha_agent.starting_as (a racing peer reads it as "may be writable soon")', async () => {
+    let starting: 'primary' | 'replica' | null = 'primary';
+    const app = testApi({ config: testConfig(), clock, dcs, status: scenario('leader postgres stopped', clock), startingAs: () => starting });
+    const body = (await app.app.inject({ url: '/patroni' })).json();
+    expect(body).toMatchObject({ state: 'starting', pg_ha_agent: { starting_as: 'primary' } });
+    expect(parsePatroniStatus('a', body)).toMatchObject({ running: false, startingAs: 'primary' });
+    expect((await app.app.inject({ url: '/primary' })).statusCode).toBe(503);
+    starting = null;
+    const after = (await app.app.inject({ url: '/patroni' })).json();
+    expect(after.state).toBe('stopped');
+    expect(after.pg_ha_agent.starting_as).toBeUndefined();
     await app.app.close();
   });
 

@@ -176,6 +176,32 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(known.memory.leaderSeen?.name).toBe('pg1');
   });
 
+  it('with no sighting at all (it led itself, or restarted), a history entry at or past its own timeline names the leader to judge', () => {
+    // Seed 735: pg2 led timeline 2 itself (nothing remembered); frozen, it missed pg3's promotion
+    // from timeline 2, whose key was then deleted and whose agent froze.
+    const history = [{ timeline: 1, switchLsn: 1_000, reason: 'x', newLeader: 'pg2' }, { timeline: 2, switchLsn: 6_000, reason: 'y', newLeader: 'pg3' }];
+    const c = cluster({ leader: null, history, members: [member('pg1'), member('pg2'), member('pg3')] });
+    const race = (timeline: number) => decide(raceInput({ cluster: c, local: localPg.replica({ timeline, walReceiver: null }),
+      peers: peers(peer('pg1', { walPosition: 1_500 }), peer.unreachable('pg3', 'timeout')), memory: memory() }));
+    const behind = race(2);
+    expect(kinds(behind)).toEqual([]);
+    expect(behind.reason).toContain('former leader pg3 may still be writable');
+    expect(behind.memory.leaderSeen).toMatchObject({ name: 'pg3', activityMs: NOW_MS });
+    // On the newest timeline already (it followed pg3): that promotion is not news.
+    expect(race(3).memory.leaderSeen).toBeNull();
+  });
+
+  it('a former leader that answers "starting as primary" is no evidence: stopped now, writable a moment later', () => {
+    // Seed 455: the leader's start job was decided with the key held; it ran after the key was deleted.
+    const starting = peer('pg1', { role: 'primary', running: false, walPosition: 4_000, startingAs: 'primary' });
+    // Past the race's wait for a starting member (starting-peers.ts), the former-leader rule still holds.
+    const d = decide(afterKeyLoss({ peers: peers(starting, peer('pg3', { walPosition: 4_000 })) }, { startingPeers: { pg1: NOW_MS - TTL_MS } }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 7000 ms (it is starting postgresql as primary)');
+    const asReplica = peer('pg1', { role: 'replica', running: false, walPosition: 4_000, startingAs: 'replica' });
+    expect(decide(afterKeyLoss({ peers: peers(asReplica, peer('pg3', { walPosition: 4_000 })) })).reason).not.toContain('may still be writable');
+  });
+
   it('a requested candidate (manual failover) waits too', () => {
     const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
     const d = decide(afterKeyLoss({ cluster: c }));

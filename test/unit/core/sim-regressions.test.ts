@@ -36,6 +36,16 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // the resume, which then judged it by its deadline and promoted beside it (a paused agent never
   // fences). Its member key says it wrote in pause (src/core/former-leader.ts trackLeader).
   [112, 'S2: two primaries after a leader killed in pause', 3],
+  // A former leader that had led itself (nothing remembered) resumed after a freeze during which
+  // another member promoted (its key then deleted, its agent frozen), and promoted beside it: with
+  // no sighting, a history entry at or past our own timeline names the leader to judge
+  // (src/core/former-leader.ts promotedSince).
+  [735, 'S1 and S2: two primaries after a freeze of the member that led itself', 3],
+  // The leader decided to start PostgreSQL after a fence with its lease proven; on a lossy link the
+  // renew took 1.3 s, the key was deleted meanwhile, a replica saw it stopped and promoted, and
+  // the start ran anyway. The start job reads the key again first (src/loop/jobs.ts), and GET
+  // /patroni says starting_as primary meanwhile, which is no evidence for a racing peer.
+  [455, 'S1 and S2: two primaries after a start decided before the key was deleted', 3],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../../src/core/cluster.js';
 import { decide } from '../../../src/core/decide.js';
 import { historyFileName, historyFileText, timelineCatchUp } from '../../../src/core/timeline-catchup.js';
-import { action, cluster, input, kinds, localPg, member, peer, peers, raceInput } from './builders.js';
+import { action, cluster, input, kinds, localPg, member, memory, peer, peers, raceInput as baseRaceInput } from './builders.js';
 
 const h = (timeline: number, switchLsn: number, newLeader = 'pg9'): HistoryEntry => ({ timeline, switchLsn, reason: 'automatic failover', newLeader });
 
@@ -52,6 +52,10 @@ describe('timelineCatchUp', () => {
 
 describe('decide: a replica behind the newest timeline', () => {
   const behind = cluster({ leader: null, members: [member('pg2'), member('pg3')], history: [h(1, 6_000)] });
+  // pg9, the leader of the newest timeline, was seen long ago (its deadline is past): the race
+  // turns on the timelines alone. With no sighting at all it is waited for (former-leader tests).
+  const longGone = memory({ leaderSeen: { name: 'pg9', activityMs: -1_000_000, statusRev: 0, memberRev: 0, keySeenMs: -1_000_000, streaming: false, historyTl: 1 } });
+  const raceInput = (over: Parameters<typeof baseRaceInput>[0] = {}) => baseRaceInput({ memory: longGone, ...over });
 
   it('races with the history files written first, and records the newest timeline as the one it follows', () => {
     const d = decide(raceInput({ cluster: behind, peers: peers() }));

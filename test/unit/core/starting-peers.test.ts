@@ -1,0 +1,48 @@
+// S2 (d) and a member still starting PostgreSQL (simulator seeds 692 and 36 of fault set 3): it
+// answers with no final WAL position, and ranking it out promoted a member with less WAL than it
+// (the former primary restarting read-only to compete), bounded by ttl.
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../../src/core/decide.js';
+import { kinds, localPg, memory, NOW_MS, peer, peers, raceInput } from './builders.js';
+
+const TTL_MS = 10_000; // dynamicConfig()'s ttl
+const starting = (over = {}) => peer('pg3', { running: false, walPosition: null, timeline: null, streaming: false, startingAs: 'replica', ...over });
+
+describe('the race and a member starting postgresql', () => {
+  it('waits for a member that is starting, and remembers since when', () => {
+    const d = decide(raceInput({ peers: peers(starting()) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('member pg3 is starting postgresql (as replica) and does not answer with its wal position yet; waiting up to 10000 ms');
+    expect(d.memory.startingPeers).toEqual({ pg3: NOW_MS });
+  });
+
+  it('a stale position from before the stop does not end the wait (only a running postgresql answers)', () => {
+    const d = decide(raceInput({ peers: peers(starting({ role: 'primary', walPosition: 3_000, startingAs: 'primary' })) }));
+    expect(d.reason).toContain('member pg3 is starting postgresql (as primary)');
+  });
+
+  it('stops waiting ttl after it was first seen starting (a long crash recovery does not hold failover back)', () => {
+    const m = memory({ startingPeers: { pg3: NOW_MS - TTL_MS } });
+    const d = decide(raceInput({ peers: peers(starting()), memory: m }));
+    expect(kinds(d)).toContain('acquireLeader');
+    const still = decide(raceInput({ peers: peers(starting()), memory: memory({ startingPeers: { pg3: NOW_MS - TTL_MS + 1 } }) }));
+    expect(kinds(still)).toEqual([]);
+  });
+
+  it('once it answers, its position ranks as any other and the memory is dropped', () => {
+    const up = decide(raceInput({ peers: peers(peer('pg3', { walPosition: 9_000 })), memory: memory({ startingPeers: { pg3: NOW_MS - 1_000 } }) }));
+    expect(up.reason).toContain('member pg3 is a better candidate');
+    expect(up.memory.startingPeers).toEqual({});
+  });
+
+  it('a nofailover member or one not starting (stopped, no job) is not waited for', () => {
+    expect(kinds(decide(raceInput({ peers: peers(starting({ nofailover: true })) })))).toContain('acquireLeader');
+    const { startingAs: _s, ...stopped } = starting() as Extract<ReturnType<typeof starting>, { reachable: true }>;
+    expect(kinds(decide(raceInput({ peers: peers(stopped) })))).toContain('acquireLeader');
+  });
+
+  it('a primary whose key vanished takes it back at once: it does not wait', () => {
+    const d = decide(raceInput({ name: 'pg2', local: localPg.primary(), peers: peers(starting()) }));
+    expect(kinds(d)).toContain('acquireLeader');
+  });
+});
