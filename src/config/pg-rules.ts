@@ -1,4 +1,4 @@
-// What the PostgreSQL config writer (src/postgres/conf.ts) can render, as problems with the key
+// What the PostgreSQL config writer (src/postgres/postgresql-conf.ts) can render, as problems with the key
 // that holds them. Shared with validation so a value every node would refuse at its next start is
 // refused where it is written instead: PATCH/PUT /config, edit-config, bootstrap.dcs and the
 // local file (issue 13).

@@ -2,8 +2,9 @@
 // receiver is streaming from the new sender.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, DynamicConfig } from '../config/types.js';
-import { slotNameForMember } from './conf.js';
-import type { ReplicaSettings, UpstreamNode } from './conf.js';
+import { slotNameForMember } from './replica-conf.js';
+import type { ReplicaSettings } from './replica-conf.js';
+import type { UpstreamNode } from './upstream.js';
 import { PgError } from './errors.js';
 import type { SqlConnection } from './sql.js';
 

@@ -1,20 +1,16 @@
 // Writes the files the agent owns (postgresql.conf, the replica include, pg_hba.conf, pgpass,
-// standby.signal). Rendering is pure (conf.ts); this module only puts the bytes in place.
+// standby.signal). Rendering is pure (postgresql-conf.ts, replica-conf.ts, pg-hba.ts, pgpass.ts);
+// this module only puts the bytes in place.
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, DynamicConfig } from '../config/types.js';
-import {
-  hbaLines,
-  managedParameters,
-  renderPgHba,
-  renderPgpass,
-  renderPostgresqlConf,
-  renderReplicaConf,
-  replicationPgpassEntry,
-  upstreamOfReplicaConf,
-} from './conf.js';
-import type { PgpassEntry, ReplicaSettings } from './conf.js';
+import { hbaLines, renderPgHba } from './pg-hba.js';
+import { renderPgpass, replicationPgpassEntry } from './pgpass.js';
+import { managedParameters, renderPostgresqlConf } from './postgresql-conf.js';
+import { renderReplicaConf, upstreamOfReplicaConf } from './replica-conf.js';
+import type { PgpassEntry } from './pgpass.js';
+import type { ReplicaSettings } from './replica-conf.js';
 import { fileExists, isErrno, ownerOf, writeIfChanged, writeOwnedFile } from './files.js';
 import type { Owner } from './files.js';
 import { pgPaths } from './paths.js';

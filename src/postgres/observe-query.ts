@@ -1,7 +1,7 @@
 // The observer's one query (one round trip) and the pure mapping of its row to PgRunning fields.
 import type { ControlData, ReplicationRow, WalReceiver } from '../core/local-pg.js';
 import { parseLsn } from '../core/lsn.js';
-import { redactConninfo } from './conf.js';
+import { redactConninfo } from './conninfo.js';
 
 export const OBSERVE_SQL = `
 SELECT

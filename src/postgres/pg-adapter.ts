@@ -9,7 +9,7 @@ import type { Runner } from '../exec/runner.js';
 import type { PgPort } from '../loop/pg-port.js';
 import { bootstrapPrimary } from './bootstrap.js';
 import { cloneFrom } from './clone.js';
-import type { UpstreamNode } from './conf.js';
+import type { UpstreamNode } from './upstream.js';
 import { createControlDataReader, createPgObserver } from './observer.js';
 import { moveDataDirAside, rejoinAsReplica } from './rejoin.js';
 import { createSlotManager } from './slots.js';

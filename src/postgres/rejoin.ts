@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, DynamicConfig } from '../config/types.js';
 import type { Runner } from '../exec/runner.js';
 import { cloneFrom } from './clone.js';
-import type { UpstreamNode } from './conf.js';
+import type { UpstreamNode } from './upstream.js';
 import { PgError, errorMessage } from './errors.js';
 import { makeOwnedDir, ownerOf, runningPostmasterPid } from './files.js';
 import { pgPaths } from './paths.js';

@@ -1,7 +1,7 @@
 // Parameters as the running server version wants them, as Patroni does (postgresql/config.py and
 // validator.py): a config written for PostgreSQL <= 12 (wal_keep_segments) keeps working on 13+,
 // and a parameter the server does not know is never written (PostgreSQL refuses to start on one).
-import type { ParamValue } from './conf.js';
+import type { ParamValue } from './postgresql-conf.js';
 
 /** What the installed server binary accepts; null fields when it could not be asked. */
 export interface ServerFacts {

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
-import { slotNameForMember } from './conf.js';
+import { slotNameForMember } from './replica-conf.js';
 import type { SqlConnection } from './sql.js';
 
 export interface SyncSlotsOptions {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config, DynamicConfig } from '../config/types.js';
 import type { Runner } from '../exec/runner.js';
 import { FENCE_KILL_AFTER_MS } from '../core/fencing.js';
-import type { UpstreamNode } from './conf.js';
+import type { UpstreamNode } from './upstream.js';
 import { PgError } from './errors.js';
 import { checkDataDirOwner, dataDirState, runningPostmasterPid } from './files.js';
 import { replicaSettings, waitForSender, walReceiver, streamingFrom } from './follow.js';

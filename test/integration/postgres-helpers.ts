@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config, PostgresqlConfig } from '../../src/config/types.js';
 import { createExecaRunner } from '../../src/exec/runner.js';
 import type { Runner } from '../../src/exec/runner.js';
-import type { UpstreamNode } from '../../src/postgres/conf.js';
+import type { UpstreamNode } from '../../src/postgres/upstream.js';
 import { readPostmasterPidSync } from '../../src/postgres/files.js';
 import { createPgObserver } from '../../src/postgres/observer.js';
 import type { PgObserver } from '../../src/postgres/observer.js';

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { libpqOptions, primaryConninfo } from '../../../src/postgres/conf.js';
+import { libpqOptions } from '../../../src/postgres/conninfo.js';
+import { primaryConninfo } from '../../../src/postgres/replica-conf.js';
 import { localTarget, pgSsl } from '../../../src/postgres/sql.js';
 import { testConfig } from './fixtures.js';
 

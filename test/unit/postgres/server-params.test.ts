@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Runner, RunResult } from '../../../src/exec/runner.js';
 import { writeMainConf } from '../../../src/postgres/managed-files.js';
 import { adaptToServer, parseDescribeConfig, parseMajorVersion } from '../../../src/postgres/server-params.js';
-import type { ParamValue } from '../../../src/postgres/conf.js';
+import type { ParamValue } from '../../../src/postgres/postgresql-conf.js';
 import { testConfig, testDynamicConfig } from './fixtures.js';
 
 const PG15 = { majorVersion: 150000, knownParameters: new Set(['wal_keep_size', 'wal_level', 'work_mem', 'max_connections']) };
