@@ -8,7 +8,7 @@ import { watchPostmaster } from './postgres/postmaster-watch.js';
 import { asError } from './errors.js';
 import { composeAgent, type AgentParts } from './loop/compose.js';
 import { composeApi, type AgentApi } from './loop/compose-api.js';
-import { lastResortExit, leave, shutdownWhy } from './loop/leave.js';
+import { lastResortExit, leave, leavePorts, shutdownWhy } from './loop/leave.js';
 import { followChanges } from './loop/watch-hints.js';
 import { afterAbort, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
 
@@ -69,7 +69,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   if (termination.kind === null && code !== 0) armDeadline();
   stopping.stage('leaving the loop');
   pmWatch.close();
-  const exitCode = await leave(parts, api, shutdownWhy(termination.kind, code), stopping);
+  const exitCode = await leave(leavePorts(parts, api), shutdownWhy(termination.kind, code), stopping);
   stopping.done();
   log.info({ exitCode }, 'agent stopped');
   return exitCode;

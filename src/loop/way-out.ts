@@ -1,6 +1,7 @@
 // The way out of the agent, bounded: every step of a stop has a time limit, and a stop that does
 // not finish in time ends the safe way (the daemon's last resort fences a writable PostgreSQL).
 import type { Logger } from 'pino';
+import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 
 /**
  * How long the way out may take in all before the last resort: the lease-bounded clean stop (at
@@ -26,10 +27,10 @@ export const RESTART_CLOSE_BOUND_MS = 500;
 export const REATTACH_EARLY_BOUND_MS = 3_000;
 
 /** Resolves (ignoring failures) when p settles or after ms, whichever comes first. */
-export async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((r) => { timer = setTimeout(r, ms); })]);
-  clearTimeout(timer);
+export async function bounded(p: Promise<unknown>, ms: number, timers: Timers = systemTimers): Promise<void> {
+  let timer: TimerHandle | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => { timer = timers.setTimeout(() => r(undefined), ms); })]);
+  if (timer !== undefined) timers.clearTimeout(timer);
 }
 
 /** Resolves with `value` ms after the signal aborts (never, if it does not). */

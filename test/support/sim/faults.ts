@@ -10,20 +10,21 @@ import { startAgent } from './node.js';
 /** Chance per step that something happens while chaos is on. */
 const EVENT_RATE = 0.03;
 
-type Kind = 'crash' | 'agentKill' | 'guardDeath' | 'pgHung' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
+type Kind = 'crash' | 'agentKill' | 'agentStop' | 'agentRestart' | 'guardDeath' | 'pgHung' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
 const KINDS: readonly [Kind, number][] = [
   ['crash', 5], ['agentKill', 3], ['guardDeath', 2], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['etcdLossy', 3], ['pgCrash', 4], ['pgBroken', 1],
-  ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2], ['pgHung', 2],
+  ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2], ['pgHung', 2], ['agentStop', 3], ['agentRestart', 2],
 ];
 /**
  * The fault sets, oldest first: 1 as of 2026-12-06, 2 adds the agent alone killed and guard
- * death, 3 a hung PostgreSQL. A seed replays exactly only on the set it ran with.
+ * death, 3 a hung PostgreSQL, 4 the agent's way out (SIGTERM, restart in place). A seed replays
+ * exactly only on the set it ran with (and on the code it ran with).
  */
-export type FaultSet = 1 | 2 | 3;
-export const LATEST_FAULT_SET: FaultSet = 3;
-const ADDED: Readonly<Record<FaultSet, readonly Kind[]>> = { 1: [], 2: ['agentKill', 'guardDeath'], 3: ['pgHung'] };
+export type FaultSet = 1 | 2 | 3 | 4;
+export const LATEST_FAULT_SET: FaultSet = 4;
+const ADDED: Readonly<Record<FaultSet, readonly Kind[]>> = { 1: [], 2: ['agentKill', 'guardDeath'], 3: ['pgHung'], 4: ['agentStop', 'agentRestart'] };
 function kindsOf(set: FaultSet): readonly [Kind, number][] {
-  const later = ([1, 2, 3] as const).filter((s) => s > set).flatMap((s) => ADDED[s]);
+  const later = ([1, 2, 3, 4] as const).filter((s) => s > set).flatMap((s) => ADDED[s]);
   return KINDS.filter(([k]) => !later.includes(k));
 }
 const total = (kinds: readonly [Kind, number][]): number => kinds.reduce((s, [, weight]) => s + weight, 0);
@@ -76,6 +77,16 @@ export function injectEvent(w: WorldState): void {
       n.agent.stop();
       n.agent = null;
       n.faults.agentDownUntilMs = nowMs(w) + w.rng.int(1, 20) * 1_000;
+      break;
+    case 'agentStop':
+      // systemctl stop: the real way out (stop or hand over, release the key), then the exit.
+      if (!n.agent) return;
+      n.agent.terminate('term');
+      break;
+    case 'agentRestart':
+      // SIGUSR2 / POST /restart-agent: PostgreSQL and the key stay; the guard holds the deadline.
+      if (!n.agent) return;
+      n.agent.terminate('restart');
       break;
     case 'guardDeath':
       // Only while the agent runs: a guard dying while its agent is stopped (SIGSTOP) leaves

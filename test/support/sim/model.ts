@@ -42,6 +42,8 @@ export interface AgentRuntime {
   status: StatusSnapshot | null;
   /** What the job running now starts PostgreSQL as (GET /patroni's starting_as). */
   startingAs(): 'primary' | 'replica' | null;
+  /** SIGTERM ('term') or SIGUSR2 ('restart'): the loop ends and the real way out runs (way-out.ts). */
+  terminate(kind: 'term' | 'restart'): void;
   /** The process ends (its owner dies, its etcd connection closes); its fence guard stays. */
   stop(): void;
 }
@@ -102,7 +104,7 @@ export interface WorldState {
    */
   readonly historyFirst: boolean;
   /** Which faults are drawn (SimOptions.faultSet). */
-  readonly faultSet: 1 | 2 | 3;
+  readonly faultSet: 1 | 2 | 3 | 4;
   step: number;
   etcdDownUntilMs: number | null;
   /** Operator pause (the `pause` config key) until then. */

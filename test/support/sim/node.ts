@@ -16,12 +16,12 @@ import { Fencing } from '../../../src/fence/fencing.js';
 import { createJobRunner, startsAs, startsWritable, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
-import { crash } from './fake-pg.js';
-import { closeGuard, handoverOf, launchGuard } from './guard.js';
+import { handoverOf, launchGuard } from './guard.js';
 import { AGENT, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
 import { simPeerHttp } from './rest.js';
 import { SimBackend } from './sim-etcd.js';
 import { SimPg } from './sim-pg.js';
+import { runToExit, type RunParts, type Termination } from './way-out.js';
 
 const quiet = pino({ enabled: false });
 
@@ -111,12 +111,19 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     },
   });
   jobsRef = jobs;
+  let termination: Termination | null = null;
   const agent: AgentRuntime = {
     owner, fenced: false, status: null, lastReason: '',
     lease: () => dcs.lease(),
     startingAs: () => startsAs(jobs.running()?.spec ?? null),
     dynamic,
     wake: () => loop?.wake(),
+    terminate: (kind) => {
+      // As the daemon's Termination: a stop wins over a restart in place still under way.
+      if (termination === 'term' || termination === kind) return;
+      termination = kind;
+      stop.abort();
+    },
     stop: () => {
       stop.abort();
       owner.kill();
@@ -128,11 +135,9 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     publish: (snap) => publish(w, n, agent, snap),
   });
   watch(dcs, loop, stop.signal);
-  const running = loop;
+  const parts: RunParts = { owner, timers, logger: silent, loop, dcs, pg, jobs, fencing, signal: stop.signal, termination: () => termination };
   // The loop starts on the agent's own time (a frozen or crashed agent runs nothing).
-  owner.after(0, () => {
-    void running.run(stop.signal).then((code) => onExit(w, n, agent, code));
-  });
+  owner.after(0, () => { void runToExit(w, n, agent, parts); });
   return agent;
 }
 
@@ -171,15 +176,3 @@ function watch(dcs: Dcs, loop: AgentLoop, signal: AbortSignal): void {
   })().catch(() => undefined);
 }
 
-/** A halt: exit 1 (a failed bootstrap) is expected and systemd restarts the agent; 2 and 3 refuse a foreign cluster, which never happens here. */
-function onExit(w: WorldState, n: SimNode, agent: AgentRuntime, code: number): void {
-  if (n.agent !== agent) return;
-  if (code !== 1) w.violations.push(`step ${w.step}: ${n.name} halted with exit code ${code}: ${agent.lastReason}`);
-  log(w, `${n.name} exited with code ${code}`);
-  // The daemon's way out fenced and closed its guard before the exit (exit-safety).
-  agent.stop();
-  closeGuard(n);
-  crash(n.pg);
-  n.agent = null;
-  n.faults.crashedUntilMs = w.vt.nowMs + 5_000;
-}

@@ -1,9 +1,9 @@
-// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--fault-set 1|2|3]:
+// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--fault-set 1|2|3|4]:
 // runs seeds of the simulator over the real loop and prints one line per failing seed (with its
 // first violation) and a summary. --broken runs a broken decide() of broken.ts, --promote-first the
 // broken promotion order, to find seeds whose checks catch them.
 import { BROKEN } from './broken.js';
-import { LATEST_FAULT_SET } from './faults.js';
+import { LATEST_FAULT_SET, type FaultSet } from './faults.js';
 import { formatFailure, runSimulation } from './index.js';
 
 function parseSeeds(spec: string): number[] {
@@ -32,12 +32,12 @@ async function main(): Promise<number> {
   if (broken !== '' && decide === undefined) throw new Error(`--broken wants one of ${Object.keys(BROKEN).join(', ')}`);
   const historyFirst = !process.argv.includes('--promote-first');
   const faultSet = Number(arg('fault-set', String(LATEST_FAULT_SET)));
-  if (faultSet !== 1 && faultSet !== 2 && faultSet !== 3) throw new Error(`--fault-set wants 1, 2 or 3, got ${faultSet}`);
+  if (![1, 2, 3, 4].includes(faultSet)) throw new Error(`--fault-set wants 1, 2, 3 or 4, got ${faultSet}`);
   const t0 = performance.now();
   const failed: number[] = [];
   for (const seed of seeds) {
     const t = performance.now();
-    const r = await runSimulation({ seed, steps, historyFirst, faultSet, ...(decide ? { decide } : {}) });
+    const r = await runSimulation({ seed, steps, historyFirst, faultSet: faultSet as FaultSet, ...(decide ? { decide } : {}) });
     const ms = Math.round(performance.now() - t);
     if (r.violations.length > 0) {
       failed.push(seed);

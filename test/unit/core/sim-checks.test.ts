@@ -80,7 +80,7 @@ function handBuiltWorld(): WorldState {
 /** An agent as the checks see one: its lease keeper's state and its dynamic config, nothing running. */
 function agentOf(w: WorldState, n: SimNode, lease: { leaseId: string | null; validUntilMs: number }, pause = false): AgentRuntime {
   const a: AgentRuntime = {
-    owner: w.vt.owner(n.name), fenced: false, lastReason: '', status: null, startingAs: () => null,
+    owner: w.vt.owner(n.name), fenced: false, lastReason: '', status: null, startingAs: () => null, terminate: () => undefined,
     lease: () => lease, dynamic: () => ({ ...w.bootstrapDcs, pause }), wake: () => undefined, stop: () => undefined,
   };
   n.agent = a;

@@ -122,4 +122,59 @@ describe('simulator scenarios on the real loop', () => {
       sc.close();
     }
   }, 60_000);
+
+  // The way out (src/loop/leave.ts) runs in the simulator as in the daemon, on virtual time.
+  it('SIGTERM of the leader: postgresql stopped cleanly before the key is released, a replica takes over, no fence', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      leader.agent.terminate('term');
+      expect(await sc.untilExactly(() => leaderKey(sc.w)?.name !== leader.name, 20_000)).toBe(true);
+      // The key went only after PostgreSQL had stopped.
+      expect(leader.pg.running).toBe(false);
+      expect(await sc.steps(40, (w) => w.nodes.some((n) => n !== leader && isWritable(n.pg)))).toBe(true);
+      expect(sc.w.trace.some((l) => l.includes(`${leader.name} exited with code 0 (postgresql stopped)`))).toBe(true);
+      expect(sc.w.stats.fences).toBe(0);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
+
+  it('a restart in place of the leader (SIGUSR2) keeps postgresql and the key: the next run re-attaches, no failover', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      const first = leader.agent;
+      first.terminate('restart');
+      // systemd starts exit 75 again at once (the world's steps run its restart).
+      expect(await sc.steps(10, () => leader.agent !== first && leader.agent !== null)).toBe(true);
+      expect(sc.w.trace.some((l) => l.includes(`${leader.name} exited with code 75 (postgresql running writable)`))).toBe(true);
+      expect(await sc.steps(20, (w) => leaderKey(w)?.lease === leader.agent?.lease().leaseId)).toBe(true);
+      expect(leaderKey(sc.w)?.name).toBe(leader.name);
+      expect(isWritable(leader.pg)).toBe(true);
+      expect(sc.w.stats.fences).toBe(0);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
+
+  it('a restart in place whose next run never comes: the guard fences at the handed-over deadline', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      leader.agent.terminate('restart');
+      expect(await sc.untilExactly(() => leader.agent === null, 10_000)).toBe(true);
+      leader.faults.agentDownUntilMs = nowMs(sc.w) + 60_000;
+      expect(await sc.untilExactly(() => !leader.pg.running, 20_000)).toBe(true);
+      expect(await sc.steps(40, (w) => w.nodes.some((n) => n !== leader && isWritable(n.pg)))).toBe(true);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
 });
