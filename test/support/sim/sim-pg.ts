@@ -23,6 +23,11 @@ function unresponsive(l: LocalPg): LocalPg {
   return { kind: 'unresponsive', dataDir: l.dataDir, control: l.control, standbySignal: l.standbySignal, pid: l.pid, detail: `observation query timed out after ${SQL_TIMEOUT_MS} ms` };
 }
 
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new SimPgError('aborted', true);
+}
+
 export class SimPgError extends Error {
   constructor(message: string, readonly retryable = false) {
     super(message);
@@ -59,8 +64,12 @@ export class SimPg implements PgPort {
     return this.n.pg;
   }
 
-  /** effect runs in PostgreSQL after `ms` (world time); its result or error reaches the agent then. */
-  private op<T>(ms: number, effect: () => T): Promise<T> {
+  /**
+   * effect runs in PostgreSQL after `ms` (world time); its result or error reaches the agent then.
+   * A job already aborted runs nothing, as the real adapter's commands give up before their lock.
+   */
+  private op<T>(ms: number, effect: () => T, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     return new Promise<T>((resolve, reject) => {
       this.w.world.after(ms, () => {
         // A node crash kills the agent's pg_ctl and its other children with it: a command of a
@@ -120,9 +129,9 @@ export class SimPg implements PgPort {
     if (this.n.agent) this.n.agent.fenced = false;
   }
 
-  promote(_timeoutMs?: number): Promise<number> {
+  promote(_timeoutMs?: number, signal?: AbortSignal): Promise<number> {
     const { w, n } = this;
-    if (this.hung()) return this.op(SQL_TIMEOUT_MS, () => { throw new SimPgError('pg_promote: canceling statement due to statement timeout', true); });
+    if (this.hung()) return this.op(SQL_TIMEOUT_MS, () => { throw new SimPgError('pg_promote: canceling statement due to statement timeout', true); }, signal);
     const delay = n.faults.slowPromoteMs + w.rng.int(20, 300);
     return this.op(1, () => {
       // As the real supervisor: a fence decided while the promotion was on its way wins.
@@ -130,7 +139,9 @@ export class SimPg implements PgPort {
       const pg = this.pg;
       // Requested already (by a previous agent run killed meanwhile): pg_promote(wait) waits for it.
       if (pg.running && pg.recovery && pg.promoteDoneAtMs !== null) return pg.promoteDoneAtMs - nowMs(w);
-      if (!pg.running || !pg.recovery) throw new SimPgError('pg_promote: not in recovery');
+      // As the real supervisor: a primary already is reported with its timeline, not refused.
+      if (pg.running && !pg.recovery) return 0;
+      if (!pg.running) throw new SimPgError('pg_promote: could not connect to postgresql', true);
       n.faults.slowPromoteMs = 0;
       checkPromotion(w, n, `timeline ${pg.tl} at ${walEnd(pg.wal)}`);
       requestPromote(pg, nowMs(w) + delay);
@@ -139,7 +150,7 @@ export class SimPg implements PgPort {
         if (n.pg === pg && completionDue(pg, nowMs(w))) completePromotion(w, n);
       });
       return delay;
-    }).then((wait) => this.op(Math.max(0, wait), () => {
+    }, signal).then((wait) => this.op(Math.max(0, wait), () => {
       const pg = this.pg;
       if (completionDue(pg, nowMs(w))) completePromotion(w, n);
       if (!pg.running || pg.recovery) throw new SimPgError('pg_promote: postgresql did not leave recovery');
@@ -154,54 +165,57 @@ export class SimPg implements PgPort {
     });
   }
 
-  follow(leader: MemberRef): Promise<void> {
+  /** As the real supervisor's follow: only a running replica is repointed. */
+  follow(leader: MemberRef, signal?: AbortSignal): Promise<void> {
     return this.op(this.w.rng.int(5, 50), () => {
+      if (!this.pg.running) throw new SimPgError(`cannot follow ${leader.name}: postgresql does not answer`, true);
+      if (!this.pg.recovery) throw new SimPgError(`cannot follow ${leader.name}: postgresql is not a replica`);
       const up = byHost(this.w, leader.host);
       this.pg.upstream = up ? up.name : null;
       this.pg.streaming = false;
-    });
+    }, signal);
   }
 
-  stop(mode: 'fast' | 'immediate'): Promise<'stopped' | 'already-stopped' | 'escalated'> {
+  stop(mode: 'fast' | 'immediate', _timeoutMs?: number, signal?: AbortSignal): Promise<'stopped' | 'already-stopped' | 'escalated'> {
     return this.op(this.w.rng.int(50, 500), () => {
       if (!this.pg.running) return 'already-stopped';
       if (mode === 'fast') cleanStop(this.w, this.n);
       else crash(this.pg);
       return 'stopped';
-    });
+    }, signal);
   }
 
-  checkpoint(): Promise<void> {
+  checkpoint(signal?: AbortSignal): Promise<void> {
     return this.op(this.w.rng.int(10, 200), () => {
       if (!this.pg.running) throw new SimPgError('checkpoint: postgresql is not running');
-    });
+    }, signal);
   }
 
   controlData(): Promise<ControlData | null> {
     return this.op(5, () => observe(this.pg, this.hostOf).control);
   }
 
-  syncSlots(): Promise<void> {
-    return this.op(5, () => undefined);
+  syncSlots(_members?: readonly string[], signal?: AbortSignal): Promise<void> {
+    return this.op(5, () => undefined, signal);
   }
 
-  peerReceiveLsn(peer: MemberRef): Promise<Lsn | null> {
+  peerReceiveLsn(peer: MemberRef, signal?: AbortSignal): Promise<Lsn | null> {
     return this.op(this.w.rng.int(1, 10), () => {
       const p = this.peer(peer);
       if (p === null) throw new SimPgError(`could not connect to ${peer.name}`, true);
       return p.pg.recovery ? walEnd(p.pg.wal) : null;
-    });
+    }, signal);
   }
 
   peerInRecovery(peer: MemberRef): Promise<boolean | null> {
     return this.op(this.w.rng.int(1, 10), () => this.peer(peer)?.pg.recovery ?? null);
   }
 
-  currentLsn(): Promise<Lsn | null> {
-    return this.op(1, () => (this.pg.running && !this.pg.recovery ? walEnd(this.pg.wal) : null));
+  currentLsn(signal?: AbortSignal): Promise<Lsn | null> {
+    return this.op(1, () => (this.pg.running && !this.pg.recovery ? walEnd(this.pg.wal) : null), signal);
   }
 
-  bootstrap(_dynamic: DynamicConfig): Promise<{ systemId: string }> {
+  bootstrap(_dynamic: DynamicConfig, signal?: AbortSignal): Promise<{ systemId: string }> {
     const { w } = this;
     return this.op(w.rng.int(500, 3_000), () => {
       const pg = this.pg;
@@ -215,10 +229,10 @@ export class SimPg implements PgPort {
       pg.timelineFiles = 0;
       startPrimary(pg, w.nextUid++, nowMs(w));
       return { systemId: w.sysid };
-    });
+    }, signal);
   }
 
-  clone(source: MemberRef): Promise<void> {
+  clone(source: MemberRef, signal?: AbortSignal): Promise<void> {
     return this.op(this.w.rng.int(500, 3_000), () => {
       const src = this.peer(source);
       if (src === null) throw new SimPgError(`pg_basebackup: could not connect to ${source.name}`, true);
@@ -228,25 +242,25 @@ export class SimPg implements PgPort {
       pg.control = 'shut down in recovery';
       pg.checkpointLsn = walEnd(pg.wal);
       pg.recovery = true;
-    });
+    }, signal);
   }
 
-  startPrimary(): Promise<void> {
+  startPrimary(signal?: AbortSignal): Promise<void> {
     return this.op(this.w.rng.int(300, 1_500), () => {
       this.canStart();
       if (!this.pg.running) startPrimary(this.pg, this.w.nextUid++, nowMs(this.w));
-    });
+    }, signal);
   }
 
-  startReplica(leader: MemberRef | null): Promise<void> {
+  startReplica(leader: MemberRef | null, signal?: AbortSignal): Promise<void> {
     return this.op(this.w.rng.int(300, 1_500), () => {
       this.canStart();
       if (!this.pg.running) startReplica(this.pg, leader ? byHost(this.w, leader.host)?.name ?? null : null, nowMs(this.w));
-    });
+    }, signal);
   }
 
   /** Stop, compare with the leader's timeline history (as src/postgres/timeline.ts does), rewind if needed, start as replica. */
-  rejoin(leader: MemberRef): Promise<{ rewound: boolean }> {
+  rejoin(leader: MemberRef, signal?: AbortSignal): Promise<{ rewound: boolean }> {
     const { w, n } = this;
     return this.op(w.rng.int(500, 3_000), () => {
       try {
@@ -271,15 +285,15 @@ export class SimPg implements PgPort {
       }
       startReplica(pg, up.name, nowMs(w));
       return { rewound };
-    });
+    }, signal);
   }
 
-  applyDynamicConfig(): Promise<void> {
-    return this.op(5, () => undefined);
+  applyDynamicConfig(_dynamic?: DynamicConfig, signal?: AbortSignal): Promise<void> {
+    return this.op(5, () => undefined, signal);
   }
 
-  setSyncStandbyNames(): Promise<void> {
-    return this.op(5, () => undefined);
+  setSyncStandbyNames(_value?: string | null, signal?: AbortSignal): Promise<void> {
+    return this.op(5, () => undefined, signal);
   }
 
   moveDataAside(): Promise<string> {
