@@ -19,11 +19,15 @@ export interface ExecutorDeps {
   readonly selfName: string;
   readonly bootstrapDcs: () => DynamicConfig;
   readonly dynamicConfig: () => DynamicConfig;
+  /** Counts the fence (the status snapshot's fence events); the fence itself is the action's. */
   readonly onFence: (reason: string) => void;
   /** Arm the fence timer and guard now (the key was just taken; a promotion may block for long). */
   readonly onArm?: () => void;
-  /** A job was started: whoever asked for it (an operator request) may wait for its end. */
-  readonly onJobStarted?: (job: JobSpec, done: Promise<FinishedJob>) => void;
+}
+
+/** What the tick needs of an executor: the simulator and unit tests inject their own. */
+export interface ExecutorPort {
+  run(actions: readonly Action[], local: LocalPg, signal?: AbortSignal): Promise<ExecutionResult>;
 }
 
 export interface ExecutionResult {
@@ -35,11 +39,13 @@ export interface ExecutionResult {
   readonly failures: readonly { readonly action: string; readonly error: string }[];
   /** Kinds of the actions that failed or did not run (decide() sees them next tick). */
   readonly undone: readonly Action['kind'][];
+  /** The jobs the actions started (startJob): an operator request that asked for one waits for its end. */
+  readonly started: ReadonlyMap<JobSpec, Promise<FinishedJob>>;
 }
 
 const SYNC_STEPS: ReadonlySet<string> = new Set(['writeSync', 'deleteSync', 'setSyncStandbyNames']);
 
-export class Executor {
+export class Executor implements ExecutorPort {
   private slotsFor = '';
 
   constructor(private readonly deps: ExecutorDeps) {}
@@ -47,15 +53,16 @@ export class Executor {
   async run(actions: readonly Action[], local: LocalPg, signal?: AbortSignal): Promise<ExecutionResult> {
     const failures: { action: string; error: string }[] = [];
     const undone: Action['kind'][] = [];
+    const started = new Map<JobSpec, Promise<FinishedJob>>();
     const rest = (i: number): Action['kind'][] => [...undone, ...actions.slice(i).map((a) => a.kind)];
     for (const [i, action] of actions.entries()) {
-      if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures, undone: rest(i + 1) };
-      if (action.kind === 'probeAgain') return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i + 1) };
+      if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures, undone: rest(i + 1), started };
+      if (action.kind === 'probeAgain') return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i + 1), started };
       try {
-        const ok = await this.one(action, local, signal);
+        const ok = await this.one(action, local, started, signal);
         if (!ok) {
           this.deps.logger.info({ action: action.kind }, 'guard lost; skipping the rest of the actions');
-          return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i) };
+          return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i), started };
         }
       } catch (err) {
         const error = errorMessage(err);
@@ -63,16 +70,16 @@ export class Executor {
         this.deps.logger.warn({ action: action.kind, err: asError(err) }, 'action failed');
         // A sync step that failed must stop what follows it: the write order is the invariant (S3).
         if (action.kind === 'acquireLeader' || action.kind === 'renewLeader' || action.kind === 'claimInitialize' || action.kind === 'promote' || SYNC_STEPS.has(action.kind)) {
-          return { retickNow: false, retickSoon: true, halt: null, failures, undone: rest(i) };
+          return { retickNow: false, retickSoon: true, halt: null, failures, undone: rest(i), started };
         }
         undone.push(action.kind);
       }
     }
-    return { retickNow: false, retickSoon: failures.length > 0, halt: null, failures, undone };
+    return { retickNow: false, retickSoon: failures.length > 0, halt: null, failures, undone, started };
   }
 
   /** Returns false when a guard lost its compare. */
-  private async one(action: Exclude<Action, { kind: 'halt' | 'probeAgain' }>, local: LocalPg, signal?: AbortSignal): Promise<boolean> {
+  private async one(action: Exclude<Action, { kind: 'halt' | 'probeAgain' }>, local: LocalPg, started: Map<JobSpec, Promise<FinishedJob>>, signal?: AbortSignal): Promise<boolean> {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
       case 'acquireLeader': {
@@ -109,8 +116,7 @@ export class Executor {
       case 'clearFence': pg.clearFence(); return true;
       case 'stop': await pg.stop(action.mode, this.deps.dynamicConfig().primary_stop_timeout * 1000 || 60_000); return true;
       case 'startJob': {
-        const done = this.deps.jobs.start(action.job);
-        this.deps.onJobStarted?.(action.job, done);
+        started.set(action.job, this.deps.jobs.start(action.job));
         return true;
       }
       case 'abortJob': await this.deps.jobs.abort(); return true;

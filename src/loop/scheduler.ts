@@ -1,6 +1,6 @@
 // When the loop ticks: run a tick, then sleep until the next one (loop_wait; sooner after a
 // retick request or when a scheduled switchover comes due), unless something wakes it at once
-// (an etcd change, a finished job, a vanished postmaster). The tick itself is AgentLoop.tick.
+// (an etcd change, a finished job, a vanished postmaster). The tick itself is tick() (tick.ts).
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { asError } from '../errors.js';

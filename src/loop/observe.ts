@@ -1,0 +1,111 @@
+// The tick's observation: one etcd snapshot, the local PostgreSQL, the peers' positions when
+// decide() will read them (src/core/probe-policy.ts), PostgreSQL again when the probes or a job's
+// end made the first reading stale, and the snapshot again when it disagrees with the lease keeper.
+import type { Config, DynamicConfig } from '../config/types.js';
+import type { ClusterView } from '../core/cluster.js';
+import type { PeerProbe } from '../core/decide-types.js';
+import type { LocalPg } from '../core/local-pg.js';
+import { probeReason } from '../core/probe-policy.js';
+import { errorMessage } from '../errors.js';
+import { connUrl } from './member-status.js';
+import { probePeers } from './peers.js';
+import type { TickPorts, TickState } from './tick-types.js';
+
+/** The probe's bound per member: an unreachable peer costs the tick this long, once. */
+export const PROBE_TIMEOUT_MS = 2_000;
+
+export interface ClusterRead {
+  readonly state: TickState;
+  readonly cluster: ClusterView | null;
+  readonly dcsError: string | null;
+}
+
+/** The tick's first etcd snapshot; a view read is remembered at once for the dynamic config's readers. */
+export async function readCluster(ports: TickPorts, state: TickState, config: Config, signal?: AbortSignal): Promise<ClusterRead> {
+  const [cluster, dcsError] = await ports.dcs.snapshot({ ...(signal ? { signal } : {}) }).then(
+    (c) => [ports.views.validate(c), null] as const,
+    (err: unknown) => [null, errorMessage(err)] as const,
+  );
+  if (cluster === null) return { state, cluster, dcsError };
+  ports.views.remember(cluster);
+  const next = { ...state, dcsLastSeenWallMs: ports.clock.wallNowMs() };
+  return { state: { ...next, reported: reportStrangers(ports, next, cluster, config) }, cluster, dcsError };
+}
+
+/** A live member reports strangers and twins once each; it does not stop for them (SPEC 5.12). */
+function reportStrangers(ports: TickPorts, state: TickState, cluster: ClusterView, config: Config): ReadonlySet<string> {
+  if (!state.joined) return state.reported;
+  let reported = state.reported;
+  for (const m of cluster.members) {
+    const twin = m.name === config.name && m.leaseId !== ports.dcs.lease().leaseId && m.connUrl !== connUrl(config);
+    const stranger = m.name !== config.name && m.agent === undefined;
+    if (!twin && !stranger) continue;
+    const id = `${m.name}@${m.leaseId ?? ''}`;
+    if (reported.has(id)) continue;
+    reported = new Set([...reported, id]);
+    ports.logger.warn({ member: m.name, connUrl: m.connUrl },
+      twin ? 'another agent uses this node\'s name; it must refuse to start (this live member keeps running)' : 'member without the pg-ha-agent field (Patroni?) in the cluster: ignored, never a candidate');
+  }
+  return reported;
+}
+
+export interface LocalRead {
+  readonly local: LocalPg;
+  readonly peers: Map<string, PeerProbe>;
+  /** When the probes started: decide() compares it with the former leader's deadline (S2). */
+  readonly probedAtMs: number;
+  readonly dynamic: DynamicConfig;
+}
+
+/** The local PostgreSQL, the peers when decide() reads them, and PostgreSQL again when that reading went stale. */
+export async function readLocal(ports: TickPorts, cluster: ClusterView | null, self: string, signal?: AbortSignal): Promise<LocalRead> {
+  const { clock, jobs, pg } = ports;
+  // The job running when PostgreSQL is observed: one that ends before decide() (a promotion
+  // finishing during the probes) made that observation stale.
+  const jobAtObserve = jobs.running();
+  const observed = await pg.observe(signal);
+  const dynamic = ports.views.dynamic(ports.config());
+  const probedAtMs = clock.monoMs();
+  const peers = await maybeProbe(ports, cluster, observed, self);
+  // Race (S2 d): our own position is read after the peers' fresh ones, never before them. Without
+  // a streaming WAL receiver nothing arrives, and the first reading is still exact.
+  // A writable primary's own position moves too: a stale one would rank it behind its replicas.
+  const receiving = observed.kind === 'running' && (!observed.inRecovery || observed.walReceiver?.status === 'streaming');
+  const jobEnded = jobs.running() !== jobAtObserve;
+  const local = (peers.size > 0 && receiving) || jobEnded ? await pg.observe(signal) : observed;
+  return { local, peers, probedAtMs, dynamic };
+}
+
+async function maybeProbe(ports: TickPorts, cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {
+  const why = probeReason({ cluster, local, self, primaryStartTimeoutSec: ports.views.dynamic(ports.config()).primary_start_timeout });
+  if (cluster === null || why === null) return new Map();
+  return probe(ports, cluster, self);
+}
+
+function probe(ports: TickPorts, cluster: ClusterView, self: string): Promise<Map<string, PeerProbe>> {
+  // Members without our agent field (Patroni, a stranger) are never candidates: not probed.
+  return probePeers(cluster.members.filter((m) => m.agent !== undefined), self, { timeoutMs: PROBE_TIMEOUT_MS, http: ports.peerHttp });
+}
+
+/**
+ * The lease keeper may have ended or re-proven our leadership while this tick observed (the
+ * watch saw our key deleted, the retake won): a snapshot that disagrees with it is stale, and a
+ * decision on it could fence a primary whose key was just taken back. Wait for a retake in
+ * flight, then read again (bounded). A restarted agent's key under its previous run's lease is
+ * not a disagreement: decide() re-attaches it.
+ */
+export async function consistentView(ports: TickPorts, cluster: ClusterView | null, self: string, signal?: AbortSignal): Promise<ClusterView | null> {
+  const { dcs, fencing } = ports;
+  let view = cluster;
+  for (let i = 0; i < 2 && view !== null; i++) {
+    await fencing.settled();
+    const proven = dcs.leadership();
+    const key = view.leader;
+    const keyOursUnderOurLease = key?.name === self && key.leaseId === dcs.lease().leaseId;
+    const stale = (proven !== null && key?.name !== self) || (proven === null && keyOursUnderOurLease);
+    if (!stale) return view;
+    ports.logger.info({ snapshotLeader: key?.name ?? null, proven: proven !== null }, 'snapshot disagrees with the lease keeper; reading etcd again');
+    view = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then((v) => ports.views.validate(v), () => view);
+  }
+  return view;
+}
