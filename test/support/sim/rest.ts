@@ -11,7 +11,7 @@ import { agentRuns, byHost, byName, linked, nowMs, type SimNode, type WorldState
 import { walEnd } from './wal.js';
 import type { PeerHttp } from '../../../src/loop/peer-http.js';
 
-/** The loop's probe timeout (src/loop/agent-loop.ts maybeProbe). */
+/** The loop's probe timeout (src/loop/observe.ts PROBE_TIMEOUT_MS). */
 const PROBE_TIMEOUT_MS = 2_000;
 
 /** What routes-health.ts liveStatus does, with the postmaster and the job runner of the model. */

@@ -24,6 +24,8 @@ function standIn(w: WorldState, n: SimNode): AgentRuntime {
     lease: () => ({ leaseId: null, validUntilMs: 0 }),
     dynamic: () => w.bootstrapDcs,
     wake: () => undefined,
+    startingAs: () => null,
+    terminate: () => undefined,
     stop: () => undefined,
   };
 }

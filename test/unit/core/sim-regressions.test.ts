@@ -8,7 +8,7 @@ import { runSimulation } from '../../support/sim/index.js';
 const FOUND: readonly (readonly [number, string] | readonly [number, string, FaultSet])[] = [
   // A tick observed PostgreSQL in recovery, probed for 2 s while its promotion job finished, and
   // decided on the stale observation with the job gone: it released the key of a writable primary,
-  // and a later promotion from the same timeline reused its number (src/loop/agent-loop.ts
+  // and a later promotion from the same timeline reused its number (src/loop/observe.ts
   // re-observes when a job ended since; src/core/eligibility.ts: a stopped member's stale timeline
   // no longer makes its history entry "never completed").
   [64, 'S4: a replica streamed a diverged branch of the same timeline number'],
