@@ -164,8 +164,9 @@ export function createJobRunner(deps: JobDeps): JobRunner {
 /** What a running job starts PostgreSQL as (GET /patroni's pg_ha_agent.starting_as), or null. */
 export function startsAs(spec: JobSpec | null): 'primary' | 'replica' | null {
   if (spec === null) return null;
-  if (startsWritable(spec)) return 'primary';
-  return spec.kind === 'switchover' || spec.kind === 'promote' ? null : 'replica';
+  // A promotion is writable a moment later too: a racing peer must not read "in recovery" as stopped writing.
+  if (startsWritable(spec) || spec.kind === 'promote') return 'primary';
+  return spec.kind === 'switchover' ? null : 'replica';
 }
 
 /** A job that leaves PostgreSQL running writable when it succeeds: fenced by the lease while it runs. */

@@ -36,10 +36,23 @@ export async function runPromotion(args: {
   }
   // After the entry: a catch-up's files make PostgreSQL name the timeline the entry promised.
   if (spec.timelineFiles && spec.timelineFiles.length > 0) await pg.writeTimelineFiles(spec.timelineFiles, signal);
+  await proveKeyBeforePromote(dcs, signal);
   const timeline = await pg.promote(60_000, signal);
   logger.info({
     oldTimeline: spec.oldTimeline, newTimeline: timeline, switchLsn: formatLsn(spec.switchLsn),
     reason: spec.reason, durationMs: Math.round(clock.monoMs() - t0),
     ...(spec.timelineFiles && spec.timelineFiles.length > 0 ? { timelineFilesWritten: spec.timelineFiles.map((f) => f.timeline) } : {}),
   }, 'promoted');
+}
+
+/**
+ * The key was ours when the tick took it, but it may be gone by the time pg_promote runs (deleted,
+ * the lease revoked): the loss is no reason to fence a PostgreSQL still in recovery, so nothing
+ * else stops the promotion, and a replica that saw us "running, in recovery" may be promoting too.
+ * The key is read once more right before pg_promote (GET /patroni says starting_as primary while
+ * the job runs, so a racing peer reads us as possibly writable from the job's start).
+ */
+async function proveKeyBeforePromote(dcs: Dcs, signal: AbortSignal): Promise<void> {
+  if (await dcs.checkLeadership(signal)) return;
+  throw new JobStageError('leadership', 'the leader key is no longer ours: not promoting');
 }

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { asError } from '../errors.js';
+import { tickFailure } from './tick-policy.js';
 import { systemTimers, type Timers } from './timers.js';
 
 export interface TickOutcome {
@@ -53,10 +54,7 @@ export class Scheduler {
       try {
         outcome = await tick(signal);
       } catch (err) {
-        // A stop aborts the tick in flight on purpose: not an error to page anyone about.
-        if (signal.aborted) logger.info({ err: asError(err) }, 'tick aborted: the agent is stopping');
-        else logger.error({ err: asError(err) }, 'tick failed');
-        outcome = { halt: null, retickNow: false, retickSoon: true };
+        outcome = this.failed(err, signal);
       }
       if (outcome.halt !== null) return outcome.halt;
       if (outcome.retickNow && clock.monoMs() - t0 > RETICK_NOW_MS) continue;
@@ -65,6 +63,23 @@ export class Scheduler {
       await this.sleep(Math.max(0, full - elapsedMs), signal);
     }
     return 0;
+  }
+
+  /** The tick policy (tick-policy.ts): try again soon, or halt with an exit code. */
+  private failed(err: unknown, signal: AbortSignal): TickOutcome {
+    const { logger } = this.deps;
+    // A stop aborts the tick in flight on purpose: not an error to page anyone about.
+    if (signal.aborted) {
+      logger.info({ err: asError(err) }, 'tick aborted: the agent is stopping');
+      return { halt: null, retickNow: false, retickSoon: true };
+    }
+    const policy = tickFailure(err);
+    if (policy.kind === 'halt') {
+      logger.fatal({ err: asError(err), exitCode: policy.exitCode }, 'tick failed and the agent cannot go on: leaving (the way out stops or fences a writable postgresql first)');
+      return { halt: policy.exitCode, retickNow: false, retickSoon: false };
+    }
+    logger[policy.level]({ err: asError(err) }, policy.level === 'warn' ? 'tick failed (retryable); trying again' : 'tick failed');
+    return { halt: null, retickNow: false, retickSoon: true };
   }
 
   private sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -45,7 +45,39 @@ describe('a writable start proves the key first', () => {
     expect(startsAs({ kind: 'startPrimary' })).toBe('primary');
     expect(startsAs({ kind: 'restart', role: 'primary', leader: null })).toBe('primary');
     expect(startsAs({ kind: 'startReplica', leader: null })).toBe('replica');
-    expect(startsAs({ kind: 'promote', oldTimeline: 1, switchLsn: 0, reason: 'x' })).toBeNull();
+    expect(startsAs({ kind: 'promote', oldTimeline: 1, switchLsn: 0, reason: 'x' })).toBe('primary');
+    expect(startsAs({ kind: 'switchover', candidate: { name: 'n2' } as never, failoverModRevision: 1 })).toBeNull();
     expect(startsAs(null)).toBeNull();
+  });
+});
+
+describe('a promotion proves the key right before pg_promote', () => {
+  function promoter(held: boolean) {
+    const calls: string[] = [];
+    const pg = { promote: async () => { calls.push('promote'); return 2; } } as unknown as PgPort;
+    const dcs = {
+      appendHistory: async () => { calls.push('appendHistory'); },
+      checkLeadership: async () => { calls.push('checkLeadership'); return held; },
+    } as unknown as Dcs;
+    const jobs = createJobRunner({
+      pg, dcs, clock: { monoMs: () => 0, wallNowMs: () => 0 } as never, logger: pino({ enabled: false }),
+      dynamicConfig: () => DEFAULT_DYNAMIC_CONFIG, onFinished: () => undefined, peerHttp: { getJson: async () => ({}) },
+    });
+    return { jobs, calls };
+  }
+  const spec = { kind: 'promote', oldTimeline: 1, switchLsn: 100, reason: 'automatic failover' } as const;
+
+  it('history entry, key read as ours, then pg_promote', async () => {
+    const { jobs, calls } = promoter(true);
+    expect((await jobs.start(spec)).ok).toBe(true);
+    expect(calls).toEqual(['appendHistory', 'checkLeadership', 'promote']);
+  });
+
+  it('with the key gone after the history entry, it does not promote (stage leadership)', async () => {
+    const { jobs, calls } = promoter(false);
+    const r = await jobs.start(spec);
+    expect(r).toMatchObject({ ok: false, stage: 'leadership' });
+    expect(r.error).toContain('the leader key is no longer ours: not promoting');
+    expect(calls).toEqual(['appendHistory', 'checkLeadership']);
   });
 });
