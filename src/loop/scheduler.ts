@@ -47,7 +47,7 @@ export class Scheduler {
 
   /** Ticks until the signal aborts or a tick halts; returns the exit code (0 on abort). */
   async run(tick: (signal: AbortSignal) => Promise<TickOutcome>, waitAfter: (elapsedMs: number) => number, signal: AbortSignal): Promise<number> {
-    const { clock, logger } = this.deps;
+    const { clock } = this.deps;
     while (!signal.aborted) {
       const t0 = clock.monoMs();
       let outcome: TickOutcome;
