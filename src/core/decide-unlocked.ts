@@ -101,7 +101,11 @@ function raceForLeader(input: DecideInput): Decision {
     if (starting !== null) return decision(input, [], `not promoting: ${starting}`);
     rank = `best candidate, ${best.detail}`;
   }
-  const former = formerLeaderMayWrite(input, requested !== input.self.name);
+  // Only a failover the operator asked for with no leader to hand over waives the paused-leader
+  // rule; a request naming the leader was for that leader to carry out (a switchover), and its
+  // absence says nothing about whether it stopped (seed 541: killed in pause, never fenced).
+  const operatorFailover = requested === input.self.name && failover?.leader === undefined;
+  const former = formerLeaderMayWrite(input, !operatorFailover);
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
   const early = probedBeforeDeadline(input);
   if (early !== null) return decision(input, [{ kind: 'probeAgain' }], `not promoting yet: ${early}`);

@@ -36,11 +36,14 @@ export interface Arming {
 /**
  * S1: armed whenever PostgreSQL may run writable, at the deadline of the lease the leader key is
  * attached to. A leader's replica being promoted is armed too (the guard must outlive an agent that
- * dies mid-promotion). Writable without any proven lease is armed at -Infinity: fence now.
+ * dies mid-promotion), and so is a running PostgreSQL under a deadline handed over by a previous run. Writable without any proven lease is armed at -Infinity: fence now.
  */
 export function fenceArming(i: ArmingInput): Arming {
   if (i.paused) return { armed: false, deadlineMs: -Infinity, reason: 'paused: the operator holds the fence (SPEC 5.8)' };
-  const promoting = i.postmasterAlive && i.leadershipDeadlineMs !== null;
+  // A deadline handed over by a previous run counts the same way: that run armed it for a
+  // PostgreSQL it may have been promoting, and a promotion requested before it died completes
+  // without it (seed 514: the new run, finding PostgreSQL still in recovery, disarmed the guard).
+  const promoting = i.postmasterAlive && (i.leadershipDeadlineMs !== null || i.handedOverDeadlineMs !== null);
   const starting = i.startingWritable === true && i.leadershipDeadlineMs !== null;
   if (!i.postmasterMayBeWritable && !promoting && !starting) return { armed: false, deadlineMs: -Infinity, reason: 'postgresql cannot accept writes' };
   if (i.leadershipDeadlineMs !== null) return { armed: true, deadlineMs: i.leadershipDeadlineMs, reason: 'leader key proven under our lease' };
@@ -59,22 +62,28 @@ export type LeadershipLossResponse =
  * The lease or the leader key ended before our deadline (a revoked lease, a deleted key, a resumed
  * stale etcd leader). Never a tick of deciding while writable without a lease: take the key back at
  * once with one create-if-absent transaction (it succeeds only while nobody else holds it), and if
- * that did not succeed at once, fence.
+ * that did not succeed at once, fence. Only a PostgreSQL that may be writable (or is about to be:
+ * a writable start or a promotion under way) answers so: a read-only one taking the key back would
+ * hold it with less WAL than a replica may have, for a node that did not even know it had lost it
+ * (seed 543: cut off while another member led, it took the key back on its first keepalive).
  */
 export function onLeadershipLost(i: {
   readonly cause: string;
   readonly paused: boolean;
-  readonly postmasterAlive: boolean;
+  /** A postmaster runs without standby.signal (postmaster.pid, read now). */
+  readonly postmasterMayBeWritable: boolean;
   /**
-   * A job is starting PostgreSQL writable (ArmingInput.startingWritable): not running yet, but it
-   * will accept writes within the second; ignoring the loss would leave it writable without a key
-   * while a replica, finding it stopped, promotes.
+   * A job is starting PostgreSQL writable or promoting it (ArmingInput.startingWritable): not
+   * writable yet, but it will accept writes within the second; ignoring the loss would leave it
+   * writable without a key while a replica, finding it stopped or in recovery, promotes.
    */
   readonly startingWritable?: boolean;
   readonly retake: 'not tried' | 'failed' | 'won';
 }): LeadershipLossResponse {
   if (i.paused) return { kind: 'none', reason: `leadership lost (${i.cause}); paused, so no automatic action` };
-  if (!i.postmasterAlive && i.startingWritable !== true) return { kind: 'none', reason: `leadership lost (${i.cause}); postgresql is not running` };
+  if (!i.postmasterMayBeWritable && i.startingWritable !== true) {
+    return { kind: 'none', reason: `leadership lost (${i.cause}); postgresql is not running writable and no job makes it so` };
+  }
   if (i.retake === 'won') return { kind: 'none', reason: `leadership lost (${i.cause}); leader key taken back under a fresh lease` };
   if (i.retake === 'not tried') return { kind: 'retake', reason: `leadership lost (${i.cause}); taking the leader key back at once (create-if-absent)` };
   return { kind: 'fence', reason: `leadership lost (${i.cause}) and the key could not be taken back at once: fencing` };

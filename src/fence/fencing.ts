@@ -112,7 +112,7 @@ export class Fencing {
   /** The leader key under our name no longer hangs on the lease we keep alive (S1: never a tick of deciding while writable). */
   private async lost(cause: string): Promise<void> {
     const log = this.deps.logger;
-    const base = { cause, paused: this.deps.paused(), postmasterAlive: this.postmaster().alive, startingWritable: this.deps.startingWritable?.() ?? false };
+    const base = { cause, paused: this.deps.paused(), postmasterMayBeWritable: this.postmaster().mayBeWritable, startingWritable: this.deps.startingWritable?.() ?? false };
     let response = onLeadershipLost({ ...base, retake: 'not tried' });
     log.warn({ cause, response: response.kind }, response.reason);
     if (response.kind === 'retake') {

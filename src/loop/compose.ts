@@ -18,7 +18,7 @@ import { asError } from '../errors.js';
 import { AgentLoop } from './agent-loop.js';
 import { systemClock } from './clock.js';
 import { effectiveDynamicConfig } from './dynamic-config.js';
-import { createJobRunner, startsWritable, type JobRunner } from './jobs.js';
+import { createJobRunner, startsAs, type JobRunner } from './jobs.js';
 import { createPeerHttp, type PeerHttp } from './peer-http.js';
 import type { PgPort } from './pg-port.js';
 import { RequestQueue } from './request-queue.js';
@@ -106,7 +106,7 @@ function startFence(args: {
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
   const fencing = new Fencing({
     dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => args.dynamic().pause, viewKnown: () => late.loop?.hasSeenCluster() ?? false, fenceTimer, guard,
-    startingWritable: () => startsWritable(late.jobs?.running()?.spec ?? null),
+    startingWritable: () => startsAs(late.jobs?.running()?.spec ?? null) === 'primary',
     fence,
     wake: () => late.loop?.wake(),
   });

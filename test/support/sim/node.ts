@@ -13,7 +13,7 @@ import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
 import { createFenceTimer } from '../../../src/fence/fence-timer.js';
 import { Fencing } from '../../../src/fence/fencing.js';
-import { createJobRunner, startsAs, startsWritable, type JobRunner } from '../../../src/loop/jobs.js';
+import { createJobRunner, startsAs, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
 import { handoverOf, launchGuard } from './guard.js';
@@ -47,12 +47,18 @@ function simConfig(w: WorldState, n: SimNode): Config {
 /**
  * The broken promotion order for the sim-checks (pg_promote, then the history entry), over the real
  * promotion job: its history append is held back and written after pg_promote returned, when etcd
- * can still be reached (the old executor's order).
+ * can still be reached, and the jobs read no key again (the old executor's order: nothing checked
+ * the key before pg_promote or before a writable start).
  */
 function promoteFirst(dcs: Dcs, pg: SimPg): { dcs: Dcs; pg: PgPort } {
   let held: HistoryEntry | null = null;
   const jobDcs = new Proxy(dcs, {
-    get: (t, prop) => (prop === 'appendHistory' ? (e: HistoryEntry) => { held = e; return Promise.resolve(); } : bind(t, prop)),
+    get: (t, prop) => {
+      if (prop === 'appendHistory') return (e: HistoryEntry) => { held = e; return Promise.resolve(); };
+      // The old executor did not read the key again before pg_promote either.
+      if (prop === 'checkLeadership') return () => Promise.resolve(true);
+      return bind(t, prop);
+    },
   });
   const jobPg = new Proxy(pg, {
     get: (t, prop) => (prop !== 'promote' ? bind(t, prop) : async (timeoutMs: number) => {
@@ -98,7 +104,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     dcs, clock, logger: silent, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false,
     fenceTimer, guard, fence: fenceNow, wake: () => loop?.wake(), timers, postmaster: () => pg.postmasterState(),
     // As src/daemon.ts: a job that starts PostgreSQL writable is fenced by the lease while it runs.
-    startingWritable: () => startsWritable(jobsRef?.running()?.spec ?? null),
+    startingWritable: () => startsAs(jobsRef?.running()?.spec ?? null) === 'primary',
   });
   fencing.apply();
   const peerHttp = simPeerHttp(w, n.name);

@@ -26,6 +26,12 @@ describe('fenceArming', () => {
     expect(fenceArming({ ...base, postmasterMayBeWritable: false })).toMatchObject({ armed: true, deadlineMs: 5_000 });
   });
 
+  it('keeps a handed-over deadline armed for a PostgreSQL still in recovery: the previous run may have been promoting it (sim seed 514)', () => {
+    const restarted = { ...base, postmasterMayBeWritable: false, leadershipDeadlineMs: null, handedOverDeadlineMs: 7_000 };
+    expect(fenceArming(restarted)).toMatchObject({ armed: true, deadlineMs: 7_000 });
+    expect(fenceArming({ ...restarted, postmasterAlive: false }).armed).toBe(false);
+  });
+
   it('arms a leader while a job starts its PostgreSQL writable, before any postmaster exists (sim seed 66)', () => {
     const down = { ...base, postmasterAlive: false, postmasterMayBeWritable: false };
     expect(fenceArming({ ...down, startingWritable: true })).toMatchObject({ armed: true, deadlineMs: 5_000 });
@@ -42,7 +48,7 @@ describe('fenceArming', () => {
 });
 
 describe('onLeadershipLost', () => {
-  const lost = { cause: 'lease 7 is gone in etcd', paused: false, postmasterAlive: true } as const;
+  const lost = { cause: 'lease 7 is gone in etcd', paused: false, postmasterMayBeWritable: true } as const;
 
   it('takes the key back first, then fences if that did not succeed at once', () => {
     expect(onLeadershipLost({ ...lost, retake: 'not tried' })).toEqual({ kind: 'retake', reason: 'leadership lost (lease 7 is gone in etcd); taking the leader key back at once (create-if-absent)' });
@@ -50,13 +56,18 @@ describe('onLeadershipLost', () => {
     expect(onLeadershipLost({ ...lost, retake: 'won' }).kind).toBe('none');
   });
 
-  it('does nothing in pause or without a running postmaster', () => {
+  it('does nothing in pause or without a postmaster that may be writable', () => {
     expect(onLeadershipLost({ ...lost, paused: true, retake: 'not tried' }).kind).toBe('none');
-    expect(onLeadershipLost({ ...lost, postmasterAlive: false, retake: 'failed' }).kind).toBe('none');
+    expect(onLeadershipLost({ ...lost, postmasterMayBeWritable: false, retake: 'failed' }).kind).toBe('none');
+  });
+
+  it('a read-only postgresql (a replica, or one started read-only to race) does not take the key back (seed 543)', () => {
+    const r = onLeadershipLost({ ...lost, postmasterMayBeWritable: false, retake: 'not tried' });
+    expect(r).toEqual({ kind: 'none', reason: 'leadership lost (lease 7 is gone in etcd); postgresql is not running writable and no job makes it so' });
   });
 
   it('answers as for a running postmaster while a job starts postgresql writable (it will accept writes in a moment)', () => {
-    const starting = { ...lost, postmasterAlive: false, startingWritable: true };
+    const starting = { ...lost, postmasterMayBeWritable: false, startingWritable: true };
     expect(onLeadershipLost({ ...starting, retake: 'not tried' }).kind).toBe('retake');
     expect(onLeadershipLost({ ...starting, retake: 'failed' })).toEqual({ kind: 'fence', reason: 'leadership lost (lease 7 is gone in etcd) and the key could not be taken back at once: fencing' });
     expect(onLeadershipLost({ ...starting, paused: true, retake: 'not tried' }).kind).toBe('none');

@@ -276,5 +276,12 @@ describe('a former leader last seen in pause (it does not fence itself)', () => 
     const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
     expect(kinds(decide(afterKeyLoss({ cluster: c }, { leaderSeen: seen(longAgo) })))).toContain('promote');
   });
+
+  it('a switchover naming that leader does not: the leader was to hand over, and it never did (seed 541)', () => {
+    const c = cluster({ leader: null, failover: { leader: 'pg1', member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: c }, { leaderSeen: seen(longAgo) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 was paused when last seen alive and a paused agent does not fence');
+  });
 });
 

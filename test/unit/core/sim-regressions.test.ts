@@ -46,6 +46,19 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // the start ran anyway. The start job reads the key again first (src/loop/jobs.ts), and GET
   // /patroni says starting_as primary meanwhile, which is no evidence for a racing peer.
   [455, 'S1 and S2: two primaries after a start decided before the key was deleted', 3],
+  // Fault set 4 (the way out drawn too), found by the 1-1000 sweeps of this session:
+  // a former leader cut off while another led took the key back on its first keepalive with a
+  // read-only PostgreSQL (src/core/fencing.ts onLeadershipLost: only a PostgreSQL that may be writable
+  // or is made so by a job answers a loss with a retake);
+  [543, 'S1: a writable primary without the key after a read-only former leader retook it', 4],
+  // a switchover asked in pause for a leader killed in pause: after the resume its candidate
+  // promoted by the deadline rule beside it (src/core/decide-unlocked.ts: only a failover with no
+  // leader named waives the paused-leader rule);
+  [541, 'S2: two primaries after a switchover of a leader killed in pause', 4],
+  // an agent killed while its slow promotion ran: the next run saw "in recovery" and disarmed the
+  // guard the first run had armed; the promotion finished without a key (src/core/fencing.ts:
+  // a handed-over deadline stays armed for a running PostgreSQL).
+  [514, 'S1: a promotion completed without a key after the agent was killed', 4],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
