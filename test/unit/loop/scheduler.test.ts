@@ -1,6 +1,9 @@
 // The loop's timing (src/loop/scheduler.ts): how long it sleeps after each kind of tick, that a
 // wake skips the sleep, that a failing tick is logged and retried soon, and how it ends.
 import { pino } from 'pino';
+import { ConfigError } from '../../../src/config/errors.js';
+import { AgentError } from '../../../src/errors.js';
+import { tickFailure } from '../../../src/loop/tick-policy.js';
 import { describe, expect, it } from 'vitest';
 import { Scheduler, nextWaitMs, type TickOutcome } from '../../../src/loop/scheduler.js';
 import type { Timers } from '../../../src/loop/timers.js';
@@ -61,6 +64,30 @@ describe('Scheduler.run', () => {
     expect(code).toBe(3);
     expect(asked).toEqual([10_000 - 5, 500, 20 - 5]);
     expect(lines.some((l) => l.msg === 'tick failed' && l.level === 50)).toBe(true);
+  });
+
+  it('tick policy: a retryable failure is a warning and tried again soon; a config error ends the agent with exit 2', async () => {
+    const clock = new FakeClock();
+    const asked: number[] = [];
+    const lines: { level: number; msg: string }[] = [];
+    const s = new Scheduler({ clock, logger: logger(lines), timers: recordingTimers(asked) });
+    const script: Error[] = [
+      new AgentError('unavailable', 'etcd briefly away', { retryable: true }),
+      new ConfigError([{ path: 'postgresql.data_dir', message: 'is required' }]),
+    ];
+    const code = await s.run(async () => { throw script.shift() as Error; }, () => 10_000, new AbortController().signal);
+    expect(code).toBe(2);
+    expect(asked).toEqual([500]);
+    expect(lines.some((l) => l.msg === 'tick failed (retryable); trying again' && l.level === 40)).toBe(true);
+    expect(lines.some((l) => l.level === 60 && l.msg.includes('cannot go on'))).toBe(true);
+  });
+
+  it('tickFailure classifies by type and code, not by message', () => {
+    expect(tickFailure(new AgentError('x', 'm', { retryable: true }))).toEqual({ kind: 'retry', level: 'warn' });
+    expect(tickFailure(new AgentError('x', 'm'))).toEqual({ kind: 'retry', level: 'error' });
+    expect(tickFailure(new Error('CONFIG_INVALID'))).toEqual({ kind: 'retry', level: 'error' });
+    expect(tickFailure('a string')).toEqual({ kind: 'retry', level: 'error' });
+    expect(tickFailure(new ConfigError([]))).toEqual({ kind: 'halt', exitCode: 2 });
   });
 
   it('a wake during a tick skips the next sleep', async () => {
