@@ -49,11 +49,30 @@ export function trackLeader(input: DecideInput): Memory {
     streaming: leader ? (same && prev.streaming) || streamingNow(input) : same && prev.streaming,
     // Paused at its last sign of life: as the cluster is now, or as its own member key says (a
     // leader that put it in pause and died or froze before it saw the resume never fences).
-    paused: alive ? isPaused(input) || cluster.members.find((m) => m.name === name)?.pause === true : prev.paused === true,
+    paused: alive ? pausedAtSign(input, prev !== null && same ? prev : null, name, statusRev, memberRev) : prev.paused === true,
     ...leaseTtlOf(cluster.members.find((m) => m.name === name)?.leaseTtl, same ? prev : null),
     ...historyTlOf(input, same ? prev : null),
   };
   return { ...memory, leaderSeen: seen };
+}
+
+/**
+ * Whether the leader was paused when it wrote the sign of life we see now: the cluster is paused
+ * now, or its member key says it wrote in pause, or we last saw it paused and the puts we see now
+ * are older than the config key's last change (the resume): etcd revisions are global, so a put
+ * made before the resume was made in pause, also when its member key has expired since (seed 537:
+ * a leader cut off in pause, never seeing the resume, its keys lapsed; its last status put,
+ * read after the resume, counted as "not paused", and the expired member key as evidence).
+ */
+function pausedAtSign(input: DecideInput, prev: LeaderSeen | null, name: string, statusRev: number, memberRev: number): boolean {
+  const member = input.cluster?.members.find((m) => m.name === name);
+  if (isPaused(input) || member?.pause === true) return true;
+  const configRev = input.cluster?.config?.modRevision;
+  if (prev?.paused !== true || configRev === undefined) return false;
+  const newStatus = statusRev > prev.statusRev ? statusRev : 0;
+  const newMember = memberRev > prev.memberRev ? memberRev : 0;
+  const signRev = Math.max(newStatus, newMember);
+  return signRev > 0 && signRev < configRev;
 }
 
 function newestHistory(input: DecideInput): { timeline: number; newLeader?: string } | null {

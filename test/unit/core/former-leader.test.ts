@@ -259,6 +259,19 @@ describe('a former leader last seen in pause (it does not fence itself)', () => 
     expect(seenAfterResume.leaderSeen).toMatchObject({ paused: true, activityMs: NOW_MS + 2_000 });
   });
 
+  it('a status put older than the resume (the config key\'s last change) was made in pause, also when the member key has expired (seed 537)', () => {
+    const inPause = memory({ leaderSeen: seen({ paused: true, statusRev: 10, memberRev: 20 }) });
+    // The resume is the config key's change at revision 40; the leader's last status put (30) came
+    // before it, read only now: its member key has lapsed since (cut off, it never saw the resume).
+    const resumed = (statusModRevision: number) => cluster({ leader: null, statusModRevision, config: { value: dynamicConfig(), modRevision: 40 }, members: [member('pg2'), member('pg3')] });
+    expect(trackLeader(raceInput({ memory: inPause, cluster: resumed(30) })).leaderSeen).toMatchObject({ paused: true, activityMs: NOW_MS });
+    const d = decide(raceInput({ memory: inPause, cluster: resumed(30), peers: peers(peer.unreachable('pg1', 'timeout'), peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 was paused when last seen alive');
+    // A put after the resume is a sign of life outside pause.
+    expect(trackLeader(raceInput({ memory: inPause, cluster: resumed(50) })).leaderSeen?.paused).toBe(false);
+  });
+
   it('after the resume, no automatic failover long past its deadline while it cannot be asked', () => {
     const d = decide(afterKeyLoss({ cluster: gone }, { leaderSeen: seen(longAgo) }));
     expect(kinds(d)).toEqual([]);

@@ -59,6 +59,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // guard the first run had armed; the promotion finished without a key (src/core/fencing.ts:
   // a handed-over deadline stays armed for a running PostgreSQL).
   [514, 'S1: a promotion completed without a key after the agent was killed', 4],
+  // a leader cut off in pause never saw the resume; its last status put, read after the resume,
+  // counted as a sign of life outside pause and its lapsed member key as evidence
+  // (src/core/former-leader.ts pausedAtSign: a put older than the config key's last change was made in pause).
+  [537, 'S2: two primaries after a leader cut off in pause and a resume', 4],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
