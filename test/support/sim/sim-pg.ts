@@ -9,7 +9,7 @@ import type { ControlData, LocalPg } from '../../../src/core/local-pg.js';
 import type { TimelineFile } from '../../../src/core/timeline-catchup.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import { completionDue, crash, emptyPg, finishPromote, observe, receive, requestPromote, startPrimary, startReplica, stopClean } from './fake-pg.js';
-import { checkPromotion, checkStreamed } from './invariants.js';
+import { checkPromotion, checkStreamed, holdsKey } from './invariants.js';
 import { FENCE_MAX_MS, byHost, byName, linked, log, nowMs, type SimNode, type WorldState } from './model.js';
 import type { Owner } from './vtime.js';
 import { walEnd } from './wal.js';
@@ -53,6 +53,9 @@ export function completePromotion(w: WorldState, n: SimNode): void {
   const oldTimeline = n.pg.tl;
   const switchLsn = walEnd(n.pg.wal);
   finishPromote(n.pg, w.nextUid++);
+  // The key holder's new timeline is the cluster's history from now on, even if it stops again
+  // before the next step looks (a switchover right after the promotion: seed 562 of set 4).
+  if (holdsKey(w, n)) w.canonical = n.pg.wal;
   w.stats.promotions++;
   log(w, `${n.name} promoted: timeline ${oldTimeline} -> ${n.pg.tl} at ${switchLsn}`);
 }
