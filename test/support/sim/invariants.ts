@@ -2,7 +2,7 @@
 // every quiet window (progress). Ground truth only: etcd's keys and leases as the store holds them,
 // PostgreSQL's state and WAL as the model holds them; what an agent believes is not evidence.
 import { isWritable } from './fake-pg.js';
-import { FENCE_MAX_MS, startingAfterPauseKill, agentRuns, etcdView, leaderKey, linked, nowMs, paused, violation, type SimNode, type WorldState } from './model.js';
+import { FENCE_MAX_MS, PREFIX, startingAfterPauseKill, agentRuns, etcdView, leaderKey, linked, nowMs, paused, violation, type SimNode, type WorldState } from './model.js';
 import { commonPrefix, isPrefix, walEnd } from './wal.js';
 
 /**
@@ -63,8 +63,10 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
   const maxLag = n.agent?.dynamic().maximum_lag_on_failover ?? w.bootstrapDcs.maximum_lag_on_failover;
   if (optime !== null && optime - end > maxLag) violation(w, `${what} lagging ${optime - end} behind the last optime ${optime}`);
   const mine = legit(w, n);
-  const listed = new Set(view.members.map((m) => m.name));
-  // The members it can know of: those with a member key in etcd that answer its probes.
+  const listed = membersBeforeKey(w, n) ?? new Set(view.members.map((m) => m.name));
+  // The members it can know of: those with a member key in etcd that answer its probes (and that
+  // registered before it took the key: the acquire refuses a view older than any member key, so
+  // one created after the acquire is in nobody's race).
   for (const x of w.nodes) {
     // A hung PostgreSQL answers no query: its position cannot be known, and it cannot be promoted.
     if (x === n || !listed.has(x.name) || !agentRuns(w, x) || !linked(n, x) || !x.pg.running || x.faults.pgHungUntilMs !== null || x.tags.nofailover === true) continue;
@@ -72,6 +74,15 @@ export function checkPromotion(w: WorldState, n: SimNode, label: string): void {
     const theirs = legit(w, x);
     if (theirs > mine) violation(w, `${what} with ${mine} bytes of the cluster history while reachable ${x.name} had ${theirs}`);
   }
+}
+
+/** The members whose key was created before n's leader key, when n holds the key; else null. */
+function membersBeforeKey(w: WorldState, n: SimNode): Set<string> | null {
+  const kvs = w.store.dump(PREFIX);
+  const leader = kvs.find((kv) => kv.key === `${PREFIX}leader`);
+  if (!leader || leader.value !== n.name) return null;
+  const members = kvs.filter((kv) => kv.key.startsWith(`${PREFIX}members/`) && kv.createRevision < leader.createRevision);
+  return new Set(members.map((kv) => kv.key.slice(`${PREFIX}members/`.length)));
 }
 
 /**
