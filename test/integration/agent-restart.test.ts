@@ -216,7 +216,7 @@ describe('restart in place', () => {
     }
   });
 
-  it('a hand-over record the new version cannot read is refused: fence, then join as a replica', async () => {
+  it('a hand-over record the new version cannot read is refused: fence, then a new leader by a race (not a re-attach)', async () => {
     const leader = await healthy();
     const pmPid = leader.postmasterPid() as number;
     supervisor.hold(leader);
@@ -233,11 +233,15 @@ describe('restart in place', () => {
       await waitFor('the postmaster to be fenced', () => (isAlive(pmPid) ? null : true), { timeoutMs: 30_000, intervalMs: 20 });
       figures['refusedHandoverFencedAfterMs'] = Math.round(performance.now() - t0);
       expect(fresh.output()).toContain('refusing the hand-over state of the previous agent run');
-      const next = await waitFor('a replica to take over', async () => {
-        for (const n of cluster.others(leader)) if ((await n.health('/primary')) === 200) return n;
+      // A new leader by a race, not by a re-attach: a replica, or the fenced node itself, which
+      // holds the most WAL and comes back read-only to compete (the race waits for a member that
+      // is starting, src/core/starting-peers.ts).
+      const next = await waitFor('a new leader after the fence', async () => {
+        for (const n of cluster.nodes) if ((await n.health('/primary')) === 200) return n;
         return null;
       }, { timeoutMs: 60_000, intervalMs: 50 });
-      await cluster.waitStreamingFrom(leader, next, 90_000);
+      figures['refusedHandoverNewLeaderIsFencedNode'] = next === leader ? 1 : 0;
+      for (const r of cluster.others(next)) await cluster.waitStreamingFrom(r, next, 90_000);
       expect(fresh.output()).not.toContain('"msg":"leader key re-attached"');
       supervisor.watch(leader);
     } catch (err) {
