@@ -80,8 +80,10 @@ export function decideShutdown(i: ShutdownInput): ShutdownPlan {
   const steps: ShutdownStep[] = [];
   const stopping = stopStep(i, why);
   if (stopping !== null) steps.push(stopping);
-  if (i.keyMsLeft !== null) steps.push({ kind: 'releaseKey' });
+  // The member key goes first: a replica that sees the key released must not see a member key
+  // written in pause beside it (it would take this leader for one still paused, never fencing).
   if (i.joined) steps.push({ kind: 'deleteMember' });
+  if (i.keyMsLeft !== null) steps.push({ kind: 'releaseKey' });
   return { steps, exitCode, reason: leaveReason(i, stopping, why) };
 }
 

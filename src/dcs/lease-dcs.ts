@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { LeaderStatus, MemberStatus } from '../core/cluster.js';
-import { LeaseNotFoundError, type Compare, type KvBackend } from './backend.js';
+import { LeaseNotFoundError, type Compare, type KvBackend, type Op } from './backend.js';
 import { ClusterStore } from './cluster-store.js';
 import { encodeLeader, encodeStatus } from './codec-keys.js';
 import { encodeMember } from './codec-member.js';
@@ -247,16 +247,17 @@ class LeaseDcs extends ClusterStore implements Dcs {
     return res.succeeded;
   }
 
-  async releaseLeader(signal?: AbortSignal): Promise<boolean> {
+  async releaseLeader(signal?: AbortSignal, opts: { readonly lastLsn?: number } = {}): Promise<boolean> {
     // A voluntary release is not a loss: no listener fires for our own delete.
     this.heldUnder = null;
+    const status: Op[] = opts.lastLsn === undefined ? [] : [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus({ optime: opts.lastLsn }) }];
     const res = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
-      [{ op: 'delete', key: this.leaderKey }],
+      [{ op: 'delete', key: this.leaderKey }, ...status],
       [],
       signal,
     );
-    this.log.info({ released: res.succeeded }, 'leader key release');
+    this.log.info({ released: res.succeeded, lastLsn: opts.lastLsn ?? null }, 'leader key release');
     return res.succeeded;
   }
 

@@ -55,8 +55,12 @@ export interface Dcs {
   acquireLeader(signal?: AbortSignal, opts?: { readonly statusRev?: number; readonly viewRevision?: number; readonly historyRev?: number }): Promise<boolean>;
   /** keepalive + verify the key names us under our lease (re-attach on a re-granted lease). */
   renewLeader(signal?: AbortSignal): Promise<boolean>;
-  /** compare value == our name -> delete. */
-  releaseLeader(signal?: AbortSignal): Promise<boolean>;
+  /**
+   * compare value == our name -> delete. With `lastLsn` (a clean stop's shutdown checkpoint), the
+   * status key is put to that optime in the same transaction, as Patroni's delete_leader(last_lsn):
+   * a sign, newer than any pause, that the leader stopped its PostgreSQL and let go.
+   */
+  releaseLeader(signal?: AbortSignal, opts?: { readonly lastLsn?: number }): Promise<boolean>;
 
   /** Local knowledge of the lease; never touches the network. */
   lease(): LeaseState;

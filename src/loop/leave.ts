@@ -13,7 +13,7 @@ import type { AgentApi } from './compose-api.js';
 import type { PgPort } from './pg-port.js';
 import { systemTimers, type Timers } from './timers.js';
 import {
-  bounded, CLOSE_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, RESTART_CLOSE_BOUND_MS,
+  bounded, CLOSE_BOUND_MS, CONTROL_READ_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, RESTART_CLOSE_BOUND_MS,
 } from './way-out.js';
 
 /**
@@ -31,7 +31,7 @@ export interface LeavePorts {
   /** Read now: is a postmaster running on the data dir, and may it be writable (no standby.signal)? */
   readonly postmaster: () => { readonly alive: boolean; readonly mayBeWritable: boolean };
   readonly dcs: Pick<Dcs, 'leadership' | 'releaseLeader' | 'deleteMember' | 'renewLeader' | 'close'>;
-  readonly pg: Pick<PgPort, 'stop' | 'fence' | 'close'>;
+  readonly pg: Pick<PgPort, 'stop' | 'fence' | 'close' | 'controlData'>;
   readonly fencing: { apply(): unknown; close(): void };
   readonly guard: { close(): Promise<void> };
   /** The fresh-WAL reader of GET /patroni (closed early in a restart in place). */
@@ -140,8 +140,9 @@ async function runStep(parts: LeavePorts, step: ShutdownStep, log: Logger): Prom
       return;
     case 'fencePostgres': await pg.fence(step.reason); return;
     case 'releaseKey': {
-      const released = await dcs.releaseLeader().catch(() => false);
-      log.info({ released }, 'leader key released');
+      const lastLsn = await shutdownCheckpoint(parts);
+      const released = await dcs.releaseLeader(undefined, lastLsn === null ? {} : { lastLsn }).catch(() => false);
+      log.info({ released, lastLsn }, 'leader key released');
       return;
     }
     case 'deleteMember': await dcs.deleteMember().catch(() => undefined); return;
@@ -152,6 +153,19 @@ async function runStep(parts: LeavePorts, step: ShutdownStep, log: Logger): Prom
       return;
     case 'renewKey': await renewForNextRun(parts, log); return;
   }
+}
+
+/**
+ * The shutdown checkpoint of a primary stopped cleanly on this way out, or null (still running,
+ * fenced, a replica, unreadable). Released with the key as Patroni does, it tells the replicas how
+ * far the WAL goes and, put after any pause was lifted, that this leader let go itself: a replica
+ * that last saw it paused otherwise waits for an answer from an agent that is gone.
+ */
+async function shutdownCheckpoint(parts: LeavePorts): Promise<number | null> {
+  if (parts.postmaster().alive) return null;
+  let lsn: number | null = null;
+  await bounded(parts.pg.controlData().then((c) => { if (c?.state === 'shut down') lsn = c.checkpointLsn; }), CONTROL_READ_BOUND_MS, parts.timers);
+  return lsn;
 }
 
 /**

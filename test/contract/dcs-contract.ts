@@ -174,6 +174,23 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect((await a.snapshot()).status).toEqual({ optime: 4242, slots: { b: 4000 }, retainSlots: ['a', 'b'] });
     });
 
+    it('a release with the last LSN puts it into the status key in the same transaction, only while the key is ours', async () => {
+      const c = (await getEnv()).cluster();
+      const [a, b] = [c.node('a'), c.node('b')];
+      await a.touchMember(memberStatus('a'));
+      await b.touchMember(memberStatus('b'));
+      expect(await a.acquireLeader()).toBe(true);
+      await a.setStatus({ optime: 100, slots: { b: 90 }, retainSlots: [] });
+      const before = (await b.snapshot()).statusModRevision ?? 0;
+      expect(await b.releaseLeader(undefined, { lastLsn: 999 })).toBe(false);
+      expect((await b.snapshot()).status?.optime).toBe(100);
+      expect(await a.releaseLeader(undefined, { lastLsn: 4096 })).toBe(true);
+      const after = await b.snapshot();
+      expect(after.leader).toBeNull();
+      expect(after.status).toEqual({ optime: 4096 });
+      expect(after.statusModRevision ?? 0).toBeGreaterThan(before);
+    });
+
     it('takes a free leader key only while the status key is still where the decision saw it', async () => {
       const c = (await getEnv()).cluster();
       const [a, b] = [c.node('a'), c.node('b')];

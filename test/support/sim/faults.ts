@@ -140,7 +140,7 @@ export function injectEvent(w: WorldState): void {
   log(w, `fault: ${kind} ${kind === 'etcdDown' ? 'all' : n.name}`);
 }
 
-function setPause(w: WorldState, on: boolean, until: number | null): void {
+export function setPause(w: WorldState, on: boolean, until: number | null): void {
   const config = etcdView(w).config;
   if (!config || (on && w.pauseUntilMs !== null) || w.etcdDownUntilMs !== null) return;
   w.pauseUntilMs = until;

@@ -2,8 +2,9 @@
 // it.fails (it passes while the gap is there) and flipped to it once it is fixed.
 import { describe, expect, it } from 'vitest';
 import { crash, isWritable } from '../../support/sim/fake-pg.js';
+import { setPause } from '../../support/sim/faults.js';
 import { killGuard } from '../../support/sim/guard.js';
-import { leaderKey, nowMs } from '../../support/sim/model.js';
+import { leaderKey, nowMs, paused } from '../../support/sim/model.js';
 import { startAgent } from '../../support/sim/node.js';
 import { bootScenario } from '../../support/sim/scenario.js';
 
@@ -172,6 +173,32 @@ describe('simulator scenarios on the real loop', () => {
       leader.faults.agentDownUntilMs = nowMs(sc.w) + 60_000;
       expect(await sc.untilExactly(() => !leader.pg.running, 20_000)).toBe(true);
       expect(await sc.steps(40, (w) => w.nodes.some((n) => n !== leader && isWritable(n.pg)))).toBe(true);
+      expect(sc.w.violations).toEqual([]);
+    } finally {
+      sc.close();
+    }
+  }, 60_000);
+  // Was a gap (CI, agent-pause.test.ts): the replicas last saw the leader alive in pause; the pause
+  // was lifted while its agent was frozen, and the SIGTERM waiting for it ran before any tick. It
+  // stopped postgresql and released the key, but left no sign of life after the resume, and a
+  // paused leader is only cleared by its own answer: from an agent that had exited, never. The
+  // release now puts the shutdown checkpoint into the status key, as Patroni does.
+  it('SIGTERM of a leader frozen while its pause was lifted: the replicas take over without its answer', async () => {
+    const sc = await bootScenario(1);
+    try {
+      const leader = sc.w.nodes.find((n) => isWritable(n.pg));
+      if (!leader?.agent) throw new Error('no leader after boot');
+      setPause(sc.w, true, null);
+      expect(await sc.steps(20, (w) => w.nodes.every((n) => paused(n)))).toBe(true);
+      // A few more steps: every replica has seen the leader's status put in pause.
+      await sc.steps(5);
+      sc.freeze(leader, 4_000);
+      setPause(sc.w, false, null);
+      await sc.steps(2);
+      leader.agent.terminate('term');
+      expect(await sc.untilExactly(() => leader.agent === null, 20_000)).toBe(true);
+      expect(leader.pg.running).toBe(false);
+      expect(await sc.steps(60, (w) => w.nodes.some((n) => n !== leader && isWritable(n.pg)))).toBe(true);
       expect(sc.w.violations).toEqual([]);
     } finally {
       sc.close();
