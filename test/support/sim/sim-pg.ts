@@ -54,8 +54,9 @@ export function completePromotion(w: WorldState, n: SimNode): void {
   const switchLsn = walEnd(n.pg.wal);
   finishPromote(n.pg, w.nextUid++);
   // The key holder's new timeline is the cluster's history from now on, even if it stops again
-  // before the next step looks (a switchover right after the promotion: seed 562 of set 4).
-  if (holdsKey(w, n)) w.canonical = n.pg.wal;
+  // before the next step looks (a switchover right after the promotion: seed 562 of set 4). So is
+  // the line of the holder of a key the operator deleted: it promoted under that key (seed 422).
+  if (holdsKey(w, n) || w.keyDeletedFrom === n.name) w.canonical = n.pg.wal;
   w.stats.promotions++;
   log(w, `${n.name} promoted: timeline ${oldTimeline} -> ${n.pg.tl} at ${switchLsn}`);
 }
