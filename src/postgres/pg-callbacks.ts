@@ -8,6 +8,9 @@
 //   on_role_change a promotion (primary), a former primary started as a replica (replica), a
 //                  primary that failed to start again (demoted: the key goes to someone else)
 // fence() passes through untouched: fencing never waits for, or depends on, a user command.
+import type { DynamicConfig } from '../config/types.js';
+import type { MemberRef } from '../core/decide-types.js';
+import type { LocalPg } from '../core/local-pg.js';
 import type { PgPort } from '../loop/pg-port.js';
 import type { CallbackExecutor, CallbackRole } from './callbacks.js';
 
@@ -17,54 +20,7 @@ export interface CallbackPgPort extends PgPort {
 }
 
 export function withCallbacks(pg: PgPort, cb: CallbackExecutor): CallbackPgPort {
-  /** The role PostgreSQL last ran in, as far as this process knows (Patroni's state_handler.role). */
-  let role: CallbackRole | null = null;
-  /** A start/stop callback was called (Patroni's cb_called): until then, a running PostgreSQL gets on_start. */
-  let called = false;
-  let restarting = false;
-  /** Operations in flight: a PostgreSQL seen running meanwhile is theirs to report. */
-  let busy = 0;
-
-  const fire = (action: Parameters<CallbackExecutor['call']>[0], r: CallbackRole): void => {
-    if (action !== 'on_reload') called = true;
-    cb.call(action, r);
-  };
-  const during = async <T>(op: () => Promise<T>): Promise<T> => {
-    busy++;
-    try {
-      return await op();
-    } finally {
-      busy--;
-    }
-  };
-  /** After a start as `now`: a restart, a role change (was primary, now replica), or a start. */
-  const afterStart = (before: CallbackRole | null, now: CallbackRole): void => {
-    role = now;
-    if (restarting) {
-      restarting = false;
-      fire('on_restart', now);
-    } else if (now === 'replica' && (before === 'primary' || before === 'demoted')) {
-      fire('on_role_change', now);
-    } else {
-      fire('on_start', now);
-    }
-  };
-  const startAs = async (now: CallbackRole, op: () => Promise<void>): Promise<void> => {
-    const before = role;
-    try {
-      await during(op);
-    } catch (err) {
-      restarting = false;
-      // Patroni's post_recover: the primary could not be started again; it stops being one.
-      if (now === 'primary' && before === 'primary') {
-        role = 'demoted';
-        fire('on_role_change', 'demoted');
-      }
-      throw err;
-    }
-    afterStart(before, now);
-  };
-
+  const st: CallbackState = { pg, cb, role: null, called: false, restarting: false, busy: 0 };
   return {
     isFenced: () => pg.isFenced(),
     fence: (reason) => pg.fence(reason),
@@ -79,43 +35,110 @@ export function withCallbacks(pg: PgPort, cb: CallbackExecutor): CallbackPgPort 
     currentLsn: (signal) => pg.currentLsn(signal),
     moveDataAside: (reason) => pg.moveDataAside(reason),
     close: () => pg.close(),
-    observe: async (signal) => {
-      const local = await pg.observe(signal);
-      if (local.kind === 'running' && busy === 0) {
-        const seen: CallbackRole = local.inRecovery ? 'replica' : 'primary';
-        if (!called) fire('on_start', seen);
-        role = seen;
-      }
-      return local;
-    },
-    beginRestart: () => { restarting = true; },
-    promote: async (timeoutMs, signal) => {
-      const timeline = await during(() => pg.promote(timeoutMs, signal));
-      role = 'primary';
-      fire('on_role_change', 'primary');
-      return timeline;
-    },
-    follow: async (leader, signal) => {
-      await pg.follow(leader, signal);
-      fire('on_reload', role ?? 'replica');
-    },
-    stop: async (mode, timeoutMs) => {
-      const outcome = await during(() => pg.stop(mode, timeoutMs));
-      if (!restarting && outcome !== 'already-stopped' && role !== null) fire('on_stop', role);
-      return outcome;
-    },
-    bootstrap: (dynamic, signal) => during(() => pg.bootstrap(dynamic, signal)),
-    clone: (source, signal) => during(() => pg.clone(source, signal)),
-    startPrimary: (signal) => startAs('primary', () => pg.startPrimary(signal)),
-    startReplica: (leader, signal) => startAs('replica', () => pg.startReplica(leader, signal)),
-    rejoin: async (leader, signal) => {
-      let result: { rewound: boolean } = { rewound: false };
-      await startAs('replica', async () => { result = await pg.rejoin(leader, signal); });
-      return result;
-    },
-    applyDynamicConfig: async (dynamic, signal) => {
-      await pg.applyDynamicConfig(dynamic, signal);
-      if (role !== null) fire('on_reload', role);
-    },
+    observe: (signal) => observe(st, signal),
+    beginRestart: () => { st.restarting = true; },
+    promote: (timeoutMs, signal) => promote(st, timeoutMs, signal),
+    follow: (leader, signal) => follow(st, leader, signal),
+    stop: (mode, timeoutMs) => stop(st, mode, timeoutMs),
+    bootstrap: (dynamic, signal) => during(st, () => pg.bootstrap(dynamic, signal)),
+    clone: (source, signal) => during(st, () => pg.clone(source, signal)),
+    startPrimary: (signal) => startAs(st, 'primary', () => pg.startPrimary(signal)),
+    startReplica: (leader, signal) => startAs(st, 'replica', () => pg.startReplica(leader, signal)),
+    rejoin: (leader, signal) => rejoin(st, leader, signal),
+    applyDynamicConfig: (dynamic, signal) => applyDynamicConfig(st, dynamic, signal),
   };
+}
+
+interface CallbackState {
+  readonly pg: PgPort;
+  readonly cb: CallbackExecutor;
+  /** The role PostgreSQL last ran in, as far as this process knows (Patroni's state_handler.role). */
+  role: CallbackRole | null;
+  /** A start/stop callback was called (Patroni's cb_called): until then, a running PostgreSQL gets on_start. */
+  called: boolean;
+  restarting: boolean;
+  /** Operations in flight: a PostgreSQL seen running meanwhile is theirs to report. */
+  busy: number;
+}
+
+function fire(st: CallbackState, action: Parameters<CallbackExecutor['call']>[0], r: CallbackRole): void {
+  if (action !== 'on_reload') st.called = true;
+  st.cb.call(action, r);
+}
+
+async function during<T>(st: CallbackState, op: () => Promise<T>): Promise<T> {
+  st.busy++;
+  try {
+    return await op();
+  } finally {
+    st.busy--;
+  }
+}
+
+/** After a start as `now`: a restart, a role change (was primary, now replica), or a start. */
+function afterStart(st: CallbackState, before: CallbackRole | null, now: CallbackRole): void {
+  st.role = now;
+  if (st.restarting) {
+    st.restarting = false;
+    fire(st, 'on_restart', now);
+  } else if (now === 'replica' && (before === 'primary' || before === 'demoted')) {
+    fire(st, 'on_role_change', now);
+  } else {
+    fire(st, 'on_start', now);
+  }
+}
+
+async function startAs(st: CallbackState, now: CallbackRole, op: () => Promise<void>): Promise<void> {
+  const before = st.role;
+  try {
+    await during(st, op);
+  } catch (err) {
+    st.restarting = false;
+    // Patroni's post_recover: the primary could not be started again; it stops being one.
+    if (now === 'primary' && before === 'primary') {
+      st.role = 'demoted';
+      fire(st, 'on_role_change', 'demoted');
+    }
+    throw err;
+  }
+  afterStart(st, before, now);
+}
+
+async function observe(st: CallbackState, signal?: AbortSignal): Promise<LocalPg> {
+  const local = await st.pg.observe(signal);
+  if (local.kind === 'running' && st.busy === 0) {
+    const seen: CallbackRole = local.inRecovery ? 'replica' : 'primary';
+    if (!st.called) fire(st, 'on_start', seen);
+    st.role = seen;
+  }
+  return local;
+}
+
+async function promote(st: CallbackState, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  const timeline = await during(st, () => st.pg.promote(timeoutMs, signal));
+  st.role = 'primary';
+  fire(st, 'on_role_change', 'primary');
+  return timeline;
+}
+
+async function follow(st: CallbackState, leader: MemberRef, signal?: AbortSignal): Promise<void> {
+  await st.pg.follow(leader, signal);
+  fire(st, 'on_reload', st.role ?? 'replica');
+}
+
+async function stop(st: CallbackState, mode: 'fast' | 'immediate', timeoutMs: number): Promise<Awaited<ReturnType<PgPort['stop']>>> {
+  const outcome = await during(st, () => st.pg.stop(mode, timeoutMs));
+  if (!st.restarting && outcome !== 'already-stopped' && st.role !== null) fire(st, 'on_stop', st.role);
+  return outcome;
+}
+
+async function rejoin(st: CallbackState, leader: MemberRef, signal?: AbortSignal): Promise<{ rewound: boolean }> {
+  let result: { rewound: boolean } = { rewound: false };
+  await startAs(st, 'replica', async () => { result = await st.pg.rejoin(leader, signal); });
+  return result;
+}
+
+async function applyDynamicConfig(st: CallbackState, dynamic: DynamicConfig, signal?: AbortSignal): Promise<void> {
+  await st.pg.applyDynamicConfig(dynamic, signal);
+  if (st.role !== null) fire(st, 'on_reload', st.role);
 }
