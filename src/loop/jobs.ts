@@ -39,126 +39,149 @@ export interface JobRunner {
 }
 
 export function createJobRunner(deps: JobDeps): JobRunner {
-  let current: { job: RunningJob; controller: AbortController; done: Promise<void> } | null = null;
-  let finished: FinishedJob | null = null;
-  const log = deps.logger;
-
-  async function execute(spec: JobSpec, signal: AbortSignal): Promise<void> {
-    const { pg } = deps;
-    switch (spec.kind) {
-      case 'bootstrap': await pg.bootstrap(deps.dynamicConfig(), signal); return;
-      case 'clone':
-        await pg.clone(spec.source, signal);
-        await pg.startReplica(spec.source, signal);
-        return;
-      case 'startPrimary':
-        await proveKeyBeforeWritableStart(signal);
-        await pg.startPrimary(signal);
-        return;
-      case 'startReplica': await pg.startReplica(spec.leader, signal); return;
-      case 'rejoin': {
-        const { rewound } = await pg.rejoin(spec.leader, signal);
-        log.info({ leader: spec.leader.name, rewound }, 'rejoined as replica');
-        return;
-      }
-      case 'switchover':
-        await runSwitchover({ ...deps, spec, signal });
-        return;
-      case 'promote':
-        await runPromotion({ ...deps, spec, signal });
-        return;
-      case 'restart':
-        pg.beginRestart?.();
-        await pg.stop('fast', 60_000, signal);
-        if (spec.role === 'primary') {
-          await proveKeyBeforeWritableStart(signal);
-          await pg.startPrimary(signal);
-        } else {
-          await pg.startReplica(spec.leader, signal);
-        }
-        return;
-      case 'reinit': {
-        await pg.stop('immediate', 30_000, signal);
-        const movedTo = await pg.moveDataAside('reinitialize requested');
-        log.warn({ movedTo }, 'reinit: old data directory kept aside; remove it when no longer needed');
-        await pg.clone(spec.source, signal);
-        await pg.startReplica(spec.source, signal);
-        return;
-      }
-      default: {
-        const never: never = spec;
-        throw new Error(`unknown job ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  /**
-   * The key was ours when the tick decided, but the executor may reach the start seconds later
-   * (a slow renew on a lossy link) and the key may be gone by then, a replica promoted on seeing
-   * us stopped. The key is read once more after this job became visible on GET /patroni
-   * (pg_ha_agent.starting_as): a member that saw us stopped and took the key read it after
-   * this check. Not in pause: the operator runs PostgreSQL, with or without the key.
-   */
-  async function proveKeyBeforeWritableStart(signal: AbortSignal): Promise<void> {
-    if (deps.dynamicConfig().pause) return;
-    if (await deps.dcs.checkLeadership(signal)) return;
-    throw new AgentError('key-lost-before-start', 'the leader key is no longer ours: postgresql not started as primary', { retryable: true });
-  }
-
-  let stopping = false;
+  const st: RunnerState = { deps, current: null, finished: null, stopping: false };
   return {
-    running: () => current?.job ?? null,
-    start(spec) {
-      // A tick left behind by a stop must not start PostgreSQL after the shutdown stopped it.
-      if (stopping) throw new Error(`the agent is stopping: job ${spec.kind} not started`);
-      if (current) throw new Error(`job ${current.job.spec.kind} is already running`);
-      const controller = new AbortController();
-      const job: RunningJob = { spec, startedMs: deps.clock.monoMs() };
-      log.info({ job: spec.kind }, 'job started');
-      const done = execute(spec, controller.signal).then(
-        () => ({ ok: true as const }),
-        (err: unknown) => ({
-          ok: false as const,
-          error: errorMessage(err),
-          thrown: asError(err),
-          // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
-          retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
-          stage: typeof err === 'object' && err !== null && typeof (err as { stage?: unknown }).stage === 'string' ? (err as { stage: string }).stage : undefined,
-          rewindFailed: typeof err === 'object' && err !== null && (err as { rewindFailed?: unknown }).rewindFailed === true,
-          unclaimed: typeof err === 'object' && err !== null && (err as { unclaimed?: unknown }).unclaimed === true,
-        }),
-      ).then((r): FinishedJob => {
-        const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
-        const failure = r.ok ? {} : {
-          error: r.error, retryable: r.retryable, ...(r.stage === undefined ? {} : { stage: r.stage }),
-          ...(r.rewindFailed ? { rewindFailed: true } : {}), ...(r.unclaimed ? { unclaimed: true } : {}),
-        };
-        const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...failure };
-        finished = result;
-        if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
-        else log.error({ job: spec.kind, durationMs, err: r.thrown }, 'job failed');
-        current = null;
-        deps.onFinished(result);
-        return result;
-      });
-      current = { job, controller, done: done.then(() => undefined) };
-      return done;
-    },
+    running: () => st.current?.job ?? null,
+    start: (spec) => startJob(st, spec),
     takeFinished() {
-      const f = finished;
-      finished = null;
+      const f = st.finished;
+      st.finished = null;
       return f;
     },
     async stop() {
-      stopping = true;
+      st.stopping = true;
       await this.abort();
     },
     async abort() {
-      if (!current) return;
-      current.controller.abort();
-      await current.done;
+      if (!st.current) return;
+      st.current.controller.abort();
+      await st.current.done;
     },
   };
+}
+
+interface RunnerState {
+  readonly deps: JobDeps;
+  current: { job: RunningJob; controller: AbortController; done: Promise<void> } | null;
+  finished: FinishedJob | null;
+  stopping: boolean;
+}
+
+type JobOutcome =
+  | { readonly ok: true }
+  | {
+    readonly ok: false; readonly error: string; readonly thrown: Error; readonly retryable: boolean;
+    readonly stage: string | undefined; readonly rewindFailed: boolean; readonly unclaimed: boolean;
+  };
+
+function startJob(st: RunnerState, spec: JobSpec): Promise<FinishedJob> {
+  const { deps } = st;
+  // A tick left behind by a stop must not start PostgreSQL after the shutdown stopped it.
+  if (st.stopping) throw new Error(`the agent is stopping: job ${spec.kind} not started`);
+  if (st.current) throw new Error(`job ${st.current.job.spec.kind} is already running`);
+  const controller = new AbortController();
+  const job: RunningJob = { spec, startedMs: deps.clock.monoMs() };
+  deps.logger.info({ job: spec.kind }, 'job started');
+  const done = execute(deps, spec, controller.signal).then(
+    (): JobOutcome => ({ ok: true as const }),
+    failureOf,
+  ).then((r) => finishJob(st, job, r));
+  st.current = { job, controller, done: done.then(() => undefined) };
+  return done;
+}
+
+function failureOf(err: unknown): JobOutcome {
+  return {
+    ok: false as const,
+    error: errorMessage(err),
+    thrown: asError(err),
+    // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
+    retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
+    stage: typeof err === 'object' && err !== null && typeof (err as { stage?: unknown }).stage === 'string' ? (err as { stage: string }).stage : undefined,
+    rewindFailed: typeof err === 'object' && err !== null && (err as { rewindFailed?: unknown }).rewindFailed === true,
+    unclaimed: typeof err === 'object' && err !== null && (err as { unclaimed?: unknown }).unclaimed === true,
+  };
+}
+
+function finishJob(st: RunnerState, job: RunningJob, r: JobOutcome): FinishedJob {
+  const { deps } = st;
+  const { spec } = job;
+  const log = deps.logger;
+  const durationMs = Math.round(deps.clock.monoMs() - job.startedMs);
+  const failure = r.ok ? {} : {
+    error: r.error, retryable: r.retryable, ...(r.stage === undefined ? {} : { stage: r.stage }),
+    ...(r.rewindFailed ? { rewindFailed: true } : {}), ...(r.unclaimed ? { unclaimed: true } : {}),
+  };
+  const result: FinishedJob = { spec, ok: r.ok, finishedMs: deps.clock.monoMs(), ...failure };
+  st.finished = result;
+  if (r.ok) log.info({ job: spec.kind, durationMs }, 'job finished');
+  else log.error({ job: spec.kind, durationMs, err: r.thrown }, 'job failed');
+  st.current = null;
+  deps.onFinished(result);
+  return result;
+}
+
+async function execute(deps: JobDeps, spec: JobSpec, signal: AbortSignal): Promise<void> {
+  const { pg } = deps;
+  const log = deps.logger;
+  switch (spec.kind) {
+    case 'bootstrap': await pg.bootstrap(deps.dynamicConfig(), signal); return;
+    case 'clone':
+      await pg.clone(spec.source, signal);
+      await pg.startReplica(spec.source, signal);
+      return;
+    case 'startPrimary':
+      await proveKeyBeforeWritableStart(deps, signal);
+      await pg.startPrimary(signal);
+      return;
+    case 'startReplica': await pg.startReplica(spec.leader, signal); return;
+    case 'rejoin': {
+      const { rewound } = await pg.rejoin(spec.leader, signal);
+      log.info({ leader: spec.leader.name, rewound }, 'rejoined as replica');
+      return;
+    }
+    case 'switchover':
+      await runSwitchover({ ...deps, spec, signal });
+      return;
+    case 'promote':
+      await runPromotion({ ...deps, spec, signal });
+      return;
+    case 'restart':
+      pg.beginRestart?.();
+      await pg.stop('fast', 60_000, signal);
+      if (spec.role === 'primary') {
+        await proveKeyBeforeWritableStart(deps, signal);
+        await pg.startPrimary(signal);
+      } else {
+        await pg.startReplica(spec.leader, signal);
+      }
+      return;
+    case 'reinit': {
+      await pg.stop('immediate', 30_000, signal);
+      const movedTo = await pg.moveDataAside('reinitialize requested');
+      log.warn({ movedTo }, 'reinit: old data directory kept aside; remove it when no longer needed');
+      await pg.clone(spec.source, signal);
+      await pg.startReplica(spec.source, signal);
+      return;
+    }
+    default: {
+      const never: never = spec;
+      throw new Error(`unknown job ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * The key was ours when the tick decided, but the executor may reach the start seconds later
+ * (a slow renew on a lossy link) and the key may be gone by then, a replica promoted on seeing
+ * us stopped. The key is read once more after this job became visible on GET /patroni
+ * (pg_ha_agent.starting_as): a member that saw us stopped and took the key read it after
+ * this check. Not in pause: the operator runs PostgreSQL, with or without the key.
+ */
+async function proveKeyBeforeWritableStart(deps: JobDeps, signal: AbortSignal): Promise<void> {
+  if (deps.dynamicConfig().pause) return;
+  if (await deps.dcs.checkLeadership(signal)) return;
+  throw new AgentError('key-lost-before-start', 'the leader key is no longer ours: postgresql not started as primary', { retryable: true });
 }
 
 /** What a running job starts PostgreSQL as (GET /patroni's pg_ha_agent.starting_as), or null. */
