@@ -110,85 +110,97 @@ function destroy(client: pg.Client): void {
 
 /** One reusable connection, re-opened after any connection-level failure. */
 export function createSqlConnection(opts: SqlConnectionOptions): SqlConnection {
-  let client: pg.Client | null = null;
-  let connecting: Promise<pg.Client> | null = null;
-  let closed = false;
-
-  const drop = (c: pg.Client): void => {
-    if (client === c) client = null;
-    destroy(c);
-  };
-
-  const connect = async (deadlineMs: number): Promise<pg.Client> => {
-    const c = new pg.Client({
-      host: opts.target.host,
-      port: opts.target.port,
-      user: opts.target.user,
-      database: opts.target.database,
-      ...(opts.target.password !== undefined ? { password: opts.target.password } : {}),
-      ...(opts.target.ssl ? { ssl: opts.target.ssl } : {}),
-      connectionTimeoutMillis: Math.max(1, deadlineMs),
-      statement_timeout: Math.max(1, opts.timeoutMs - 50),
-      application_name: opts.applicationName ?? 'pg-ha-agent',
-      keepAlive: true,
-    });
-    c.on('error', (err) => {
-      opts.logger.debug({ err }, 'postgres connection error');
-      drop(c);
-    });
-    c.on('end', () => {
-      if (client === c) client = null;
-    });
-    await c.connect();
-    return c;
-  };
-
-  const getClient = async (deadlineMs: number): Promise<pg.Client> => {
-    if (client) return client;
-    connecting ??= connect(deadlineMs).finally(() => {
-      connecting = null;
-    });
-    const c = await connecting;
-    if (closed) {
-      destroy(c);
-      throw new SqlError('closed', 'connection closed', null);
-    }
-    client = c;
-    return c;
-  };
-
+  const st: ConnectionState = { opts, client: null, connecting: null, closed: false };
   return {
-    async query<T>(text: string, params: readonly unknown[] = [], qo: QueryOptions = {}): Promise<T[]> {
-      if (closed) throw new SqlError('closed', 'connection closed', null);
-      const timeoutMs = qo.timeoutMs ?? opts.timeoutMs;
-      return withDeadline(timeoutMs, qo.signal, async (started) => {
-        let c: pg.Client;
-        try {
-          c = await getClient(timeoutMs);
-        } catch (err) {
-          throw new SqlError('connect', `cannot connect to ${opts.target.host}:${opts.target.port}: ${describe(err)}`, sqlStateOf(err), err);
-        }
-        // The caller may have given up while we connected: do not start a query nobody awaits.
-        if (!started(c)) throw new SqlError('timeout', 'gave up before the query was sent', null);
-        try {
-          const res = await c.query(text, params as unknown[]);
-          return res.rows as T[];
-        } catch (err) {
-          const state = sqlStateOf(err);
-          if (state === null) drop(c);
-          throw new SqlError(state ? 'server' : 'connect', `query failed: ${describe(err)}`, state, err);
-        }
-      }, (c) => {
-        if (c) drop(c);
-      });
+    query<T>(text: string, params: readonly unknown[] = [], qo: QueryOptions = {}): Promise<T[]> {
+      return runQuery<T>(st, text, params, qo);
     },
-    async close() {
-      closed = true;
-      const c = client;
-      client = null;
-      if (c) await c.end().catch(() => undefined);
-    },
+    close: () => closeConnection(st),
   };
+}
+
+interface ConnectionState {
+  readonly opts: SqlConnectionOptions;
+  client: pg.Client | null;
+  connecting: Promise<pg.Client> | null;
+  closed: boolean;
+}
+
+function drop(st: ConnectionState, c: pg.Client): void {
+  if (st.client === c) st.client = null;
+  destroy(c);
+}
+
+async function connect(st: ConnectionState, deadlineMs: number): Promise<pg.Client> {
+  const { opts } = st;
+  const c = new pg.Client({
+    host: opts.target.host,
+    port: opts.target.port,
+    user: opts.target.user,
+    database: opts.target.database,
+    ...(opts.target.password !== undefined ? { password: opts.target.password } : {}),
+    ...(opts.target.ssl ? { ssl: opts.target.ssl } : {}),
+    connectionTimeoutMillis: Math.max(1, deadlineMs),
+    statement_timeout: Math.max(1, opts.timeoutMs - 50),
+    application_name: opts.applicationName ?? 'pg-ha-agent',
+    keepAlive: true,
+  });
+  c.on('error', (err) => {
+    opts.logger.debug({ err }, 'postgres connection error');
+    drop(st, c);
+  });
+  c.on('end', () => {
+    if (st.client === c) st.client = null;
+  });
+  await c.connect();
+  return c;
+}
+
+async function getClient(st: ConnectionState, deadlineMs: number): Promise<pg.Client> {
+  if (st.client) return st.client;
+  st.connecting ??= connect(st, deadlineMs).finally(() => {
+    st.connecting = null;
+  });
+  const c = await st.connecting;
+  if (st.closed) {
+    destroy(c);
+    throw new SqlError('closed', 'connection closed', null);
+  }
+  st.client = c;
+  return c;
+}
+
+async function runQuery<T>(st: ConnectionState, text: string, params: readonly unknown[], qo: QueryOptions): Promise<T[]> {
+  const { opts } = st;
+  if (st.closed) throw new SqlError('closed', 'connection closed', null);
+  const timeoutMs = qo.timeoutMs ?? opts.timeoutMs;
+  return withDeadline(timeoutMs, qo.signal, async (started) => {
+    let c: pg.Client;
+    try {
+      c = await getClient(st, timeoutMs);
+    } catch (err) {
+      throw new SqlError('connect', `cannot connect to ${opts.target.host}:${opts.target.port}: ${describe(err)}`, sqlStateOf(err), err);
+    }
+    // The caller may have given up while we connected: do not start a query nobody awaits.
+    if (!started(c)) throw new SqlError('timeout', 'gave up before the query was sent', null);
+    try {
+      const res = await c.query(text, params as unknown[]);
+      return res.rows as T[];
+    } catch (err) {
+      const state = sqlStateOf(err);
+      if (state === null) drop(st, c);
+      throw new SqlError(state ? 'server' : 'connect', `query failed: ${describe(err)}`, state, err);
+    }
+  }, (c) => {
+    if (c) drop(st, c);
+  });
+}
+
+async function closeConnection(st: ConnectionState): Promise<void> {
+  st.closed = true;
+  const c = st.client;
+  st.client = null;
+  if (c) await c.end().catch(() => undefined);
 }
 
 function describe(err: unknown): string {
