@@ -34,30 +34,10 @@ export function createLocalActions(deps: LocalActionsDeps) {
   const now = deps.wallNowMs ?? Date.now;
   let scheduled: { plan: ScheduledRestart; timer: NodeJS.Timeout } | null = null;
 
-  async function restartNow(req: RestartRequest, postmasterStartTime?: string | null): Promise<RestartOutcome | { kind: 'cancelled'; reason: string }> {
-    const bound = (req.timeoutSec ?? 300) * 1000;
-    const t0 = Date.now();
-    const { id, answer } = deps.requests.ask({
-      kind: 'restart',
-      ...(req.role !== undefined ? { role: req.role } : {}),
-      ...(req.postgresVersion !== undefined ? { postgresVersion: req.postgresVersion } : {}),
-      ...(req.restartPending !== undefined ? { restartPending: req.restartPending } : {}),
-      ...(postmasterStartTime !== undefined ? { postmasterStartTime } : {}),
-    });
-    const settled: Settled | null = await within(answer, bound);
-    if (settled === null) deps.requests.withdraw(id);
-    if (settled === null) return { kind: 'failed', reason: `restart did not finish within ${bound / 1000} s` };
-    if (settled.kind === 'refused') return { kind: 'failed', reason: settled.reason };
-    if (settled.kind !== 'started') return { kind: settled.kind, reason: settled.reason };
-    const result = await within(settled.done, Math.max(0, bound - (Date.now() - t0)));
-    if (result === null) return { kind: 'failed', reason: `restart did not finish within ${bound / 1000} s` };
-    return result.ok ? { kind: 'restarted' } : { kind: 'failed', reason: result.error ?? 'unknown error' };
-  }
-
   async function runScheduled(plan: ScheduledRestart): Promise<void> {
     scheduled = null;
     const { scheduledAtMs: _at, ...request } = plan.request;
-    deps.onScheduledRestart?.(await restartNow(request, plan.postmasterStartTime));
+    deps.onScheduledRestart?.(await restartNow(deps, request, plan.postmasterStartTime));
   }
 
   function schedule(req: RestartRequest & { scheduledAtMs: number }): RestartOutcome {
@@ -75,7 +55,7 @@ export function createLocalActions(deps: LocalActionsDeps) {
 
   async function restart(req: RestartRequest): Promise<RestartOutcome> {
     if (req.scheduledAtMs !== undefined) return schedule({ ...req, scheduledAtMs: req.scheduledAtMs });
-    const outcome = await restartNow(req);
+    const outcome = await restartNow(deps, req);
     // Only a scheduled restart is compared with the postmaster's start time.
     return outcome.kind === 'cancelled' ? { kind: 'failed', reason: outcome.reason } : outcome;
   }
@@ -92,15 +72,37 @@ export function createLocalActions(deps: LocalActionsDeps) {
     return scheduled?.plan ?? null;
   }
 
-  async function reinitialize(req: ReinitializeRequest): Promise<ReinitializeOutcome> {
-    const { id, answer } = deps.requests.ask({ kind: 'reinit', force: req.force });
-    const settled = await within(answer, REINIT_ANSWER_BOUND_MS);
-    if (settled === null) deps.requests.withdraw(id);
-    if (settled === null) return { kind: 'refused', reason: `the agent loop did not answer within ${REINIT_ANSWER_BOUND_MS / 1000} s` };
-    // The job runs on; POST /reinitialize answers once it started, as Patroni does.
-    if (settled.kind === 'started') return { kind: 'started' };
-    return { kind: 'refused', reason: settled.reason };
-  }
+  const reinitialize = (req: ReinitializeRequest): Promise<ReinitializeOutcome> => reinitializeVia(deps, req);
 
   return { restart, cancelScheduledRestart, scheduledRestart, reinitialize };
+}
+
+async function restartNow(deps: LocalActionsDeps, req: RestartRequest, postmasterStartTime?: string | null): Promise<RestartOutcome | { kind: 'cancelled'; reason: string }> {
+  const bound = (req.timeoutSec ?? 300) * 1000;
+  const t0 = Date.now();
+  const { id, answer } = deps.requests.ask({
+    kind: 'restart',
+    ...(req.role !== undefined ? { role: req.role } : {}),
+    ...(req.postgresVersion !== undefined ? { postgresVersion: req.postgresVersion } : {}),
+    ...(req.restartPending !== undefined ? { restartPending: req.restartPending } : {}),
+    ...(postmasterStartTime !== undefined ? { postmasterStartTime } : {}),
+  });
+  const settled: Settled | null = await within(answer, bound);
+  if (settled === null) deps.requests.withdraw(id);
+  if (settled === null) return { kind: 'failed', reason: `restart did not finish within ${bound / 1000} s` };
+  if (settled.kind === 'refused') return { kind: 'failed', reason: settled.reason };
+  if (settled.kind !== 'started') return { kind: settled.kind, reason: settled.reason };
+  const result = await within(settled.done, Math.max(0, bound - (Date.now() - t0)));
+  if (result === null) return { kind: 'failed', reason: `restart did not finish within ${bound / 1000} s` };
+  return result.ok ? { kind: 'restarted' } : { kind: 'failed', reason: result.error ?? 'unknown error' };
+}
+
+async function reinitializeVia(deps: LocalActionsDeps, req: ReinitializeRequest): Promise<ReinitializeOutcome> {
+  const { id, answer } = deps.requests.ask({ kind: 'reinit', force: req.force });
+  const settled = await within(answer, REINIT_ANSWER_BOUND_MS);
+  if (settled === null) deps.requests.withdraw(id);
+  if (settled === null) return { kind: 'refused', reason: `the agent loop did not answer within ${REINIT_ANSWER_BOUND_MS / 1000} s` };
+  // The job runs on; POST /reinitialize answers once it started, as Patroni does.
+  if (settled.kind === 'started') return { kind: 'started' };
+  return { kind: 'refused', reason: settled.reason };
 }
