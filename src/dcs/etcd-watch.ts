@@ -48,69 +48,83 @@ class HintQueue {
 export async function* watchPrefix(
   client: Etcd3, prefix: string, signal: AbortSignal, log: Logger,
 ): AsyncIterable<WatchHint> {
-  const queue = new HintQueue();
-  let watcher: Watcher | null = null;
-  let retryMs = WATCH_RETRY_MIN_MS;
-  let retryTimer: NodeJS.Timeout | null = null;
-  let lastRevision = 0;
-  let stopped = false;
-
+  const w: WatchState = {
+    client, prefix, log, queue: new HintQueue(), watcher: null, retryMs: WATCH_RETRY_MIN_MS, retryTimer: null, lastRevision: 0, stopped: false,
+  };
   // Runs on abort even while the consumer is not iterating, so no watcher or timer outlives it.
-  const stop = (): void => {
-    stopped = true;
-    if (retryTimer !== null) clearTimeout(retryTimer);
-    // Not awaited: with etcd down the cancel only completes after a reconnect.
-    void watcher?.cancel().catch(() => undefined);
-    watcher = null;
-    queue.close();
-  };
-
-  const start = (): void => {
-    retryTimer = null;
-    if (stopped) return;
-    let w: Watcher;
-    try {
-      w = client.watch().prefix(prefix).watcher();
-    } catch (err) {
-      log.warn({ err: asError(err), prefix }, 'etcd watch cannot start');
-      stop();
-      return;
-    }
-    watcher = w;
-    w.on('connected', (res: IWatchResponse) => {
-      retryMs = WATCH_RETRY_MIN_MS;
-      lastRevision = Math.max(lastRevision, Number(res.header.revision));
-      // Whatever happened before the watch (re)attached is unknown to the caller.
-      queue.push({ revision: lastRevision, keys: [], resync: true });
-    });
-    w.on('data', (res: IWatchResponse) => {
-      lastRevision = Math.max(lastRevision, Number(res.header.revision));
-      if (res.events.length === 0) return; // progress notification
-      queue.push({ revision: lastRevision, keys: res.events.map((e) => e.kv.key.toString()), resync: false });
-    });
-    w.on('disconnected', (err: Error) => {
-      if (!stopped) log.warn({ err, prefix }, 'etcd watch disconnected');
-    });
-    w.on('error', (err: Error) => {
-      if (stopped) return;
-      // etcd cancelled the watch (typically: resume revision compacted). Start over from now.
-      log.warn({ err, prefix, retryMs }, 'etcd watch cancelled, restarting');
-      watcher = null;
-      retryTimer = setTimeout(start, retryMs);
-      retryMs = Math.min(retryMs * 2, WATCH_RETRY_MAX_MS);
-    });
-  };
-
+  const stop = (): void => stopWatch(w);
   signal.addEventListener('abort', stop, { once: true });
-  start();
+  startWatch(w);
   try {
     for (;;) {
-      const hint = await queue.take(signal);
-      if (hint === null || stopped) return;
+      const hint = await w.queue.take(signal);
+      if (hint === null || w.stopped) return;
       yield hint;
     }
   } finally {
     signal.removeEventListener('abort', stop);
     stop();
   }
+}
+
+interface WatchState {
+  readonly client: Etcd3;
+  readonly prefix: string;
+  readonly log: Logger;
+  readonly queue: HintQueue;
+  watcher: Watcher | null;
+  retryMs: number;
+  retryTimer: NodeJS.Timeout | null;
+  lastRevision: number;
+  stopped: boolean;
+}
+
+function stopWatch(w: WatchState): void {
+  w.stopped = true;
+  if (w.retryTimer !== null) clearTimeout(w.retryTimer);
+  // Not awaited: with etcd down the cancel only completes after a reconnect.
+  void w.watcher?.cancel().catch(() => undefined);
+  w.watcher = null;
+  w.queue.close();
+}
+
+function startWatch(w: WatchState): void {
+  w.retryTimer = null;
+  if (w.stopped) return;
+  let watcher: Watcher;
+  try {
+    watcher = w.client.watch().prefix(w.prefix).watcher();
+  } catch (err) {
+    w.log.warn({ err: asError(err), prefix: w.prefix }, 'etcd watch cannot start');
+    stopWatch(w);
+    return;
+  }
+  w.watcher = watcher;
+  listen(w, watcher);
+}
+
+function listen(w: WatchState, watcher: Watcher): void {
+  const { log, prefix, queue } = w;
+  watcher.on('connected', (res: IWatchResponse) => {
+    w.retryMs = WATCH_RETRY_MIN_MS;
+    w.lastRevision = Math.max(w.lastRevision, Number(res.header.revision));
+    // Whatever happened before the watch (re)attached is unknown to the caller.
+    queue.push({ revision: w.lastRevision, keys: [], resync: true });
+  });
+  watcher.on('data', (res: IWatchResponse) => {
+    w.lastRevision = Math.max(w.lastRevision, Number(res.header.revision));
+    if (res.events.length === 0) return; // progress notification
+    queue.push({ revision: w.lastRevision, keys: res.events.map((e) => e.kv.key.toString()), resync: false });
+  });
+  watcher.on('disconnected', (err: Error) => {
+    if (!w.stopped) log.warn({ err, prefix }, 'etcd watch disconnected');
+  });
+  watcher.on('error', (err: Error) => {
+    if (w.stopped) return;
+    // etcd cancelled the watch (typically: resume revision compacted). Start over from now.
+    log.warn({ err, prefix, retryMs: w.retryMs }, 'etcd watch cancelled, restarting');
+    w.watcher = null;
+    w.retryTimer = setTimeout(() => startWatch(w), w.retryMs);
+    w.retryMs = Math.min(w.retryMs * 2, WATCH_RETRY_MAX_MS);
+  });
 }
