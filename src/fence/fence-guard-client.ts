@@ -36,74 +36,95 @@ export interface FenceGuard {
 }
 
 /** handover: read by the caller before anything else (readHandover), or here; always before our guard starts. */
-export function startFenceGuard(deps: { dataDir: string; logger: Logger; handover?: Handover }): FenceGuard {
+export function startFenceGuard(deps: GuardDeps): FenceGuard {
   const script = fileURLToPath(new URL('../bin/fence-guard.js', import.meta.url));
-  let child: ChildProcess | null = null;
-  // Nothing is sent until the first tick knows: a new guard may have taken over a live deadline
-  // from the guard of a previous (killed) agent, and an early "disarm" would drop it.
-  let last: GuardMessage | null = null;
-  let closing = false;
+  // Nothing is sent until the first tick knows (last: null): a new guard may have taken over a live
+  // deadline from the guard of a previous (killed) agent, and an early "disarm" would drop it.
+  const g: GuardState = { deps, script, child: null, last: null, closing: false };
   const handover = deps.handover ?? readHandover(deps.dataDir);
-  if (handover.refused !== null) {
-    deps.logger.error({ reason: handover.refused },
-      'refusing the hand-over state of the previous agent run: its lease is not trusted, so the leader key is not re-attached; a writable postgresql is fenced and this node joins as a replica');
-  } else if (handover.deadlineMonoMs !== null) {
-    deps.logger.info({ deadlineMonoMs: Math.round(handover.deadlineMonoMs), leaseId: handover.leaseId },
-      'a previous agent run left an armed fence guard: its deadline stays in force until the leader key is re-attached');
-  } else if (handover.leaseId !== null) {
-    deps.logger.info({ leaseId: handover.leaseId }, 'a previous agent run held the leader key under this lease; it may be re-attached');
-  }
-
-  const send = (msg: GuardMessage | null) => {
-    if (msg && child?.stdin?.writable) child.stdin.write(`${JSON.stringify(msg)}\n`);
-  };
-
-  function launch(): void {
-    // Detached: its own process group, so a signal aimed at the agent's group does not reach it.
-    const c = spawn(process.execPath, [script, deps.dataDir], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
-    c.unref();
-    child = c;
-    c.stdin?.on('error', () => undefined);
-    deps.logger.info({ pid: c.pid }, 'fence guard started');
-    c.on('exit', (code, signal) => {
-      if (child === c) child = null;
-      if (closing) return;
-      deps.logger.warn({ code, signal }, 'fence guard exited; restarting it');
-      setTimeout(() => {
-        if (!closing) {
-          launch();
-          send(last);
-        }
-      }, 200).unref();
-    });
-    send(last);
-  }
-  launch();
+  logHandover(deps.logger, handover);
+  launch(g);
 
   return {
-    update(armed, deadlineMonoMs, leaseId) {
-      // JSON has no -Infinity: an armed guard without a lease gets a deadline in the past.
-      const msg: GuardMessage = armed ? { type: 'arm', deadlineMonoMs: Number.isFinite(deadlineMonoMs) ? deadlineMonoMs : 0, leaseId } : { type: 'disarm', leaseId };
-      if (JSON.stringify(msg) === JSON.stringify(last)) return;
-      last = msg;
-      send(msg);
-    },
-    async close() {
-      closing = true;
-      const c = child;
-      if (!c || c.exitCode !== null) return;
-      const exited = new Promise<void>((r) => c.once('exit', () => r()));
-      send({ type: 'exit' });
-      // An armed guard stays after we exit (restart in place, or a stop that could not stop
-      // PostgreSQL): once our last messages are in its pipe there is nothing to wait for.
-      const flushed = new Promise<void>((r) => c.stdin?.end(() => r()) ?? r());
-      await Promise.race([last?.type === 'arm' ? flushed : exited, new Promise((r) => setTimeout(r, 2_000))]);
-    },
-    pid: () => child?.pid ?? null,
+    update: (armed, deadlineMonoMs, leaseId) => update(g, armed, deadlineMonoMs, leaseId),
+    close: () => close(g),
+    pid: () => g.child?.pid ?? null,
     handedOverDeadline: () => handover.deadlineMonoMs,
     handedOverLeaseId: () => handover.leaseId,
     handover: () => handover,
   };
+}
+
+interface GuardDeps {
+  readonly dataDir: string;
+  readonly logger: Logger;
+  readonly handover?: Handover;
+}
+
+interface GuardState {
+  readonly deps: GuardDeps;
+  readonly script: string;
+  child: ChildProcess | null;
+  last: GuardMessage | null;
+  closing: boolean;
+}
+
+function logHandover(logger: Logger, handover: Handover): void {
+  if (handover.refused !== null) {
+    logger.error({ reason: handover.refused },
+      'refusing the hand-over state of the previous agent run: its lease is not trusted, so the leader key is not re-attached; a writable postgresql is fenced and this node joins as a replica');
+  } else if (handover.deadlineMonoMs !== null) {
+    logger.info({ deadlineMonoMs: Math.round(handover.deadlineMonoMs), leaseId: handover.leaseId },
+      'a previous agent run left an armed fence guard: its deadline stays in force until the leader key is re-attached');
+  } else if (handover.leaseId !== null) {
+    logger.info({ leaseId: handover.leaseId }, 'a previous agent run held the leader key under this lease; it may be re-attached');
+  }
+}
+
+function send(g: GuardState, msg: GuardMessage | null): void {
+  if (msg && g.child?.stdin?.writable) g.child.stdin.write(`${JSON.stringify(msg)}\n`);
+}
+
+function launch(g: GuardState): void {
+  const { deps } = g;
+  // Detached: its own process group, so a signal aimed at the agent's group does not reach it.
+  const c = spawn(process.execPath, [g.script, deps.dataDir], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
+  c.unref();
+  g.child = c;
+  c.stdin?.on('error', () => undefined);
+  deps.logger.info({ pid: c.pid }, 'fence guard started');
+  c.on('exit', (code, signal) => {
+    if (g.child === c) g.child = null;
+    if (g.closing) return;
+    deps.logger.warn({ code, signal }, 'fence guard exited; restarting it');
+    setTimeout(() => {
+      if (!g.closing) {
+        launch(g);
+        send(g, g.last);
+      }
+    }, 200).unref();
+  });
+  send(g, g.last);
+}
+
+function update(g: GuardState, armed: boolean, deadlineMonoMs: number, leaseId: string | null): void {
+  // JSON has no -Infinity: an armed guard without a lease gets a deadline in the past.
+  const msg: GuardMessage = armed ? { type: 'arm', deadlineMonoMs: Number.isFinite(deadlineMonoMs) ? deadlineMonoMs : 0, leaseId } : { type: 'disarm', leaseId };
+  if (JSON.stringify(msg) === JSON.stringify(g.last)) return;
+  g.last = msg;
+  send(g, msg);
+}
+
+async function close(g: GuardState): Promise<void> {
+  g.closing = true;
+  const c = g.child;
+  if (!c || c.exitCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  send(g, { type: 'exit' });
+  // An armed guard stays after we exit (restart in place, or a stop that could not stop
+  // PostgreSQL): once our last messages are in its pipe there is nothing to wait for.
+  const flushed = new Promise<void>((r) => c.stdin?.end(() => r()) ?? r());
+  await Promise.race([g.last?.type === 'arm' ? flushed : exited, new Promise((r) => setTimeout(r, 2_000))]);
 }
 
 /**
