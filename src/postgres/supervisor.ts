@@ -115,6 +115,9 @@ interface SupervisorState {
 function supervisorState(opts: PgSupervisorOptions): SupervisorState {
   const { config, runner } = opts;
   const log = opts.logger;
+  const deps = { config, runner, logger: log };
+  const paths = pgPaths(config);
+  const mutex = new Mutex();
   const sql = createSqlConnection({
     target: localTarget(config),
     logger: log,
@@ -122,7 +125,7 @@ function supervisorState(opts: PgSupervisorOptions): SupervisorState {
     applicationName: 'pg-ha-agent supervisor',
   });
   return {
-    opts, config, runner, log, deps: { config, runner, logger: log }, paths: pgPaths(config), mutex: new Mutex(), sql,
+    opts, config, runner, log, deps, paths, mutex, sql,
     ...(opts.followTimeoutMs === undefined ? {} : { followTimeoutMs: opts.followTimeoutMs }),
     dynamic: opts.dynamicConfig ?? null, fenced: null, inflight: null, uid: null,
   };
