@@ -78,48 +78,61 @@ export class Executor implements ExecutorPort {
     return { retickNow: false, retickSoon: failures.length > 0, halt: null, failures, undone, started };
   }
 
-  /** Returns false when a guard lost its compare. */
+  /**
+   * Returns false when a guard lost its compare. The awaits stay in this switch: an extra async
+   * function around one shifts the microtask interleaving the simulator's seeds replay.
+   */
   private async one(action: Exclude<Action, { kind: 'halt' | 'probeAgain' }>, local: LocalPg, started: Map<JobSpec, Promise<FinishedJob>>, signal?: AbortSignal): Promise<boolean> {
     const { dcs, pg, logger } = this.deps;
     switch (action.kind) {
-      case 'acquireLeader': return acquireLeader(this.deps, action, signal);
+      case 'acquireLeader': {
+        const won = await dcs.acquireLeader(signal, acquireGuards(action));
+        if (won) this.deps.onArm?.();
+        return won;
+      }
       case 'renewLeader': return dcs.renewLeader(signal);
       case 'releaseLeader': await dcs.releaseLeader(signal); return true;
       case 'claimInitialize': return dcs.initialize(action.systemId, signal);
-      case 'setInitialize': await setInitialize(dcs, action.systemId, signal); return true;
+      case 'setInitialize':
+        // initialize holds '' while the bootstrap runs; the leader replaces it with the sysid.
+        await dcs.deleteInitialize(signal);
+        await dcs.initialize(action.systemId, signal);
+        return true;
       case 'deleteInitialize': await dcs.deleteInitialize(signal); return true;
       case 'seedConfig': await dcs.setConfig(this.deps.bootstrapDcs(), 0, signal); return true;
       case 'promote': return this.promote(action);
-      case 'createSlots': await this.createSlots(action.members, signal); return true;
-      case 'follow': await pg.follow(action.leader, signal); return true;
-      case 'fence':
-        this.deps.onFence(action.reason);
-        await pg.fence(action.reason);
+      case 'createSlots': {
+        const key = [...action.members].sort().join(',');
+        if (key === this.slotsFor) return true;
+        await pg.syncSlots(action.members, signal);
+        this.slotsFor = key;
         return true;
+      }
+      case 'follow': await pg.follow(action.leader, signal); return true;
+      case 'fence': this.deps.onFence(action.reason); await pg.fence(action.reason); return true;
       case 'clearFence': pg.clearFence(); return true;
       case 'stop': await pg.stop(action.mode, this.deps.dynamicConfig().primary_stop_timeout * 1000 || 60_000); return true;
       case 'startJob': started.set(action.job, this.deps.jobs.start(action.job)); return true;
       case 'abortJob': await this.deps.jobs.abort(); return true;
       case 'deleteFailover': await dcs.deleteFailover(action.modRevision, signal); return true;
-      case 'publishLeaderStatus': await publishLeaderStatus(dcs, local, signal); return true;
-      case 'writeSync': return writeSync(dcs, action, signal);
+      case 'publishLeaderStatus': {
+        const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;
+        if (optime !== null) await dcs.setStatus({ optime }, signal);
+        return true;
+      }
+      case 'writeSync': return dcs.setSync(syncOf(action), action.modRevision, signal);
       case 'deleteSync': return dcs.deleteSync(action.modRevision, signal);
       case 'setSyncStandbyNames': await pg.setSyncStandbyNames(action.value, signal); return true;
-      case 'applyDynamicConfig': await applyDynamicConfig(this.deps, action.revision, signal); return true;
+      case 'applyDynamicConfig':
+        await pg.applyDynamicConfig(this.deps.dynamicConfig(), signal);
+        logger.info({ configRevision: action.revision }, 'dynamic configuration applied to postgresql (reloaded)');
+        return true;
       default: {
         const never: never = action;
         logger.error({ action: never }, 'unknown action');
         return true;
       }
     }
-  }
-
-  /** Syncs the slots once per member set. */
-  private async createSlots(members: readonly string[], signal?: AbortSignal): Promise<void> {
-    const key = [...members].sort().join(',');
-    if (key === this.slotsFor) return;
-    await this.deps.pg.syncSlots(members, signal);
-    this.slotsFor = key;
   }
 
   /** Starts the promotion job (history, then pg_promote) and returns: ticks go on renewing the lease. */
@@ -134,32 +147,12 @@ export class Executor implements ExecutorPort {
   }
 }
 
-async function acquireLeader(deps: ExecutorDeps, action: Extract<Action, { kind: 'acquireLeader' }>, signal?: AbortSignal): Promise<boolean> {
+/** The revisions decide() asked acquireLeader to compare (only those it set). */
+function acquireGuards(action: Extract<Action, { kind: 'acquireLeader' }>): { statusRev?: number; viewRevision?: number; historyRev?: number } {
   const { statusRev, viewRevision, historyRev } = action;
-  const won = await deps.dcs.acquireLeader(signal, {
-    ...(statusRev === undefined ? {} : { statusRev }), ...(viewRevision === undefined ? {} : { viewRevision }), ...(historyRev === undefined ? {} : { historyRev }),
-  });
-  if (won) deps.onArm?.();
-  return won;
+  return { ...(statusRev === undefined ? {} : { statusRev }), ...(viewRevision === undefined ? {} : { viewRevision }), ...(historyRev === undefined ? {} : { historyRev }) };
 }
 
-async function setInitialize(dcs: Dcs, systemId: string, signal?: AbortSignal): Promise<void> {
-  // initialize holds '' while the bootstrap runs; the leader replaces it with the sysid.
-  await dcs.deleteInitialize(signal);
-  await dcs.initialize(systemId, signal);
-}
-
-async function publishLeaderStatus(dcs: Dcs, local: LocalPg, signal?: AbortSignal): Promise<void> {
-  const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;
-  if (optime !== null) await dcs.setStatus({ optime }, signal);
-}
-
-function writeSync(dcs: Dcs, action: Extract<Action, { kind: 'writeSync' }>, signal?: AbortSignal): Promise<boolean> {
-  const sync = { leader: action.leader, syncStandby: action.standbys, ...(action.quorum === undefined ? {} : { quorum: action.quorum }) };
-  return dcs.setSync(sync, action.modRevision, signal);
-}
-
-async function applyDynamicConfig(deps: ExecutorDeps, revision: Extract<Action, { kind: 'applyDynamicConfig' }>['revision'], signal?: AbortSignal): Promise<void> {
-  await deps.pg.applyDynamicConfig(deps.dynamicConfig(), signal);
-  deps.logger.info({ configRevision: revision }, 'dynamic configuration applied to postgresql (reloaded)');
+function syncOf(action: Extract<Action, { kind: 'writeSync' }>) {
+  return { leader: action.leader, syncStandby: action.standbys, ...(action.quorum === undefined ? {} : { quorum: action.quorum }) };
 }

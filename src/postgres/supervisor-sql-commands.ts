@@ -72,7 +72,17 @@ export async function promote(ctx: SqlCommandContext, timeoutMs: number, signal:
 export async function follow(ctx: SqlCommandContext, leader: UpstreamNode, signal: AbortSignal): Promise<FollowResult> {
   const { config, log, sql } = ctx;
   const t0 = performance.now();
-  await requireReplica(sql, leader, signal);
+  let inRecovery: boolean | undefined;
+  try {
+    const rows = await sql.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r', [], { signal });
+    inRecovery = rows[0]?.r;
+  } catch (err) {
+    if (err instanceof SqlError && err.kind !== 'aborted') {
+      throw new PgError('not-running', `cannot follow ${leader.name}: PostgreSQL does not answer (${err.message})`, { cause: err });
+    }
+    throw err;
+  }
+  if (inRecovery !== true) throw new PgError('follow-failed', `cannot follow ${leader.name}: PostgreSQL is not a replica`, { retryable: false });
   const settings = replicaSettings(config, ctx.dynamic, leader);
   const changed = await writeReplicaConf(config, 'replica', settings, await fileOwner(config));
   if (changed) {
@@ -93,19 +103,4 @@ export async function follow(ctx: SqlCommandContext, leader: UpstreamNode, signa
   const durationMs = Math.round(performance.now() - t0);
   log.info({ leader: leader.name, host: leader.host, port: leader.port, timeline: receiver.receivedTimeline, changed, durationMs }, 'replica follows new upstream');
   return { changed, receiver, durationMs };
-}
-
-/** follow() repoints a running replica only: a primary or a PostgreSQL that does not answer is refused. */
-async function requireReplica(sql: SqlConnection, leader: UpstreamNode, signal: AbortSignal): Promise<void> {
-  let inRecovery: boolean | undefined;
-  try {
-    const rows = await sql.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r', [], { signal });
-    inRecovery = rows[0]?.r;
-  } catch (err) {
-    if (err instanceof SqlError && err.kind !== 'aborted') {
-      throw new PgError('not-running', `cannot follow ${leader.name}: PostgreSQL does not answer (${err.message})`, { cause: err });
-    }
-    throw err;
-  }
-  if (inRecovery !== true) throw new PgError('follow-failed', `cannot follow ${leader.name}: PostgreSQL is not a replica`, { retryable: false });
 }
