@@ -75,25 +75,7 @@ export function createPgObserver(opts: PgObserverOptions): PgObserver {
     applicationName: 'pg-ha-agent observer',
   });
   const readControl = createControlDataReader(opts);
-  // The highest timeline the WAL receiver reported since this postmaster started. pg_control's
-  // timeline lags on a replica until its next restartpoint, so without this a replica whose
-  // receiver just stopped (its leader shut down for a switchover) reports the timeline it had
-  // before the last promotion, and the forked-timeline check wrongly rules it out.
-  let streamed: { start: string; tli: number } | null = null;
-  const withStreamedTimeline = (row: ObserveRow, fields: ReturnType<typeof runningFields>): ReturnType<typeof runningFields> => {
-    if (!row.in_recovery) return fields;
-    if (streamed?.start !== row.postmaster_start_time) streamed = { start: row.postmaster_start_time, tli: 0 };
-    streamed.tli = Math.max(streamed.tli, row.wal_receiver?.received_tli ?? 0);
-    return streamed.tli > fields.timeline ? { ...fields, timeline: streamed.tli } : fields;
-  };
-
-  const offline = async (signal: AbortSignal | undefined, err: SqlError): Promise<LocalPg> => {
-    const standbySignal = await fileExists(paths.standbySignal);
-    const pid = runningPostmasterPid(paths.postmasterPid);
-    const control = await readControl(signal);
-    if (pid === null) return { kind: 'down', dataDir: 'initialized', control, standbySignal };
-    return { kind: 'unresponsive', dataDir: 'initialized', control, standbySignal, pid, detail: err.message };
-  };
+  const streamed: StreamedTimeline = { last: null };
 
   return {
     async observe(signal) {
@@ -106,7 +88,7 @@ export function createPgObserver(opts: PgObserverOptions): PgObserver {
         [row] = await conn.query<ObserveRow>(OBSERVE_SQL, [], signal ? { signal } : {});
       } catch (err) {
         if (!(err instanceof SqlError) || err.kind === 'aborted') throw err;
-        return offline(signal, err);
+        return offline(paths, readControl, signal, err);
       }
       if (!row) throw new Error('observation query returned no row');
       return {
@@ -115,9 +97,36 @@ export function createPgObserver(opts: PgObserverOptions): PgObserver {
         control: controlFromRow(row),
         standbySignal: await fileExists(paths.standbySignal),
         pid: runningPostmasterPid(paths.postmasterPid),
-        ...withStreamedTimeline(row, runningFields(row)),
+        ...withStreamedTimeline(streamed, row, runningFields(row)),
       };
     },
     close: () => conn.close(),
   };
+}
+
+// The highest timeline the WAL receiver reported since this postmaster started. pg_control's
+// timeline lags on a replica until its next restartpoint, so without this a replica whose
+// receiver just stopped (its leader shut down for a switchover) reports the timeline it had
+// before the last promotion, and the forked-timeline check wrongly rules it out.
+interface StreamedTimeline {
+  last: { start: string; tli: number } | null;
+}
+
+function withStreamedTimeline(
+  streamed: StreamedTimeline, row: ObserveRow, fields: ReturnType<typeof runningFields>,
+): ReturnType<typeof runningFields> {
+  if (!row.in_recovery) return fields;
+  if (streamed.last?.start !== row.postmaster_start_time) streamed.last = { start: row.postmaster_start_time, tli: 0 };
+  streamed.last.tli = Math.max(streamed.last.tli, row.wal_receiver?.received_tli ?? 0);
+  return streamed.last.tli > fields.timeline ? { ...fields, timeline: streamed.last.tli } : fields;
+}
+
+async function offline(
+  paths: ReturnType<typeof pgPaths>, readControl: ReturnType<typeof createControlDataReader>, signal: AbortSignal | undefined, err: SqlError,
+): Promise<LocalPg> {
+  const standbySignal = await fileExists(paths.standbySignal);
+  const pid = runningPostmasterPid(paths.postmasterPid);
+  const control = await readControl(signal);
+  if (pid === null) return { kind: 'down', dataDir: 'initialized', control, standbySignal };
+  return { kind: 'unresponsive', dataDir: 'initialized', control, standbySignal, pid, detail: err.message };
 }
