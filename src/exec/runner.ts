@@ -69,6 +69,22 @@ export function wrapForUser(
   return ['runuser', ['-u', runAsUser, '--', cmd, ...args]];
 }
 
+function execaOptions(file: string, runOpts: RunOptions, killGraceMs: number | undefined) {
+  return {
+    reject: false,
+    timeout: runOpts.timeoutMs ?? 0,
+    ...(runOpts.signal ? { cancelSignal: runOpts.signal } : {}),
+    env: { ...runOpts.env },
+    extendEnv: true,
+    // A user-switched command cannot always read our cwd (e.g. /root); '/' always works.
+    cwd: runOpts.cwd ?? (file === 'runuser' ? '/' : process.cwd()),
+    ...(runOpts.input !== undefined ? { input: runOpts.input } : { stdin: 'ignore' as const }),
+    forceKillAfterDelay: killGraceMs ?? 2000,
+    stripFinalNewline: true,
+    encoding: 'utf8' as const,
+  };
+}
+
 export function createExecaRunner(opts: ExecaRunnerOptions): Runner {
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
   const log = opts.logger;
@@ -81,19 +97,7 @@ export function createExecaRunner(opts: ExecaRunnerOptions): Runner {
       const level = runOpts.logLevel ?? 'info';
       const fields = { cmd, args: args.map(redactArg) };
       log[level](fields, 'command started');
-      const res = await execa(file, argv, {
-        reject: false,
-        timeout: runOpts.timeoutMs ?? 0,
-        ...(runOpts.signal ? { cancelSignal: runOpts.signal } : {}),
-        env: { ...runOpts.env },
-        extendEnv: true,
-        // A user-switched command cannot always read our cwd (e.g. /root); '/' always works.
-        cwd: runOpts.cwd ?? (file === 'runuser' ? '/' : process.cwd()),
-        ...(runOpts.input !== undefined ? { input: runOpts.input } : { stdin: 'ignore' as const }),
-        forceKillAfterDelay: opts.killGraceMs ?? 2000,
-        stripFinalNewline: true,
-        encoding: 'utf8',
-      });
+      const res = await execa(file, argv, execaOptions(file, runOpts, opts.killGraceMs));
       const stdout = typeof res.stdout === 'string' ? res.stdout : '';
       const stderr = typeof res.stderr === 'string' ? res.stderr : '';
       if (res.isCanceled) {
