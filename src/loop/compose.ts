@@ -7,6 +7,7 @@ import { createEtcdDcs, type EtcdDcs } from '../dcs/etcd-dcs.js';
 import { createExecaRunner } from '../exec/runner.js';
 import { createFenceTimer } from '../fence/fence-timer.js';
 import { Fencing } from '../fence/fencing.js';
+import { FenceCount } from '../fence/fence-count.js';
 import { readHandover, startFenceGuard, type FenceGuard } from '../fence/fence-guard-client.js';
 import { componentLogger } from '../obs/logger.js';
 import { startingSnapshot, type StatusSnapshot } from '../obs/status.js';
@@ -62,13 +63,14 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
   const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root, reattachableLease: handover.leaseId });
   const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
   const late: Late = { loop: null, jobs: null };
+  const fences = new FenceCount();
   const dynamic = (): DynamicConfig => late.loop?.dynamic() ?? effectiveDynamicConfig(config, null);
   const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
   // A pgpass an older version left (wildcard lines) is rewritten to its scoped form now, not at the
   // next start, follow or config change of PostgreSQL (docs/postgres.md).
   await fileOwner(config).then((owner) => writePgpass(config, owner))
     .catch((err: unknown) => componentLogger(root, 'daemon').warn({ err: asError(err) }, 'could not rewrite the pgpass file'));
-  const { fencing, guard, early } = startFence({ config, root, dcs, pg, late, dynamic, handover });
+  const { fencing, guard, early } = startFence({ config, root, dcs, pg, late, dynamic, handover, fences });
   let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
   const peerHttp = createPeerHttp(() => config.restapi);
   // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths and the way out use
@@ -80,7 +82,7 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
   const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => late.loop?.wake() });
   const requests = new RequestQueue(() => late.loop?.wake());
   const loop = new AgentLoop({
-    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp, requests,
+    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp, requests, fences,
     publish: (snap) => { status = snap; },
   });
   late.jobs = jobs;
@@ -93,13 +95,13 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
 
 /** The fence timer, the guard process and Fencing, armed at once; a restarted leader re-attaches its key early. */
 function startFence(args: {
-  config: Config; root: Logger; dcs: EtcdDcs; pg: PgPort; late: Late; dynamic: () => DynamicConfig; handover: ReturnType<typeof readHandover>;
+  config: Config; root: Logger; dcs: EtcdDcs; pg: PgPort; late: Late; dynamic: () => DynamicConfig; handover: ReturnType<typeof readHandover>; fences: FenceCount;
 }): { fencing: Fencing; guard: FenceGuard; early: Promise<void> } {
   const { config, dcs, pg, late, handover } = args;
   const clock = systemClock;
   const fenceLog = componentLogger(args.root, 'fence');
   const fence = (reason: string): void => {
-    late.loop?.countFence();
+    args.fences.add();
     void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: asError(err) }, 'fence failed'));
   };
   const fenceTimer = createFenceTimer({ clock, logger: fenceLog, fence });

@@ -13,6 +13,7 @@ import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
 import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
 import { createFenceTimer } from '../../../src/fence/fence-timer.js';
+import { FenceCount } from '../../../src/fence/fence-count.js';
 import { Fencing } from '../../../src/fence/fencing.js';
 import { createJobRunner, startsAs, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
@@ -93,8 +94,9 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const stop = new AbortController();
   let loop: AgentLoop | null = null;
   const dynamic = () => loop?.dynamic() ?? w.bootstrapDcs;
+  const fences = new FenceCount();
   const fenceNow = (reason: string): void => {
-    loop?.countFence();
+    fences.add();
     void pg.fence(reason);
   };
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
@@ -138,7 +140,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     },
   };
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, decide: (input) => noteHalt(agent, w.decide(input)),
+    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, fences, decide: (input) => noteHalt(agent, w.decide(input)),
     publish: (snap) => publish(w, n, agent, snap),
   });
   watch(dcs, loop, stop.signal);
