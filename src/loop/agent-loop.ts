@@ -43,6 +43,10 @@ export interface LoopDeps {
   readonly requests?: RequestQueue;
   /** Fences counted by every fencer (the executor's fence action, the fence timer). */
   readonly fences?: FenceCount;
+  /** The last cluster view, shared with the readers of the dynamic config (built here if absent). */
+  readonly views?: ViewStore;
+  /** When ticks run; whoever has news (a job ended, a request, the fence) wakes it (built here if absent). */
+  readonly scheduler?: Scheduler;
 }
 
 export class AgentLoop {
@@ -53,9 +57,9 @@ export class AgentLoop {
   private readonly ports: TickPorts;
 
   constructor(private readonly deps: LoopDeps) {
-    this.views = new ViewStore(deps.logger);
+    this.views = deps.views ?? new ViewStore(deps.logger);
     this.fences = deps.fences ?? new FenceCount();
-    this.scheduler = new Scheduler({ clock: deps.clock, logger: deps.logger, ...(deps.timers ? { timers: deps.timers } : {}) });
+    this.scheduler = deps.scheduler ?? new Scheduler({ clock: deps.clock, logger: deps.logger, ...(deps.timers ? { timers: deps.timers } : {}) });
     this.ports = {
       config: deps.config, agentVersion: deps.agentVersion, dcs: deps.dcs, pg: deps.pg, jobs: deps.jobs, clock: deps.clock, logger: deps.logger,
       fencing: deps.fencing, peerHttp: deps.peerHttp, publish: deps.publish, ...(deps.requests ? { requests: deps.requests } : {}),
