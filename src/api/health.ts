@@ -1,7 +1,8 @@
 // Health checks: pure functions of (published snapshot, query, monotonic now). Nothing here does
 // I/O, so a health request costs a few property reads no matter what etcd or PostgreSQL are doing.
 import type { JobBackoff } from '../core/decide-types.js';
-import type { NodeStatus, StatusSnapshot, XlogReplica } from '../obs/status.js';
+import type { NodeStatus, XlogReplica } from '../obs/node-status.js';
+import type { StatusSnapshot } from '../obs/status.js';
 import { etcdWarnings, isValidLeaderNow, leaseSecondsLeft } from '../obs/status.js';
 import type { Parsed } from './units.js';
 import { parseByteSize } from './units.js';

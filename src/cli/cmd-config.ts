@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { ClusterView } from '../core/cluster.js';
-import { mergeDynamicConfig, storedPatchBase, validatePatchedConfig } from '../config/dynamic.js';
+import { mergeDynamicConfig, storedPatchBase, validatePatchedConfig } from '../config/dynamic-stored.js';
 import { formatProblem } from '../config/errors.js';
 import { formatLsn } from '../core/lsn.js';
 import { callAnyMember, readCluster } from './cluster.js';

@@ -82,8 +82,12 @@ function primaryStartFailed(input: DecideInput): Decision | null {
   if (!last || last.ok || last.retryable === true || last.spec.kind !== 'startPrimary') return null;
   if (input.cluster?.leader?.name !== input.self.name || input.local.kind !== 'down') return null;
   if (isPaused(input) || input.memory.switchoverAbort?.restart === true) return null;
-  return decision(input, [{ kind: 'releaseLeader' }],
-    `releasing the leader key: postgresql failed to start as primary after a crash (${firstLine(last.error)}); a replica can take over`,
+  // The read-only start is under way before the key goes: a race probing us in between must see
+  // a member starting postgresql (it waits for it), not one stopped with no job, which it ranks
+  // out although this former primary may hold the most WAL (seed 60 of set 5).
+  const startReadOnly: Action[] = [...(input.fenced ? [{ kind: 'clearFence' } as const] : []), { kind: 'startJob', job: { kind: 'startReplica', leader: null } }];
+  return decision(input, [...startReadOnly, { kind: 'releaseLeader' }],
+    `releasing the leader key: postgresql failed to start as primary after a crash (${firstLine(last.error)}); starting it read-only so its wal position can compete, and a replica can take over`,
     { lastJob: null, primaryDownSinceMs: null });
 }
 

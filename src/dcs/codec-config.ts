@@ -4,7 +4,7 @@
 // reject is an invalid key (logged, treated as absent), never an exception in the loop; a key
 // the agent refuses (synchronous_mode: true, ...) is left out and reported in `notes`, and the
 // rest of the config applies (issue 22). A key it does not know is kept and reported (issue 13).
-import { readStoredDynamicConfig } from '../config/dynamic.js';
+import { readStoredDynamicConfig } from '../config/dynamic-stored.js';
 import { formatProblem } from '../config/errors.js';
 import type { DynamicConfig } from '../config/types.js';
 import { compactJson, invalid, ok, parseJson, type Decoded, type JsonRecord } from './codec-util.js';

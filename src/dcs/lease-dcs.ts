@@ -9,7 +9,9 @@ import { encodeLeader, encodeStatus } from './codec-keys.js';
 import { encodeMember } from './codec-member.js';
 import { clusterPrefix, validateMemberName } from './keys.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { Leadership } from './leadership.js';
 import { DcsError, type Dcs, type LeaseState } from './port.js';
+import type { KvRecord } from './view.js';
 import { asError } from '../errors.js';
 
 export interface LeaseDcsOptions {
@@ -39,17 +41,9 @@ class LeaseDcs extends ClusterStore implements Dcs {
   private readonly name: string;
   private readonly clock: Clock;
   private readonly keeper: LeaseKeeper;
+  private readonly lead: Leadership;
   /** Last member value written, to skip identical puts (each put wakes every watcher). */
   private lastMember: { value: string; lease: string; atMs: number } | null = null;
-  /** The lease id under which the leader key was last proven ours; null when not leading. */
-  private heldUnder: string | null = null;
-  private readonly lostListeners = new Set<(cause: string) => void>();
-  private readonly reattachable: string | null | undefined;
-  /**
-   * Send time of our last write that replicas count as a sign of life of the leader (the leader
-   * key's create, heartbeat or re-attach, the status key, our member key). See leadership().
-   */
-  private visibleSendMs = -Infinity;
 
   constructor(opts: LeaseDcsOptions) {
     super(opts.backend, clusterPrefix(opts.namespace, opts.scope), opts.logger);
@@ -60,14 +54,9 @@ class LeaseDcs extends ClusterStore implements Dcs {
     }
     this.name = opts.name;
     this.clock = opts.clock;
-    this.reattachable = opts.reattachableLease;
     this.keeper = new LeaseKeeper(opts.backend, opts.clock, opts.logger, opts.ttlSec,
       margin === undefined ? undefined : () => margin);
-    // etcd said the lease is gone (keepalive TTL <= 0, "lease not found" on a put): if the key
-    // hung on it, leadership ended now, not at the next tick (S1, revoked or early-expired lease).
-    this.keeper.subscribe((state) => {
-      if (this.heldUnder !== null && state.leaseId !== this.heldUnder) this.endLeadership(`lease ${this.heldUnder} is gone in etcd`);
-    });
+    this.lead = new Leadership(this.keeper, this.log, opts.reattachableLease);
   }
 
   private get leaderKey(): string {
@@ -92,55 +81,23 @@ class LeaseDcs extends ClusterStore implements Dcs {
     this.keeper.setTtl(ttlSec);
   }
 
-  /**
-   * S2 across hosts: a replica that finds the leader key gone judges the former leader's deadline
-   * from when it last saw one of that leader's keys change (src/core/former-leader.ts). A keepalive
-   * that no visible write follows (a renewal during a promotion, a member touch with nothing new)
-   * would move our deadline past what any replica can know. So leadership counts the lease only up
-   * to the last visible write's send time + TTL - margin: a keepalive alone never extends it.
-   */
+  /** The lease as far as replicas can know it is alive (S2 across hosts; see Leadership.current()). */
   leadership(): LeaseState | null {
-    const state = this.keeper.state();
-    if (this.heldUnder === null || state.leaseId !== this.heldUnder) return null;
-    const visible = this.keeper.deadlineFrom(this.visibleSendMs);
-    return visible < state.validUntilMs ? { ...state, validUntilMs: visible } : state;
-  }
-
-  private sawVisible(sendMs: number): void {
-    if (sendMs > this.visibleSendMs) this.visibleSendMs = sendMs;
+    return this.lead.current();
   }
 
   onLeadershipLost(listener: (cause: string) => void): () => void {
-    this.lostListeners.add(listener);
-    return () => this.lostListeners.delete(listener);
+    return this.lead.onLost(listener);
   }
 
   async checkLeadership(signal?: AbortSignal): Promise<boolean> {
-    const held = this.heldUnder;
+    const held = this.lead.lease;
     if (held === null) return false;
     const cur = (await this.txn([], [{ op: 'get', key: this.leaderKey }], [], signal)).gets[0] ?? null;
     if (cur !== null && cur.value === this.name && cur.lease === held) return true;
     // Only if nothing proved or ended it while we read.
-    if (this.heldUnder === held) this.endLeadership(cur === null ? 'leader key deleted' : `leader key now holds ${cur.value} under lease ${cur.lease ?? 'none'}`);
+    if (this.lead.lease === held) this.lead.end(cur === null ? 'leader key deleted' : `leader key now holds ${cur.value} under lease ${cur.lease ?? 'none'}`);
     return false;
-  }
-
-  private proveLeadership(leaseId: string): void {
-    if (this.heldUnder !== leaseId) this.log.info({ leaseId }, 'leadership proven under lease');
-    this.heldUnder = leaseId;
-  }
-
-  private endLeadership(cause: string): void {
-    if (this.heldUnder === null) return;
-    this.heldUnder = null;
-    this.log.warn({ cause }, 'leadership lost');
-    for (const l of this.lostListeners) {
-      try {
-        l(cause);
-      } catch {
-        // One listener's failure must not keep the others from fencing.
-      }
-    }
   }
 
   // ---- leader --------------------------------------------------------------------------------
@@ -165,15 +122,15 @@ class LeaseDcs extends ClusterStore implements Dcs {
       );
     });
     if (res.succeeded) {
-      this.sawVisible(sentMs);
-      this.proveLeadership(used);
+      this.lead.sawVisible(sentMs);
+      this.lead.prove(used);
       this.log.info({ revision: res.revision, leaseId: used }, 'leader key acquired');
       return true;
     }
     const holder = res.gets[0] ?? null;
     // Already ours under our lease (an earlier attempt landed although its answer was lost).
     if (holder !== null && holder.value === this.name && holder.lease === used) {
-      this.proveLeadership(used);
+      this.lead.prove(used);
       return true;
     }
     if (holder === null && (opts.statusRev !== undefined || opts.viewRevision !== undefined || opts.historyRev !== undefined)) {
@@ -187,46 +144,54 @@ class LeaseDcs extends ClusterStore implements Dcs {
 
   async renewLeader(signal?: AbortSignal): Promise<boolean> {
     this.checkOpen();
-    // The heartbeat before the keepalive (see leadership()): our member key put again under the
-    // lease the leader key is proven under, so replicas see a sign of life no later than the
-    // keepalive's send. The member key, not the leader key: replicas' loops do not wake on it.
-    const held = this.heldUnder;
-    const last = this.lastMember;
-    if (held !== null && last !== null && last.lease === held && this.keeper.state().leaseId === held) {
-      const sentMs = this.clock.monoMs();
-      // A failed heartbeat only means this renewal does not extend leadership (see leadership()):
-      // the keepalive still runs, so etcd keeps our keys while the deadline holds. "lease not
-      // found" is left to the keepalive to find out for the keeper.
-      const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(
-        () => true,
-        (err: unknown) => {
-          if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: asError(err) }, 'leader heartbeat failed');
-          return false;
-        },
-      );
-      if (beat) {
-        this.sawVisible(sentMs);
-        this.lastMember = { ...last, atMs: sentMs };
-      }
-    }
+    // The member-key heartbeat goes before the keepalive, never after it (see leaderHeartbeat).
+    await this.leaderHeartbeat(signal);
     const lease = await this.keeper.ensure(signal);
     const cur = (await this.txn([], [{ op: 'get', key: this.leaderKey }], [], signal)).gets[0] ?? null;
     if (cur === null || cur.value !== this.name) {
       this.log.warn({ holder: cur?.value ?? null }, 'leader key no longer ours');
-      this.endLeadership(cur === null ? 'leader key absent at renewal' : `leader key held by ${cur.value}`);
+      this.lead.end(cur === null ? 'leader key absent at renewal' : `leader key held by ${cur.value}`);
       return false;
     }
     if (cur.lease === lease) {
-      this.proveLeadership(lease);
+      this.lead.prove(lease);
       return true;
     }
-    // The key names us under another lease (we restarted): move it onto ours, guarded by value and
-    // mod_revision so a concurrent change wins. Only from the lease our previous run handed over:
-    // that proves the key is ours, not a stranger's, a restored backup's or an operator's put.
-    if (this.reattachable !== undefined && (cur.lease === undefined || cur.lease === null || cur.lease !== this.reattachable)) {
-      throw new DcsError('invalid', `the leader key names this node under lease ${cur.lease ?? 'none'}, which this run cannot prove was its own`
-        + ` (handed-over lease: ${this.reattachable ?? 'none'}); not re-attaching it: it ends with its lease`, { retryable: false });
+    return this.reattachLeader(cur, signal);
+  }
+
+  /**
+   * The heartbeat before the keepalive (see leadership()): our member key put again under the
+   * lease the leader key is proven under, so replicas see a sign of life no later than the
+   * keepalive's send. The member key, not the leader key: replicas' loops do not wake on it.
+   */
+  private async leaderHeartbeat(signal?: AbortSignal): Promise<void> {
+    const held = this.lead.lease;
+    const last = this.lastMember;
+    if (held === null || last === null || last.lease !== held || this.keeper.state().leaseId !== held) return;
+    const sentMs = this.clock.monoMs();
+    // A failed heartbeat only means this renewal does not extend leadership (see leadership()):
+    // the keepalive still runs, so etcd keeps our keys while the deadline holds. "lease not
+    // found" is left to the keepalive to find out for the keeper.
+    const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(
+      () => true,
+      (err: unknown) => {
+        if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: asError(err) }, 'leader heartbeat failed');
+        return false;
+      },
+    );
+    if (beat) {
+      this.lead.sawVisible(sentMs);
+      this.lastMember = { ...last, atMs: sentMs };
     }
+  }
+
+  /**
+   * The key names us under another lease (we restarted): move it onto ours, guarded by value and
+   * mod_revision so a concurrent change wins. Only from the lease our previous run handed over.
+   */
+  private async reattachLeader(cur: KvRecord, signal?: AbortSignal): Promise<boolean> {
+    this.lead.checkReattachable(cur.lease);
     let used = '';
     let sentMs = 0;
     const res = await this.keeper.with(signal, (l) => {
@@ -241,15 +206,14 @@ class LeaseDcs extends ClusterStore implements Dcs {
     });
     this.log.info({ fromLeaseId: cur.lease, toLeaseId: used, succeeded: res.succeeded }, 'leader key re-attached');
     if (res.succeeded) {
-      this.sawVisible(sentMs);
-      this.proveLeadership(used);
+      this.lead.sawVisible(sentMs);
+      this.lead.prove(used);
     }
     return res.succeeded;
   }
 
   async releaseLeader(signal?: AbortSignal, opts: { readonly lastLsn?: number } = {}): Promise<boolean> {
-    // A voluntary release is not a loss: no listener fires for our own delete.
-    this.heldUnder = null;
+    this.lead.release();
     const status: Op[] = opts.lastLsn === undefined ? [] : [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus({ optime: opts.lastLsn }) }];
     const res = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
@@ -275,7 +239,7 @@ class LeaseDcs extends ClusterStore implements Dcs {
       // Re-put an unchanged value at most once per TTL, to repair an external delete.
       if (last && last.value === value && last.lease === lease && now - last.atMs < this.keeper.ttl * 1000) return;
       await this.txn([], [{ op: 'put', key: this.memberKey, value, lease }], [], signal);
-      this.sawVisible(now);
+      this.lead.sawVisible(now);
       this.lastMember = { value, lease, atMs: now };
     });
   }
@@ -288,7 +252,7 @@ class LeaseDcs extends ClusterStore implements Dcs {
   async setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void> {
     const sentMs = this.clock.monoMs();
     await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(status) }], [], signal);
-    this.sawVisible(sentMs);
+    this.lead.sawVisible(sentMs);
   }
 
   async removeCluster(signal?: AbortSignal): Promise<void> {

@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { decide } from '../core/decide.js';
 import type { DecideInput, Decision } from '../core/decide-types.js';
 import type { Dcs } from '../dcs/port.js';
+import { FenceCount } from '../fence/fence-count.js';
 import type { StatusSnapshot } from '../obs/status.js';
 import { Executor, type ExecutorPort } from './executor.js';
 import type { JobRunner } from './jobs.js';
@@ -40,23 +41,29 @@ export interface LoopDeps {
   readonly peerHttp: PeerHttp;
   /** Operator requests the API queued (restart, reinitialize): decide() answers them. */
   readonly requests?: RequestQueue;
+  /** Fences counted by every fencer (the executor's fence action, the fence timer). */
+  readonly fences?: FenceCount;
+  /** The last cluster view, shared with the readers of the dynamic config (built here if absent). */
+  readonly views?: ViewStore;
+  /** When ticks run; whoever has news (a job ended, a request, the fence) wakes it (built here if absent). */
+  readonly scheduler?: Scheduler;
 }
 
 export class AgentLoop {
   private state: TickState = initialTickState();
-  /** Fences by the executor and by the fence timer (countFence), for the status snapshot. */
-  private fenceEvents = 0;
+  private readonly fences: FenceCount;
   private readonly views: ViewStore;
   private readonly scheduler: Scheduler;
   private readonly ports: TickPorts;
 
   constructor(private readonly deps: LoopDeps) {
-    this.views = new ViewStore(deps.logger);
-    this.scheduler = new Scheduler({ clock: deps.clock, logger: deps.logger, ...(deps.timers ? { timers: deps.timers } : {}) });
+    this.views = deps.views ?? new ViewStore(deps.logger);
+    this.fences = deps.fences ?? new FenceCount();
+    this.scheduler = deps.scheduler ?? new Scheduler({ clock: deps.clock, logger: deps.logger, ...(deps.timers ? { timers: deps.timers } : {}) });
     this.ports = {
       config: deps.config, agentVersion: deps.agentVersion, dcs: deps.dcs, pg: deps.pg, jobs: deps.jobs, clock: deps.clock, logger: deps.logger,
       fencing: deps.fencing, peerHttp: deps.peerHttp, publish: deps.publish, ...(deps.requests ? { requests: deps.requests } : {}),
-      decide: deps.decide ?? decide, executor: deps.executor ?? this.productExecutor(), views: this.views, fenceEvents: () => this.fenceEvents,
+      decide: deps.decide ?? decide, executor: deps.executor ?? this.productExecutor(), views: this.views, fenceEvents: () => this.fences.total(),
     };
   }
 
@@ -67,8 +74,8 @@ export class AgentLoop {
       selfName: deps.config().name,
       bootstrapDcs: () => deps.config().bootstrap.dcs,
       dynamicConfig: () => this.dynamic(),
-      onFence: () => { this.fenceEvents++; },
-      onArm: () => { deps.fencing.apply(); },
+      fences: this.fences,
+      fencing: deps.fencing,
     });
   }
 
@@ -93,10 +100,6 @@ export class AgentLoop {
 
   isJoined(): boolean {
     return this.state.joined;
-  }
-
-  countFence(): void {
-    this.fenceEvents++;
   }
 
   /** Wake the loop now (etcd change, job finished, postmaster gone). */

@@ -7,6 +7,7 @@ import { createEtcdDcs, type EtcdDcs } from '../dcs/etcd-dcs.js';
 import { createExecaRunner } from '../exec/runner.js';
 import { createFenceTimer } from '../fence/fence-timer.js';
 import { Fencing } from '../fence/fencing.js';
+import { FenceCount } from '../fence/fence-count.js';
 import { readHandover, startFenceGuard, type FenceGuard } from '../fence/fence-guard-client.js';
 import { componentLogger } from '../obs/logger.js';
 import { startingSnapshot, type StatusSnapshot } from '../obs/status.js';
@@ -17,11 +18,12 @@ import { withCallbacks } from '../postgres/pg-callbacks.js';
 import { asError } from '../errors.js';
 import { AgentLoop } from './agent-loop.js';
 import { systemClock } from './clock.js';
-import { effectiveDynamicConfig } from './dynamic-config.js';
 import { createJobRunner, startsAs, type JobRunner } from './jobs.js';
 import { createPeerHttp, type PeerHttp } from './peer-http.js';
 import type { PgPort } from './pg-port.js';
 import { RequestQueue } from './request-queue.js';
+import { Scheduler } from './scheduler.js';
+import { ViewStore } from './view-store.js';
 import { REATTACH_EARLY_BOUND_MS } from './way-out.js';
 
 export interface AgentParts {
@@ -47,9 +49,6 @@ export interface AgentParts {
   readonly early: Promise<void>;
 }
 
-/** Bound once built; the fence and the dcs callbacks read them late. */
-interface Late { loop: AgentLoop | null; jobs: JobRunner | null }
-
 export async function composeAgent(opts: { readonly config: Config; readonly logger: Logger }): Promise<AgentParts> {
   let config = opts.config;
   const root = opts.logger;
@@ -61,15 +60,20 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
   const handover = readHandover(config.postgresql.data_dir);
   const dcs = createEtcdDcs({ config, ttlSec: boot.ttl, retryTimeoutSec: boot.retry_timeout, clock, logger: root, reattachableLease: handover.leaseId });
   const runner = createExecaRunner({ logger: componentLogger(root, 'runner') });
-  const late: Late = { loop: null, jobs: null };
-  const dynamic = (): DynamicConfig => late.loop?.dynamic() ?? effectiveDynamicConfig(config, null);
+  const loopLog = componentLogger(root, 'loop');
+  // Built before the loop and handed to it, so nothing needs to call back into the loop: the last
+  // cluster view (the dynamic config's readers), the scheduler (whoever has news wakes it), the
+  // fence count (every fencer adds to it).
+  const views = new ViewStore(loopLog);
+  const scheduler = new Scheduler({ clock, logger: loopLog });
+  const wake = (): void => scheduler.wake();
+  const fences = new FenceCount();
+  const dynamic = (): DynamicConfig => views.dynamic(config);
   const pg = createPgAdapter({ config, logger: componentLogger(root, 'postgres'), runner, clock, dynamic });
   // A pgpass an older version left (wildcard lines) is rewritten to its scoped form now, not at the
   // next start, follow or config change of PostgreSQL (docs/postgres.md).
   await fileOwner(config).then((owner) => writePgpass(config, owner))
     .catch((err: unknown) => componentLogger(root, 'daemon').warn({ err: asError(err) }, 'could not rewrite the pgpass file'));
-  const { fencing, guard, early } = startFence({ config, root, dcs, pg, late, dynamic, handover });
-  let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
   const peerHttp = createPeerHttp(() => config.restapi);
   // Callbacks see what the loop and the jobs do to PostgreSQL; the fence paths and the way out use
   // the bare adapter, so no user command is ever in their way.
@@ -77,14 +81,14 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
     commands: () => config.postgresql.callbacks, scope: () => config.scope, runner, logger: componentLogger(root, 'callbacks'),
   });
   const pgCb = withCallbacks(pg, callbacks);
-  const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: () => late.loop?.wake() });
-  const requests = new RequestQueue(() => late.loop?.wake());
+  const jobs = createJobRunner({ selfName: config.name, pg: pgCb, dcs, clock, logger: componentLogger(root, 'jobs'), dynamicConfig: dynamic, peerHttp, onFinished: wake });
+  const { fencing, guard, early } = startFence({ config, root, dcs, pg, views, jobs, wake, dynamic, handover, fences });
+  let status: StatusSnapshot = startingSnapshot({ name: config.name, scope: config.scope, agentVersion, dynamic: boot, tags: config.tags, nowMonoMs: clock.monoMs() });
+  const requests = new RequestQueue(wake);
   const loop = new AgentLoop({
-    config: () => config, dcs, pg: pgCb, jobs, clock, logger: componentLogger(root, 'loop'), agentVersion, fencing, peerHttp, requests,
+    config: () => config, dcs, pg: pgCb, jobs, clock, logger: loopLog, agentVersion, fencing, peerHttp, requests, fences, views, scheduler,
     publish: (snap) => { status = snap; },
   });
-  late.jobs = jobs;
-  late.loop = loop;
   return {
     config: () => config, setConfig: (next) => { config = next; }, dynamic, root, agentVersion, clock,
     dcs, pg, jobs, loop, fencing, guard, peerHttp, requests, status: () => status, early,
@@ -93,22 +97,23 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
 
 /** The fence timer, the guard process and Fencing, armed at once; a restarted leader re-attaches its key early. */
 function startFence(args: {
-  config: Config; root: Logger; dcs: EtcdDcs; pg: PgPort; late: Late; dynamic: () => DynamicConfig; handover: ReturnType<typeof readHandover>;
+  config: Config; root: Logger; dcs: EtcdDcs; pg: PgPort; views: ViewStore; jobs: JobRunner; wake: () => void;
+  dynamic: () => DynamicConfig; handover: ReturnType<typeof readHandover>; fences: FenceCount;
 }): { fencing: Fencing; guard: FenceGuard; early: Promise<void> } {
-  const { config, dcs, pg, late, handover } = args;
+  const { config, dcs, pg, handover } = args;
   const clock = systemClock;
   const fenceLog = componentLogger(args.root, 'fence');
   const fence = (reason: string): void => {
-    late.loop?.countFence();
+    args.fences.add();
     void pg.fence(reason).catch((err: unknown) => fenceLog.error({ err: asError(err) }, 'fence failed'));
   };
   const fenceTimer = createFenceTimer({ clock, logger: fenceLog, fence });
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
   const fencing = new Fencing({
-    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => args.dynamic().pause, viewKnown: () => late.loop?.hasSeenCluster() ?? false, fenceTimer, guard,
-    startingWritable: () => startsAs(late.jobs?.running()?.spec ?? null) === 'primary',
+    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => args.dynamic().pause, viewKnown: () => args.views.latest() !== null, fenceTimer, guard,
+    startingWritable: () => startsAs(args.jobs.running()?.spec ?? null) === 'primary',
     fence,
-    wake: () => late.loop?.wake(),
+    wake: args.wake,
   });
   // A restarted agent whose previous run left a writable primary: its handed-over deadline is
   // enforced here too, not only by the guard, until the key is re-attached.

@@ -9,6 +9,7 @@ import type { Dcs } from '../dcs/port.js';
 import type { JobRunner } from './jobs.js';
 import type { PgPort } from './pg-port.js';
 import { asError, errorMessage } from '../errors.js';
+import type { FenceCount } from '../fence/fence-count.js';
 
 export interface ExecutorDeps {
   readonly dcs: Dcs;
@@ -20,9 +21,9 @@ export interface ExecutorDeps {
   readonly bootstrapDcs: () => DynamicConfig;
   readonly dynamicConfig: () => DynamicConfig;
   /** Counts the fence (the status snapshot's fence events); the fence itself is the action's. */
-  readonly onFence: (reason: string) => void;
-  /** Arm the fence timer and guard now (the key was just taken; a promotion may block for long). */
-  readonly onArm?: () => void;
+  readonly fences?: FenceCount;
+  /** Arms the fence timer and guard now (the key was just taken; a promotion may block for long). */
+  readonly fencing?: { apply(): unknown };
 }
 
 /** What the tick needs of an executor: the simulator and unit tests inject their own. */
@@ -87,7 +88,7 @@ export class Executor implements ExecutorPort {
     switch (action.kind) {
       case 'acquireLeader': {
         const won = await dcs.acquireLeader(signal, acquireGuards(action));
-        if (won) this.deps.onArm?.();
+        if (won) this.deps.fencing?.apply();
         return won;
       }
       case 'renewLeader': return dcs.renewLeader(signal);
@@ -109,7 +110,7 @@ export class Executor implements ExecutorPort {
         return true;
       }
       case 'follow': await pg.follow(action.leader, signal); return true;
-      case 'fence': this.deps.onFence(action.reason); await pg.fence(action.reason); return true;
+      case 'fence': this.deps.fences?.add(); await pg.fence(action.reason); return true;
       case 'clearFence': pg.clearFence(); return true;
       case 'stop': await pg.stop(action.mode, this.deps.dynamicConfig().primary_stop_timeout * 1000 || 60_000); return true;
       case 'startJob': started.set(action.job, this.deps.jobs.start(action.job)); return true;

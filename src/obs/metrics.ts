@@ -1,7 +1,8 @@
 // Prometheus text exposition of the status snapshot: Patroni's metric names (so existing
 // dashboards and alerts keep working) plus the agent's own under pg_ha_agent_*. Rendering is a
 // pure function of (snapshot, now); the counters are immutable values the loop replaces each tick.
-import type { StatusSnapshot, XlogPrimary, XlogReplica } from './status.js';
+import type { XlogPrimary, XlogReplica } from './node-status.js';
+import type { StatusSnapshot } from './status.js';
 import { isValidLeaderNow, leaseSecondsLeft } from './status.js';
 
 /** Upper bounds (seconds) of the tick duration histogram buckets; +Inf is implicit. */

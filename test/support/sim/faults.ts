@@ -10,21 +10,23 @@ import { startAgent } from './node.js';
 /** Chance per step that something happens while chaos is on. */
 const EVENT_RATE = 0.03;
 
-type Kind = 'crash' | 'agentKill' | 'agentStop' | 'agentRestart' | 'guardDeath' | 'pgHung' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss';
+type Kind = 'crash' | 'agentKill' | 'agentStop' | 'agentRestart' | 'guardDeath' | 'pgHung' | 'freeze' | 'etcdCut' | 'isolate' | 'etcdDown' | 'etcdLossy' | 'pgCrash' | 'pgBroken' | 'slowPromote' | 'switchover' | 'pause' | 'keyLoss' | 'foreignMember' | 'twinMember';
 const KINDS: readonly [Kind, number][] = [
   ['crash', 5], ['agentKill', 3], ['guardDeath', 2], ['freeze', 4], ['etcdCut', 4], ['isolate', 4], ['etcdDown', 1], ['etcdLossy', 3], ['pgCrash', 4], ['pgBroken', 1],
   ['slowPromote', 3], ['switchover', 3], ['pause', 1], ['keyLoss', 2], ['pgHung', 2], ['agentStop', 3], ['agentRestart', 2],
+  ['foreignMember', 1], ['twinMember', 1],
 ];
 /**
  * The fault sets, oldest first: 1 as of 2026-12-06, 2 adds the agent alone killed and guard
- * death, 3 a hung PostgreSQL, 4 the agent's way out (SIGTERM, restart in place). A seed replays
+ * death, 3 a hung PostgreSQL, 4 the agent's way out (SIGTERM, restart in place), 5 strangers'
+ * member keys (a Patroni member, a twin under an existing name). A seed replays
  * exactly only on the set it ran with (and on the code it ran with).
  */
-export type FaultSet = 1 | 2 | 3 | 4;
-export const LATEST_FAULT_SET: FaultSet = 4;
-const ADDED: Readonly<Record<FaultSet, readonly Kind[]>> = { 1: [], 2: ['agentKill', 'guardDeath'], 3: ['pgHung'], 4: ['agentStop', 'agentRestart'] };
+export type FaultSet = 1 | 2 | 3 | 4 | 5;
+export const LATEST_FAULT_SET: FaultSet = 5;
+const ADDED: Readonly<Record<FaultSet, readonly Kind[]>> = { 1: [], 2: ['agentKill', 'guardDeath'], 3: ['pgHung'], 4: ['agentStop', 'agentRestart'], 5: ['foreignMember', 'twinMember'] };
 function kindsOf(set: FaultSet): readonly [Kind, number][] {
-  const later = ([1, 2, 3, 4] as const).filter((s) => s > set).flatMap((s) => ADDED[s]);
+  const later = ([1, 2, 3, 4, 5] as const).filter((s) => s > set).flatMap((s) => ADDED[s]);
   return KINDS.filter(([k]) => !later.includes(k));
 }
 const total = (kinds: readonly [Kind, number][]): number => kinds.reduce((s, [, weight]) => s + weight, 0);
@@ -136,6 +138,10 @@ export function injectEvent(w: WorldState): void {
     case 'pause':
       setPause(w, true, nowMs(w) + w.rng.int(5, 40) * 1_000);
       return;
+    case 'foreignMember':
+    case 'twinMember':
+      addStranger(w, kind, n, until);
+      return;
   }
   log(w, `fault: ${kind} ${kind === 'etcdDown' ? 'all' : n.name}`);
 }
@@ -161,6 +167,28 @@ function keyLoss(w: WorldState, until: number): void {
   const freeze = n.agent !== null && w.rng.chance(0.5);
   if (freeze && n.agent) n.agent.owner.heldUntilMs = until;
   log(w, `fault: leader key of ${n.name} deleted${freeze ? ', its agent frozen' : ''}`);
+}
+
+/**
+ * A stranger's member key, put straight into etcd. A Patroni member (no `agent` field), which may
+ * claim to be primary; or a twin: another host's agent under n's name, which could only have
+ * joined while n's own member key was absent (a newcomer refuses a live twin before it writes).
+ */
+function addStranger(w: WorldState, kind: 'foreignMember' | 'twinMember', n: SimNode, until: number): void {
+  if (w.stranger !== null || w.etcdDownUntilMs !== null) return;
+  const twin = kind === 'twinMember';
+  if (twin && etcdView(w).members.some((m) => m.name === n.name)) return;
+  const name = twin ? n.name : 'patroni1';
+  const host = twin ? `twin-of-${n.name}` : name;
+  const member = {
+    conn_url: `postgres://${host}:5432/postgres`, api_url: `http://${host}:8008/patroni`, state: 'running',
+    role: !twin && w.rng.chance(0.5) ? 'primary' : 'replica', version: '3.0.2', xlog_location: w.rng.int(0, 1_000_000), timeline: 1,
+    ...(twin ? { agent: 'pg-ha-agent/twin' } : {}),
+  };
+  const key = `members/${name}`;
+  put(w, key, JSON.stringify(member));
+  w.stranger = { key, untilMs: until };
+  log(w, `fault: ${twin ? `a twin of ${n.name} joined from ${host}` : `a Patroni member ${name} (${member.role}) appeared`}`);
 }
 
 function requestSwitchover(w: WorldState): void {
@@ -207,5 +235,10 @@ export function recover(w: WorldState, all = false): void {
     log(w, 'etcd is back');
   }
   if (due(w.pauseUntilMs)) setPause(w, false, null);
+  if (w.stranger !== null && due(w.stranger.untilMs) && w.etcdDownUntilMs === null) {
+    del(w, w.stranger.key);
+    log(w, `operator: ${w.stranger.key} removed`);
+    w.stranger = null;
+  }
   if (all && w.etcdDownUntilMs === null && etcdView(w).failover) del(w, 'failover');
 }

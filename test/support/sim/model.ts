@@ -38,6 +38,8 @@ export interface AgentRuntime {
   /** Wake the loop (postmaster gone), as the daemon's postmaster watch does. */
   wake(): void;
   lastReason: string;
+  /** The reason of a decision that halted this run (not published: a refusal writes nothing more). */
+  haltReason: string | null;
   /** What GET /patroni serves: the last tick's status snapshot. */
   status: StatusSnapshot | null;
   /** What the job running now starts PostgreSQL as (GET /patroni's starting_as). */
@@ -104,13 +106,19 @@ export interface WorldState {
    */
   readonly historyFirst: boolean;
   /** Which faults are drawn (SimOptions.faultSet). */
-  readonly faultSet: 1 | 2 | 3 | 4;
+  readonly faultSet: 1 | 2 | 3 | 4 | 5;
   step: number;
   etcdDownUntilMs: number | null;
   /** Operator pause (the `pause` config key) until then. */
   pauseUntilMs: number | null;
   /** Faults and operator events are injected only while this is true. */
   chaos: boolean;
+  /**
+   * A stranger's member key in the cluster until then (fault set 5): a Patroni member (no `agent`
+   * field) or a twin, another host's agent that joined under an existing member's name while that
+   * member's key had lapsed. A newcomer refuses to join (exit 2) while it is there.
+   */
+  stranger: { readonly key: string; readonly untilMs: number } | null;
   /** The leader whose key an operator deleted (S1 exempts it until its deadline or the next acquire). */
   keyDeletedFrom: string | null;
   /**

@@ -7,11 +7,13 @@
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/types.js';
 import type { HistoryEntry } from '../../../src/core/cluster.js';
+import type { Decision } from '../../../src/core/decide-types.js';
 import { touchesLeaderKey, wakesTheLoop } from '../../../src/daemon.js';
 import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
 import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
 import { createFenceTimer } from '../../../src/fence/fence-timer.js';
+import { FenceCount } from '../../../src/fence/fence-count.js';
 import { Fencing } from '../../../src/fence/fencing.js';
 import { createJobRunner, startsAs, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
@@ -92,8 +94,9 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const stop = new AbortController();
   let loop: AgentLoop | null = null;
   const dynamic = () => loop?.dynamic() ?? w.bootstrapDcs;
+  const fences = new FenceCount();
   const fenceNow = (reason: string): void => {
-    loop?.countFence();
+    fences.add();
     void pg.fence(reason);
   };
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
@@ -119,7 +122,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   jobsRef = jobs;
   let termination: Termination | null = null;
   const agent: AgentRuntime = {
-    owner, fenced: false, status: null, lastReason: '',
+    owner, fenced: false, status: null, lastReason: '', haltReason: null,
     lease: () => dcs.lease(),
     startingAs: () => startsAs(jobs.running()?.spec ?? null),
     dynamic,
@@ -137,7 +140,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     },
   };
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, decide: w.decide,
+    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, fences, decide: (input) => noteHalt(agent, w.decide(input)),
     publish: (snap) => publish(w, n, agent, snap),
   });
   watch(dcs, loop, stop.signal);
@@ -182,3 +185,8 @@ function watch(dcs: Dcs, loop: AgentLoop, signal: AbortSignal): void {
   })().catch(() => undefined);
 }
 
+/** Keeps a halting decision's reason, which the halted tick does not publish. */
+function noteHalt(agent: AgentRuntime, d: Decision): Decision {
+  if (d.actions.some((a) => a.kind === 'halt')) agent.haltReason = d.reason;
+  return d;
+}

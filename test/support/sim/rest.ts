@@ -47,8 +47,18 @@ function simGet(w: WorldState, callerName: string, url: string): Promise<unknown
     w.probeFailedAt.set(probe, nowMs(w));
     return fail(PROBE_TIMEOUT_MS, 'connect timeout');
   }
-  if (target.agent === null) return fail(w.rng.int(1, 5), 'ECONNREFUSED');
-  if (!agentRuns(w, target)) return fail(PROBE_TIMEOUT_MS, 'timeout (no answer)');
+  // Any failed probe counts, not only a cut link: a frozen or stopped agent's member is as
+  // unknown to this race (seed 22 of set 5: a probe of a frozen member, which ran again before
+  // the promotion, was counted as reachable).
+  const sentAt = nowMs(w);
+  if (target.agent === null) {
+    w.probeFailedAt.set(probe, sentAt);
+    return fail(w.rng.int(1, 5), 'ECONNREFUSED');
+  }
+  if (!agentRuns(w, target)) {
+    w.probeFailedAt.set(probe, sentAt);
+    return fail(PROBE_TIMEOUT_MS, 'timeout (no answer)');
+  }
   const there = w.rng.int(1, 5);
   const back = w.rng.int(1, 5);
   return new Promise<unknown>((resolve, reject) => {
@@ -59,13 +69,19 @@ function simGet(w: WorldState, callerName: string, url: string): Promise<unknown
       settled = true;
       fn();
     };
-    owner.after(PROBE_TIMEOUT_MS, () => settle(() => reject(new TypeError('fetch failed: timeout (no answer)'))));
+    owner.after(PROBE_TIMEOUT_MS, () => settle(() => {
+      w.probeFailedAt.set(probe, sentAt);
+      reject(new TypeError('fetch failed: timeout (no answer)'));
+    }));
     target.agent?.owner.after(there, () => {
       let body: unknown;
       try {
         body = patroniBody(w, target);
       } catch (err) {
-        owner.after(back, () => settle(() => reject(err)));
+        owner.after(back, () => settle(() => {
+          w.probeFailedAt.set(probe, sentAt);
+          reject(err);
+        }));
         return;
       }
       owner.after(back, () => settle(() => resolve(body)));

@@ -1,4 +1,4 @@
-// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--fault-set 1|2|3|4]:
+// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--fault-set 1|2|3|4|5]:
 // runs seeds of the simulator over the real loop and prints one line per failing seed (with its
 // first violation) and a summary. --broken runs a broken decide() of broken.ts, --promote-first the
 // broken promotion order, to find seeds whose checks catch them.
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   if (broken !== '' && decide === undefined) throw new Error(`--broken wants one of ${Object.keys(BROKEN).join(', ')}`);
   const historyFirst = !process.argv.includes('--promote-first');
   const faultSet = Number(arg('fault-set', String(LATEST_FAULT_SET)));
-  if (![1, 2, 3, 4].includes(faultSet)) throw new Error(`--fault-set wants 1, 2, 3 or 4, got ${faultSet}`);
+  if (![1, 2, 3, 4, 5].includes(faultSet)) throw new Error(`--fault-set wants 1, 2, 3, 4 or 5, got ${faultSet}`);
   const t0 = performance.now();
   const failed: number[] = [];
   for (const seed of seeds) {

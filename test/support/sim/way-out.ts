@@ -64,8 +64,9 @@ function leavePortsOf(w: WorldState, n: SimNode, parts: RunParts): LeavePorts {
 
 /** The process ends; systemd (or the operator, after a stop) starts the agent again. */
 function exited(w: WorldState, n: SimNode, agent: AgentRuntime, code: number, termination: Termination | null): void {
-  if (termination === null && code !== 1) {
-    w.violations.push(`step ${w.step}: ${n.name} halted with exit code ${code}: ${agent.lastReason}`);
+  const refused = termination === null && code === 2 && refusedStranger(agent.haltReason ?? '');
+  if (termination === null && code !== 1 && !refused) {
+    w.violations.push(`step ${w.step}: ${n.name} halted with exit code ${code}: ${agent.haltReason ?? agent.lastReason}`);
   }
   log(w, `${n.name} exited with code ${code} (postgresql ${n.pg.running ? (n.pg.recovery ? 'running read-only' : 'running writable') : 'stopped'})`);
   // An armed guard holds this run's deadline and lease until the next run re-attaches the key.
@@ -74,5 +75,12 @@ function exited(w: WorldState, n: SimNode, agent: AgentRuntime, code: number, te
   agent.stop();
   n.agent = null;
   const restartMs = code === RESTART_IN_PLACE_EXIT_CODE ? 1_000 : termination === 'term' ? w.rng.int(2, 20) * 1_000 : 5_000;
-  n.faults.agentDownUntilMs = nowMs(w) + restartMs;
+  // systemd does not restart exit 2: the operator starts it again once the stranger's key is gone.
+  const after = refused ? Math.max(nowMs(w), w.stranger?.untilMs ?? 0) + w.rng.int(1, 10) * 1_000 : nowMs(w) + restartMs;
+  n.faults.agentDownUntilMs = after;
+}
+
+/** A newcomer's refusal to join beside a Patroni member or a twin (SPEC 5.12), which fault set 5 draws. */
+function refusedStranger(reason: string): boolean {
+  return reason.includes('is not a pg-ha-agent') || reason.includes('another live member already uses the name');
 }

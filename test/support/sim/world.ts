@@ -75,7 +75,7 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
   }));
   return {
     seed, rng: mulberry32(seed), vt, world: vt.owner('world'), store: new FakeEtcdStore(vt.clock), nodes, bootstrapDcs: bootstrapDcs(),
-    decide: decideFn, historyFirst, faultSet, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
+    decide: decideFn, historyFirst, faultSet, step: 0, etcdDownUntilMs: null, keyDeletedFrom: null, stranger: null, pauseUntilMs: null, chaos: false, canonical: [], probeFailedAt: new Map(), nextUid: 1,
     sysid: String(7_300_000_000_000_000_000n + BigInt(seed)), trace: [], violations: [],
     stats: { ticks: 0, promotions: 0, faults: 0, fences: 0, switchovers: 0, rewinds: 0 },
   };

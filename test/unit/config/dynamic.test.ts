@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DYNAMIC_CONFIG, mergeDynamicConfig, validateDynamicConfig } from '../../../src/config/dynamic.js';
+import { mergeDynamicConfig } from '../../../src/config/dynamic-stored.js';
+import { DEFAULT_DYNAMIC_CONFIG, validateDynamicConfig } from '../../../src/config/dynamic.js';
 
 describe('validateDynamicConfig', () => {
   it('fills defaults and keeps passthrough keys unchanged', () => {

@@ -1,7 +1,8 @@
 // Issue 23, config that Patroni accepts: values given as strings (parse_bool/parse_int), the
 // timing rule adjusted with a warning instead of refused, master_* names kept as sent.
 import { describe, expect, it } from 'vitest';
-import { mergeDynamicConfig, readStoredDynamicConfig, validateDynamicConfig } from '../../../src/config/dynamic.js';
+import { mergeDynamicConfig, readStoredDynamicConfig } from '../../../src/config/dynamic-stored.js';
+import { validateDynamicConfig } from '../../../src/config/dynamic.js';
 import { check, edit, problemsOf } from './helpers.js';
 
 describe('values given as strings, as Patroni reads them', () => {

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readStoredDynamicConfig, validateDynamicConfig } from '../../../src/config/dynamic.js';
+import { readStoredDynamicConfig } from '../../../src/config/dynamic-stored.js';
+import { validateDynamicConfig } from '../../../src/config/dynamic.js';
 import { DYNAMIC_REGISTRY } from '../../../src/config/registry-dynamic.js';
 import { LOCAL_REGISTRY } from '../../../src/config/registry-local.js';
 import { statusOf, type Registry } from '../../../src/config/registry.js';

@@ -100,10 +100,19 @@ describe('decide: leader postgresql failure (5.5)', () => {
   it('gives the key up when postgresql refused to start as primary (Patroni post_recover)', () => {
     const failed = finished({ kind: 'startPrimary' }, false, 'PostgreSQL did not start (pg_ctl exit 1); server log:\nFATAL: unrecognized parameter');
     const d = decide(input({ local: localPg.down({ state: 'in crash recovery' }), memory: memory({ primaryDownSinceMs: NOW_MS - 5_000, lastJob: failed }) }));
-    expect(kinds(d)).toEqual(['releaseLeader']);
-    expect(d.reason).toBe('releasing the leader key: postgresql failed to start as primary after a crash (PostgreSQL did not start (pg_ctl exit 1); server log:); a replica can take over');
+    // The read-only start is registered before the release: a racing peer's probe sees it starting.
+    expect(kinds(d)).toEqual(['startJob', 'releaseLeader']);
+    expect(jobOf(d)).toEqual({ kind: 'startReplica', leader: null });
+    expect(d.reason).toBe('releasing the leader key: postgresql failed to start as primary after a crash (PostgreSQL did not start (pg_ctl exit 1); server log:); starting it read-only so its wal position can compete, and a replica can take over');
     expect(d.memory.primaryDownSinceMs).toBeNull();
     expect(d.memory.lastJob).toBeNull();
+  });
+
+  it('a fenced primary that failed to start clears the fence first, then starts read-only and releases the key', () => {
+    const failed = finished({ kind: 'startPrimary' }, false, 'postgresql is fenced');
+    const d = decide(input({ fenced: true, local: localPg.down({ state: 'in production' }), memory: memory({ lastJob: failed }) }));
+    expect(kinds(d)).toEqual(['clearFence', 'startJob', 'releaseLeader']);
+    expect(jobOf(d)).toEqual({ kind: 'startReplica', leader: null });
   });
 
   it('keeps trying to start after a failed start in pause, and after an aborted switchover', () => {

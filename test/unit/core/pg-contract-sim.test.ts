@@ -20,7 +20,7 @@ function historyText(n: SimNode, timeline: number): string | null {
 
 function standIn(w: WorldState, n: SimNode): AgentRuntime {
   return {
-    owner: w.vt.owner(`contract-${n.name}`), fenced: false, status: null, lastReason: '',
+    owner: w.vt.owner(`contract-${n.name}`), fenced: false, status: null, lastReason: '', haltReason: null,
     lease: () => ({ leaseId: null, validUntilMs: 0 }),
     dynamic: () => w.bootstrapDcs,
     wake: () => undefined,

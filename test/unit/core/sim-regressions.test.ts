@@ -63,6 +63,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // counted as a sign of life outside pause and its lapsed member key as evidence
   // (src/core/former-leader.ts pausedAtSign: a put older than the config key's last change was made in pause).
   [537, 'S2: two primaries after a leader cut off in pause and a resume', 4],
+  // a primary whose restart failed released the key and only then, a tick later, started
+  // read-only to compete; a race probing it in between ranked it out as stopped, and a replica
+  // with less WAL promoted (src/core/decide.ts primaryStartFailed: the read-only start comes first).
+  [60, 'S2: a less advanced replica promoted beside a former primary about to start read-only', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
