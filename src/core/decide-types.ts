@@ -45,6 +45,8 @@ export type PeerProbe =
       readonly streaming: boolean;
       /** Its agent runs a job that starts PostgreSQL as this (our agents only). */
       readonly startingAs?: 'primary' | 'replica';
+      /** Its PostgreSQL is stopped: the WAL its data directory holds (pg_control), from its agent. */
+      readonly stoppedWal?: { readonly lsn: number; readonly timeline: number | null };
     }
   | { readonly name: string; readonly reachable: false; readonly error: string };
 

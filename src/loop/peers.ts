@@ -40,6 +40,9 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
   const agent = isObj(body['pg_ha_agent']) ? body['pg_ha_agent'] : {};
   const startingAs = agent['starting_as'] === 'primary' || agent['starting_as'] === 'replica' ? agent['starting_as'] : undefined;
   const wal = isPrimary ? num(xlog['location']) : received === null && replayed === null ? null : Math.max(received ?? 0, replayed ?? 0);
+  const stopped = isObj(agent['stopped_wal']) ? agent['stopped_wal'] : null;
+  const stoppedLsn = stopped ? num(stopped['lsn']) : null;
+  const stoppedTl = stopped ? num(stopped['timeline']) : null;
   return {
     name,
     reachable: true,
@@ -53,5 +56,6 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
     failoverPriority: num(tags['failover_priority']) ?? 1,
     streaming: body['replication_state'] === 'streaming',
     ...(startingAs === undefined ? {} : { startingAs }),
+    ...(stoppedLsn === null ? {} : { stoppedWal: { lsn: stoppedLsn, timeline: stoppedTl } }),
   };
 }

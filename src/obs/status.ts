@@ -58,6 +58,12 @@ export interface StatusSnapshot {
    * racing peer must not read "stopped" as "no longer writable" while a primary start is under way.
    */
   readonly startingAs?: 'primary' | 'replica';
+  /**
+   * PostgreSQL is stopped: the WAL its data directory holds, from pg_control (a clean primary
+   * stop's shutdown checkpoint; otherwise the last checkpoint, a lower bound). A race must not rank
+   * out a member that holds more WAL only because it is stopped a moment (seed 301 of set 5).
+   */
+  readonly stoppedWal?: { readonly lsn: number; readonly timeline: number };
 }
 
 /**
@@ -135,7 +141,15 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
     noloadbalance: inputs.tags.noloadbalance === true,
     counters: inputs.counters,
     jobBackoff: inputs.jobBackoff ?? null,
+    ...stoppedWalOf(inputs.local),
   });
+}
+
+function stoppedWalOf(local: LocalPg): { stoppedWal?: { lsn: number; timeline: number } } {
+  if (local.kind !== 'down' || !local.control) return {};
+  const c = local.control;
+  const lsn = c.state === 'shut down in recovery' ? Math.max(c.checkpointLsn, c.minRecoveryEndLsn) : c.checkpointLsn;
+  return { stoppedWal: { lsn, timeline: c.timeline } };
 }
 
 export interface StartingInputs {

@@ -141,6 +141,17 @@ describe('health details', () => {
     await app.app.close();
   });
 
+  it('a stopped postgresql shows the wal its data directory holds (pg_ha_agent.stopped_wal), which a racing peer reads', async () => {
+    const app = testApi({ config: testConfig(), clock, dcs, status: scenario('leader postgres stopped', clock) });
+    const body = (await app.app.inject({ url: '/patroni' })).json();
+    expect(body.state).toBe('stopped');
+    expect(body.pg_ha_agent.stopped_wal).toEqual({ lsn: expect.any(Number), timeline: expect.any(Number) });
+    expect(parsePatroniStatus('a', body)).toMatchObject({ running: false, stoppedWal: body.pg_ha_agent.stopped_wal });
+    app.status = scenario('leader', clock);
+    expect((await app.app.inject({ url: '/patroni' })).json().pg_ha_agent.stopped_wal).toBeUndefined();
+    await app.app.close();
+  });
+
   it('?lag= accepts bytes and size units and compares with the leader optime', async () => {
     api.status = scenario('replica lagging', clock); // 64 MB behind
     const code = async (q: string): Promise<number> => (await api.app.inject({ url: `/replica?${q}` })).statusCode;

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../../src/core/decide.js';
 import {
   action,
+  memory,
+  NOW_MS,
   cluster,
   dynamicConfig,
   input,
@@ -64,9 +66,13 @@ describe('decide: leader race', () => {
     expect(kinds(d)[0]).toBe('acquireLeader');
   });
 
-  it('ignores a more advanced peer whose postgresql is not running', () => {
-    const d = decide(raceInput({ peers: peers(peer('pg3', { walPosition: 9_000, running: false })) }));
-    expect(kinds(d)[0]).toBe('acquireLeader');
+  it('waits up to ttl for a more advanced peer whose postgresql is stopped (its agent starts it to compete), then ranks it out', () => {
+    const stopped = peers(peer('pg3', { walPosition: 9_000, running: false }));
+    const d = decide(raceInput({ peers: stopped }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('member pg3 is stopped with more wal (9000 vs own 5000)');
+    const later = decide(raceInput({ peers: stopped, memory: memory({ startingPeers: { pg3: NOW_MS - 10_000 } }) }));
+    expect(kinds(later)[0]).toBe('acquireLeader');
   });
 
   it('ignores a peer in the synchronous mode that is not the sync standby', () => {
@@ -84,8 +90,8 @@ describe('decide: leader race', () => {
     expect(d.reason).toContain('member pg3 still reports itself primary');
   });
 
-  it('does not abort for a peer whose primary is stopped', () => {
-    const d = decide(raceInput({ peers: peers(peer('pg3', { role: 'primary', running: false, walPosition: 9_000 })) }));
+  it('does not abort for a peer whose primary is stopped (once the wait for it to start is over)', () => {
+    const d = decide(raceInput({ peers: peers(peer('pg3', { role: 'primary', running: false, walPosition: 9_000 })), memory: memory({ startingPeers: { pg3: NOW_MS - 10_000 } }) }));
     expect(kinds(d)[0]).toBe('acquireLeader');
   });
 

@@ -67,6 +67,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // read-only to compete; a race probing it in between ranked it out as stopped, and a replica
   // with less WAL promoted (src/core/decide.ts primaryStartFailed: the read-only start comes first).
   [60, 'S2: a less advanced replica promoted beside a former primary about to start read-only', 5],
+  // the former primary of a switchover whose candidate froze waited a loop, stopped, before it
+  // started read-only; a race probing it then ranked it out and a replica with less WAL promoted
+  // (src/core/starting-peers.ts: a member stopped with more WAL is waited for, up to ttl).
+  [301, 'S2: a less advanced replica promoted beside a stopped former primary after a switchover', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {

@@ -41,6 +41,30 @@ describe('the race and a member starting postgresql', () => {
     expect(kinds(decide(raceInput({ peers: peers(stopped) })))).toContain('acquireLeader');
   });
 
+  // Seed 301 of set 5: the former primary of a switchover whose candidate froze waits a loop
+  // before it starts read-only; stopped, it held more WAL than the member that took the key.
+  const stopped = (over = {}) => peer('pg3', { role: 'primary', running: false, walPosition: null, timeline: null, streaming: false, stoppedWal: { lsn: 6_000, timeline: 1 }, ...over });
+
+  it('waits for a member stopped with more wal than ours (its pg_control), bounded by ttl', () => {
+    const d = decide(raceInput({ peers: peers(stopped()) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('member pg3 is stopped with more wal (6000 vs own 5000) and its agent answers; waiting up to 10000 ms for it to start and compete');
+    expect(d.memory.startingPeers).toEqual({ pg3: NOW_MS });
+    const later = decide(raceInput({ peers: peers(stopped()), memory: memory({ startingPeers: { pg3: NOW_MS - TTL_MS } }) }));
+    expect(kinds(later)).toContain('acquireLeader');
+  });
+
+  it('a position its agent last saw it running with counts as well (a postmaster that stopped since its last tick)', () => {
+    const { stoppedWal: _w, ...stale } = stopped({ walPosition: 6_000, timeline: 1 }) as Extract<ReturnType<typeof stopped>, { reachable: true }>;
+    expect(decide(raceInput({ peers: peers(stale) })).reason).toContain('member pg3 is stopped with more wal (6000 vs own 5000)');
+  });
+
+  it('a member stopped with no more wal than ours, on an older timeline, or nofailover is not waited for', () => {
+    expect(kinds(decide(raceInput({ peers: peers(stopped({ stoppedWal: { lsn: 5_000, timeline: 1 } })) })))).toContain('acquireLeader');
+    expect(kinds(decide(raceInput({ local: localPg.replica({ timeline: 2 }), peers: peers(stopped()) })))).toContain('acquireLeader');
+    expect(kinds(decide(raceInput({ peers: peers(stopped({ nofailover: true })) })))).toContain('acquireLeader');
+  });
+
   it('a primary whose key vanished takes it back at once: it does not wait', () => {
     const d = decide(raceInput({ name: 'pg2', local: localPg.primary(), peers: peers(starting()) }));
     expect(kinds(d)).toContain('acquireLeader');

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../../src/core/cluster.js';
 import { decide } from '../../../src/core/decide.js';
 import { historyFileName, historyFileText, timelineCatchUp } from '../../../src/core/timeline-catchup.js';
-import { action, cluster, input, kinds, localPg, member, memory, peer, peers, raceInput as baseRaceInput } from './builders.js';
+import { action, cluster, input, kinds, localPg, member, memory, NOW_MS, peer, peers, raceInput as baseRaceInput } from './builders.js';
 
 const h = (timeline: number, switchLsn: number, newLeader = 'pg9'): HistoryEntry => ({ timeline, switchLsn, reason: 'automatic failover', newLeader });
 
@@ -68,8 +68,9 @@ describe('decide: a replica behind the newest timeline', () => {
   });
 
   it('is not stopped by a member on a timeline its files cover, but is by one on a newer timeline', () => {
+    // Past the wait for a stopped member with more WAL to start (src/core/starting-peers.ts).
     const covered = peers(peer('pg3', { walPosition: 6_100, timeline: 2, running: false }));
-    expect(kinds(decide(raceInput({ cluster: behind, peers: covered })))[0]).toBe('acquireLeader');
+    expect(kinds(decide(raceInput({ cluster: behind, peers: covered, memory: { ...longGone, startingPeers: { pg3: NOW_MS - 10_000 } } })))[0]).toBe('acquireLeader');
     const newer = decide(raceInput({ cluster: behind, peers: peers(peer('pg3', { walPosition: 6_100, timeline: 3, running: false })) }));
     expect(kinds(newer)).toEqual([]);
     expect(newer.reason).toContain('member pg3 is on timeline 3');
