@@ -53,9 +53,23 @@ function decideNow(input: DecideInput): Decision {
   if (input.job) return whileJobRuns(input);
   if (input.local.dataDir === 'empty' && input.local.kind === 'down') return whenEmpty(input);
   const leader = input.cluster.leader;
-  if (!leader) return whenUnlocked(input);
+  if (!leader) return keyOrFence(input, whenUnlocked(input));
   if (leader.name === input.self.name) return whenLeader(input);
   return whenFollower(input, leader.name);
+}
+
+/**
+ * S1: a writable primary without the leader key either takes it back in this decision or is
+ * fenced. enforceLease lets it through when it may take the key, but the race can still hold it
+ * back (a former leader that may be writable, a probe to repeat); left running, it stayed writable
+ * without a key for as long as that lasted (seed 451 of set 5: a Patroni member claiming primary
+ * was taken for a former leader). Fenced, it starts read-only and competes with its WAL.
+ */
+function keyOrFence(input: DecideInput, d: Decision): Decision {
+  if (!isWritablePrimary(input) || isPaused(input)) return d;
+  if (d.actions.some((a) => a.kind === 'acquireLeader' || a.kind === 'fence')) return d;
+  return decision(input, [{ kind: 'fence', reason: 'primary without the leader key that cannot take it back now' }],
+    `fencing: postgresql runs as primary without the leader key and cannot take it back now (${d.reason})`, d.memory);
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   member,
   peer,
   peers,
+  raceInput,
   ref,
   running,
 } from './builders.js';
@@ -194,5 +195,28 @@ describe('decide: restarted agent (the key under the previous run\'s lease)', ()
   it('fences when the key is already under this run\'s lease but the deadline passed', () => {
     const d = decide(input({ leaseLeftMs: -1 }));
     expect(kinds(d)).toEqual(['fence', 'renewLeader']);
+  });
+});
+
+// S1, seed 451 of simulator fault set 5: a writable primary whose key was gone stayed writable
+// because the race held it back (a Patroni member claiming primary, taken for a former leader).
+describe('a writable primary without the leader key', () => {
+  it('is fenced when the race holds it back from taking the key', () => {
+    const d = decide(raceInput({
+      local: localPg.primary(),
+      cluster: cluster({ leader: null, members: [member('pg2'), member('pg3', { role: 'primary' })] }),
+      peers: peers(),
+    }));
+    expect(kinds(d)).toEqual(['fence']);
+    expect(d.reason).toMatch(/^fencing: postgresql runs as primary without the leader key and cannot take it back now \(not promoting: former leader pg3 may still be writable/);
+  });
+
+  it('takes the key back when nothing holds it back, and is left alone in pause', () => {
+    expect(kinds(decide(raceInput({ local: localPg.primary(), peers: peers() })))).toContain('acquireLeader');
+    const paused = decide(raceInput({
+      config: dynamicConfig({ pause: true }), local: localPg.primary(),
+      cluster: cluster({ leader: null, members: [member('pg2'), member('pg3', { role: 'primary' })] }), peers: peers(),
+    }));
+    expect(kinds(paused)).not.toContain('fence');
   });
 });

@@ -71,6 +71,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // started read-only; a race probing it then ranked it out and a replica with less WAL promoted
   // (src/core/starting-peers.ts: a member stopped with more WAL is waited for, up to ttl).
   [301, 'S2: a less advanced replica promoted beside a stopped former primary after a switchover', 5],
+  // a former leader cut off in pause came back writable without its key; the race held it back
+  // (a Patroni member claiming primary taken for a former leader) and nothing fenced it
+  // (src/core/decide.ts keyOrFence: a writable primary takes the key back or is fenced).
+  [451, 'S1: a writable primary without the key, held back from retaking it', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
