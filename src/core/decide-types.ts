@@ -38,6 +38,11 @@ export type PeerProbe =
       readonly reachable: true;
       readonly role: 'primary' | 'replica' | 'other';
       readonly running: boolean;
+      /**
+       * Not known to run, but not known to be down either: its agent cannot reach its PostgreSQL
+       * (state "unknown"), or it is stopping or restarting. A primary so may still commit.
+       */
+      readonly mayRun?: true;
       readonly walPosition: Lsn | null;
       readonly timeline: number | null;
       readonly nofailover: boolean;

@@ -4,7 +4,7 @@
 import type { Action, DecideInput, Decision } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, slotMembers, stoppedAsPrimary } from './decision.js';
 import { startingPeerWait } from './starting-peers.js';
-import { bestAmongPeers, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility } from './eligibility.js';
+import { bestAmongPeers, mayBeRunningPrimary, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility } from './eligibility.js';
 import { formerLeaderMayWrite, probedBeforeDeadline } from './former-leader.js';
 import { prepromoteSync } from './sync.js';
 
@@ -71,7 +71,7 @@ function oldLeaderMayRun(input: DecideInput, old: string | null): string | null 
   if (old === null || old === input.self.name) return null;
   const probe = input.peers.get(old);
   if (!probe || !probe.reachable) return `the former leader ${old} does not answer, so it may still run as primary`;
-  if (probe.role === 'primary' && probe.running) return `the former leader ${old} still reports itself primary`;
+  if (mayBeRunningPrimary(probe)) return `the former leader ${old} still reports itself primary`;
   return null;
 }
 

@@ -110,7 +110,19 @@ function peerBeats(input: DecideInput, p: Extract<PeerProbe, { reachable: true }
   return p.name < input.self.name;
 }
 
-/** "Abort if a peer still reports itself primary": the name of such a reachable member, or null. */
+/**
+ * A reachable member that says it is primary and whose PostgreSQL runs, or may run: its agent
+ * cannot reach it (state "unknown"), so its backends may still commit.
+ */
+export function mayBeRunningPrimary(p: PeerProbe): boolean {
+  return p.reachable && p.role === 'primary' && (p.running || p.mayRun === true);
+}
+
+/**
+ * "Abort if a peer still reports itself primary": the name of such a reachable member, or null.
+ * Only a running one: a primary in an unknown state is judged by the former-leader rule, whose
+ * deadline (its guard fences by then) keeps a hung member from holding failover back for ever.
+ */
 export function runningPrimaryPeer(input: DecideInput): string | null {
   for (const m of input.cluster?.members ?? []) {
     if (m.name === input.self.name) continue;

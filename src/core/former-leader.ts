@@ -10,6 +10,7 @@
 // tick right after the status put we saw, so "seen alive" + ttl is later than it.
 import type { DecideInput, LeaderSeen, Memory, PeerProbe } from './decide-types.js';
 import { isPaused } from './decision.js';
+import { mayBeRunningPrimary } from './eligibility.js';
 
 function streamingNow(input: DecideInput): boolean {
   const local = input.local;
@@ -170,10 +171,13 @@ function pausedLeaderMayWrite(input: DecideInput, seen: LeaderSeen): string | nu
 
 /**
  * What a reachable former leader's answer says against "no longer writable", or null. A start as
- * primary under way counts: its PostgreSQL is down now and writable a moment later.
+ * primary under way counts: its PostgreSQL is down now and writable a moment later. So does a
+ * primary whose state is neither running nor down.
  */
 function stillWrites(p: Extract<PeerProbe, { reachable: true }>): string | null {
-  if (p.role === 'primary' && p.running) return 'it still reports itself primary';
+  // Also when its agent answers but cannot reach its PostgreSQL (seed 572 of set 5: a hung
+  // PostgreSQL whose backends may still commit, read as "not running", cleared a promotion).
+  if (mayBeRunningPrimary(p)) return p.running ? 'it still reports itself primary' : 'it reports itself primary with postgresql in an unknown state';
   return p.startingAs === 'primary' ? 'it is starting postgresql as primary' : null;
 }
 

@@ -35,8 +35,25 @@ function patronictl(...args: string[]): Promise<Run> {
 
 async function ok(...args: string[]): Promise<string> {
   const r = await patronictl(...args);
-  if (r.code !== 0) throw new Error(`patronictl ${args.join(' ')} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  if (r.code !== 0) {
+    throw new Error(`patronictl ${args.join(' ')} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nthe agents' last decisions:\n${lastDecisions()}`);
+  }
   return r.stdout;
+}
+
+/** Each agent's last decisions, so a failure seen once in CI can be understood from its output. */
+function lastDecisions(): string {
+  return cluster.nodes.map((n) => {
+    const ticks = n.logTail().split('\n').filter((l) => l.includes('"reason"')).slice(-6).map((l) => {
+      try {
+        const j = JSON.parse(l) as { time?: string; reason?: string; actions?: unknown };
+        return `    ${j.time ?? ''} ${JSON.stringify(j.actions ?? [])} ${j.reason ?? ''}`;
+      } catch {
+        return `    ${l.slice(0, 300)}`;
+      }
+    });
+    return `  ${n.name}:\n${ticks.join('\n')}`;
+  }).join('\n');
 }
 
 beforeAll(async () => {

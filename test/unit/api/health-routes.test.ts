@@ -1,11 +1,12 @@
 // Route matrix: every health endpoint x every scenario x {GET, HEAD, OPTIONS}, through inject().
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePatroniStatus } from '../../../src/loop/peers.js';
+import { pgStateWord } from '../../../src/core/requests.js';
 import { FakeClock } from '../../support/fakes/fake-clock.js';
 import { createFakeDcs } from '../../support/fakes/fake-dcs.js';
 import type { ScenarioName, TestApi } from './fixtures.js';
 import {
-  DYNAMIC, LEADER_OPTIME, MB, SCOPE, clusterView, primaryPg, replicaPg, scenario, snapshot, testApi, testConfig,
+  DYNAMIC, LEADER_OPTIME, MB, SCOPE, clusterView, primaryPg, replicaPg, scenario, snapshot, stoppedPg, testApi, testConfig,
 } from './fixtures.js';
 
 const PATHS = [
@@ -138,6 +139,23 @@ describe('health details', () => {
     const after = (await app.app.inject({ url: '/patroni' })).json();
     expect(after.state).toBe('stopped');
     expect(after.pg_ha_agent.starting_as).toBeUndefined();
+    await app.app.close();
+  });
+
+  it('a primary whose postgresql does not answer shows state starting, which a racing peer reads as "may still commit", not as stopped', async () => {
+    const down = stoppedPg(false);
+    const control = down.control ? { ...down.control, state: 'in production' as const } : null;
+    const hung = snapshot(clock, {
+      local: { ...down, kind: 'unresponsive', pid: 4242, detail: 'query timeout', control },
+      pgState: pgStateWord({ ...down, kind: 'unresponsive', pid: 4242, detail: 'query timeout', control }, null),
+      holdsLeader: true, leaseValidUntilMs: clock.monoMs() + 20_000,
+    });
+    const app = testApi({ config: testConfig(), clock, dcs, status: hung });
+    const body = (await app.app.inject({ url: '/patroni' })).json();
+    expect(body).toMatchObject({ state: 'starting', role: 'primary' });
+    expect(parsePatroniStatus('a', body)).toMatchObject({ role: 'primary', running: false, mayRun: true });
+    app.status = scenario('leader postgres stopped', clock);
+    expect(parsePatroniStatus('a', (await app.app.inject({ url: '/patroni' })).json())).not.toHaveProperty('mayRun');
     await app.app.close();
   });
 

@@ -202,6 +202,17 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(decide(afterKeyLoss({ peers: peers(asReplica, peer('pg3', { walPosition: 4_000 })) })).reason).not.toContain('may still be writable');
   });
 
+  it('a former leader whose agent answers but cannot reach its postgresql (state starting: neither running nor stopped) is no evidence', () => {
+    // Seed 572 of set 5: the leader's PostgreSQL hung and it was cut from etcd; its key was deleted.
+    // Read as "not running", its answer cleared a promotion while its backends could still commit.
+    const hung = peer('pg1', { role: 'primary', running: false, mayRun: true, walPosition: null });
+    const d = decide(afterKeyLoss({ peers: peers(hung, peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 7000 ms (it reports itself primary with postgresql in an unknown state)');
+    const stopped = peer('pg1', { role: 'primary', running: false, walPosition: null });
+    expect(decide(afterKeyLoss({ peers: peers(stopped, peer('pg3', { walPosition: 4_000 })) })).reason).not.toContain('may still be writable');
+  });
+
   it('a requested candidate (manual failover) waits too', () => {
     const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
     const d = decide(afterKeyLoss({ cluster: c }));

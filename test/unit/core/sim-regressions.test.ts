@@ -75,6 +75,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // (a Patroni member claiming primary taken for a former leader) and nothing fenced it
   // (src/core/decide.ts keyOrFence: a writable primary takes the key back or is fenced).
   [451, 'S1: a writable primary without the key, held back from retaking it', 5],
+  // the leader's PostgreSQL hung and it was cut from etcd; its key was deleted. Its agent answered
+  // state "starting" (neither running nor stopped), read as "not running", which counted as evidence that it stopped writing
+  // (src/loop/peers.ts mayRun, src/core/former-leader.ts stillWrites: no evidence).
+  [572, 'S2: a replica promoted beside a former leader whose postgresql was unresponsive', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {

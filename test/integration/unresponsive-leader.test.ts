@@ -1,0 +1,116 @@
+// S2 (seed 572 of the simulator's fault set 5): the leader's PostgreSQL stops answering its agent
+// while sessions already open go on committing, the leader is cut from etcd, then its key is
+// deleted. Its agent still answers REST, with state "starting" (neither running nor stopped). A
+// replica read that answer as "not running", took it for evidence that the former primary no
+// longer accepts writes, and promoted at once: two writable primaries until the cut-off leader's guard fenced it at its lease deadline.
+// Such an answer is no evidence now; the replicas wait for that deadline, by which the leader has
+// fenced itself.
+//
+// The hang: the postmaster is SIGSTOPped (no new connection is accepted) and so are the agent's
+// own backends (its open sessions hang); a client session opened before keeps committing.
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdctl, pausePid, resumePid, waitFor } from '../harness/index.js';
+import { leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
+import type { AgentNode } from '../support/agent-cluster.js';
+
+let c: ChaosCluster;
+
+beforeAll(async () => {
+  c = await startChaosCluster({});
+}, 240_000);
+
+afterAll(async () => {
+  await c?.close();
+}, 120_000);
+
+/** Whether PostgreSQL on `n` accepts writes now (a new connection, directly, not through a proxy). */
+async function writable(n: AgentNode): Promise<boolean> {
+  try {
+    const rows = await n.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
+    return rows[0]?.r === false;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a session opened before the hang still commits a write. */
+async function commits(session: pg.Client): Promise<boolean> {
+  try {
+    await session.query('INSERT INTO hang_writes DEFAULT VALUES');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stateOf(n: AgentNode): Promise<string | null> {
+  const res = await fetch(`http://127.0.0.1:${n.apiPort}/patroni`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
+  return res ? (((await res.json()) as { state?: string }).state ?? null) : null;
+}
+
+/** SIGSTOP of the postmaster, then of every session of the agent; returns the pids stopped. */
+async function hang(leader: AgentNode, session: pg.Client): Promise<number[]> {
+  const postmaster = leader.postmasterPid();
+  if (postmaster === null) throw new Error(`${leader.name} has no postmaster`);
+  pausePid(postmaster, `${leader.name}'s postmaster`);
+  const { rows } = await session.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'pg-ha-agent%' AND pid <> pg_backend_pid()");
+  const stopped = [postmaster];
+  for (const { pid } of rows) {
+    try {
+      pausePid(pid);
+      stopped.push(pid);
+    } catch { /* ended meanwhile */ }
+  }
+  return stopped;
+}
+
+describe('a leader whose postgresql does not answer its agent, cut from etcd, its key deleted', () => {
+  it('no replica promotes while the former primary still commits writes', async () => {
+    expect(await waitHealthy(c, 180_000)).not.toBeNull();
+    const leader = await c.leader();
+    const others = c.nodes.filter((n) => n !== leader);
+    await leader.query('CREATE TABLE IF NOT EXISTS hang_writes (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
+    const session = leader.client();
+    session.on('error', () => undefined);
+    await session.connect();
+    const etcdLinks = c.linksOf(leader).etcd;
+    let stopped: number[] = [];
+    let overlapMs = 0;
+    let leaderStoppedMs: number | null = null;
+    let promotedMs: number | null = null;
+    try {
+      stopped = await hang(leader, session);
+      let last = 'none';
+      // An agent whose PostgreSQL does not answer reports state "starting" (as Patroni does).
+      await waitFor(`${leader.name} to report its postgresql unresponsive`, async () => (['starting', 'unknown'].includes(last = await stateOf(leader) ?? 'none') ? true : null), { timeoutMs: 60_000 })
+        .catch((err: unknown) => {
+          throw new Error(`${String(err)}; it reported state ${last}; its agent said:\n${leader.logTail().split('\n').slice(-8).join('\n')}`);
+        });
+      expect(await commits(session), 'the session opened before the hang still commits').toBe(true);
+      for (const p of etcdLinks) p.cut('blackhole');
+      await etcdctl(c.etcd, ['del', leaderKey()]);
+      const t0 = performance.now();
+      await waitFor('the former leader fenced and a replica promoted', async () => {
+        const [old, ...rest] = await Promise.all([leaderStoppedMs === null ? commits(session) : false, ...others.map(writable)]);
+        const now = performance.now() - t0;
+        const promoted = rest.some(Boolean);
+        if (!old && leaderStoppedMs === null) leaderStoppedMs = now;
+        if (promoted && promotedMs === null) promotedMs = now;
+        if (old && promoted) overlapMs = now - (promotedMs ?? now);
+        return leaderStoppedMs !== null && promotedMs !== null ? true : null;
+      }, { timeoutMs: 90_000, intervalMs: 100 });
+    } finally {
+      for (const p of etcdLinks) p.restore();
+      for (const pid of stopped) {
+        try { resumePid(pid); } catch { /* fenced: gone */ }
+      }
+      await session.end().catch(() => undefined);
+    }
+    console.log(`unresponsive-leader figures: ${JSON.stringify({ leaderStoppedMs, promotedMs, overlapMs, stoppedPids: stopped.length })}`);
+    expect(overlapMs, 'two primaries committed writes').toBe(0);
+    expect(promotedMs).toBeGreaterThanOrEqual(leaderStoppedMs ?? Infinity);
+    expect(await waitHealthy(c, 120_000)).not.toBeNull();
+  }, 300_000);
+});
