@@ -197,6 +197,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Looks at "intent gone, same leader" before answering "failed" without the leader's reason. */
+const REASON_LOOKS = 15;
+
 async function pollResult(
   action: ManualAction,
   oldLeader: string | null,
@@ -228,7 +231,9 @@ async function pollResult(
     gone = refused ? gone + 1 : 0;
     const why = refused && now !== null ? abortReason(cluster, now, sinceWallMs) : null;
     if (gone >= 2 && why) return { status: 503, message: `${title(action)} failed: ${why}` };
-    if (gone >= 5) return { status: 503, message: `${title(action)} failed` };
+    // The leader puts its member key with the reason a tick step after it drops the intent; a
+    // loaded machine can take a second or two for it.
+    if (gone >= REASON_LOOKS) return { status: 503, message: `${title(action)} failed` };
   }
   return { status: 503, message: `${title(action)} status unknown` };
 }

@@ -72,7 +72,9 @@ function leaderRunning(input: DecideInput): Decision {
   const handover = switchoverAsLeader(input);
   if (handover) {
     const starts = handover.actions.some((a) => a.kind === 'startJob');
-    return decision(input, [...actions, ...handover.actions], handover.reason, starts ? { ...memory, switchoverAbort: null } : memory);
+    // A dropped request is published like an aborted one, so the API that wrote it answers why.
+    const dropped = handover.dropped === undefined ? {} : { switchoverAbort: { ...handover.dropped, wallAtMs: input.wallNowMs, restart: false } };
+    return decision(input, [...actions, ...handover.actions], handover.reason, starts ? { ...memory, switchoverAbort: null } : { ...memory, ...dropped });
   }
   // In pause too, as Patroni does: which standby is synchronous is no role change, and a commit
   // waiting on a standby that stopped replaying would otherwise wait until the pause ends.
@@ -83,11 +85,15 @@ function leaderRunning(input: DecideInput): Decision {
 }
 
 /** The failover key, seen by the leader: run a due switchover, or clear a request that cannot run. */
-function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: string } | null {
+function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: string; dropped?: { candidate: string; reason: string } } | null {
   const fo = input.cluster?.failover;
   if (!fo) return null;
   const req = fo.value;
-  const drop = (why: string) => ({ actions: [{ kind: 'deleteFailover', modRevision: fo.modRevision } as Action], reason: `clearing the switchover request: ${why}` });
+  const drop = (why: string) => ({
+    actions: [{ kind: 'deleteFailover', modRevision: fo.modRevision } as Action],
+    reason: `clearing the switchover request: ${why}`,
+    dropped: { candidate: req.member ?? 'any', reason: why },
+  });
   if (req.member === input.self.name) return drop('this node is already the leader');
   if (req.leader !== undefined && req.leader !== input.self.name) return drop(`it names ${req.leader} as leader but this node holds the key`);
   if (req.scheduledAt !== undefined) {
@@ -96,7 +102,7 @@ function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: st
     if (at > input.wallNowMs) return { actions: [], reason: `switchover scheduled at ${req.scheduledAt}` };
   }
   const candidate = req.member ?? bestCandidate(input);
-  if (candidate === null) return drop('no healthy candidate');
+  if (candidate === null) return drop(`no healthy candidate (${unhealthyCandidates(input)})`);
   const health = candidateHealthy(input, candidate);
   if (!health.ok) return drop(health.reason);
   const member = input.cluster?.members.find((m) => m.name === candidate);
@@ -158,4 +164,11 @@ function restartAfterAbort(input: DecideInput, abort: SwitchoverAbort, since: nu
   return decision(input, actions,
     `switchover to ${abort.candidate} aborted: ${abort.reason}; keeping the leader key and starting postgresql again as primary on the same timeline`,
     { primaryDownSinceMs: since });
+}
+
+/** Why each other member cannot take over now, for a switchover without a candidate that found none. */
+function unhealthyCandidates(input: DecideInput): string {
+  const others = (input.cluster?.members ?? []).filter((m) => m.name !== input.self.name && m.agent !== undefined);
+  if (others.length === 0) return 'no other member';
+  return others.map((m) => candidateHealthy(input, m.name)).map((v) => (v.ok ? v.detail : v.reason)).join('; ');
 }

@@ -100,9 +100,17 @@ export interface PgRunning extends Common {
 
 export type LocalPg = PgDown | PgUnresponsive | PgRunning;
 
+/**
+ * The WAL a stopped data directory holds, from pg_control: its last checkpoint, and for a replica
+ * shut down in recovery what it had replayed (minimum recovery end). A lower bound either way.
+ */
+export function stoppedWalPosition(control: ControlData): Lsn {
+  return control.state === 'shut down in recovery' ? Math.max(control.checkpointLsn, control.minRecoveryEndLsn) : control.checkpointLsn;
+}
+
 /** The furthest WAL position this node has: written on a primary, received or replayed on a replica. */
 export function walPosition(pg: LocalPg): Lsn | null {
-  if (pg.kind !== 'running') return pg.control ? pg.control.checkpointLsn : null;
+  if (pg.kind !== 'running') return pg.control ? stoppedWalPosition(pg.control) : null;
   if (!pg.inRecovery) return pg.currentLsn;
   const r = pg.receiveLsn ?? 0;
   const p = pg.replayLsn ?? 0;

@@ -9,7 +9,7 @@
 import type { DynamicConfig, Tags } from '../config/types.js';
 import type { ClusterView, MemberRole } from '../core/cluster.js';
 import type { JobBackoff } from '../core/decide-types.js';
-import type { LocalPg } from '../core/local-pg.js';
+import { stoppedWalPosition, type LocalPg } from '../core/local-pg.js';
 import type { EtcdMemberHealth } from '../dcs/etcd-members.js';
 import type { AgentCounters } from './metrics.js';
 import { emptyCounters } from './metrics.js';
@@ -147,9 +147,7 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
 
 function stoppedWalOf(local: LocalPg): { stoppedWal?: { lsn: number; timeline: number } } {
   if (local.kind !== 'down' || !local.control) return {};
-  const c = local.control;
-  const lsn = c.state === 'shut down in recovery' ? Math.max(c.checkpointLsn, c.minRecoveryEndLsn) : c.checkpointLsn;
-  return { stoppedWal: { lsn, timeline: c.timeline } };
+  return { stoppedWal: { lsn: stoppedWalPosition(local.control), timeline: local.control.timeline } };
 }
 
 export interface StartingInputs {

@@ -105,7 +105,9 @@ describe('decide: switchover on the leader', () => {
 
   it('clears the request when no replica is healthy', () => {
     const d = decide(leaderWith({ leader: 'pg1' }, { peers: peers(peer('pg2', { running: false }), peer.unreachable('pg3')) }));
-    expect(d.reason).toContain('no healthy candidate');
+    expect(d.reason).toContain('no healthy candidate (member pg2 is not running; member pg3 is unreachable');
+    // Published like an abort (member key switchover_aborted), so the API that wrote it says why.
+    expect(d.memory.switchoverAbort).toMatchObject({ candidate: 'any', restart: false, reason: expect.stringContaining('member pg2 is not running') });
   });
 
   it('clears the request when the candidate answered but has no member key', () => {
