@@ -4,7 +4,7 @@
 import type { Action, DecideInput, Decision } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, slotMembers, stoppedAsPrimary } from './decision.js';
 import { startingPeerWait } from './starting-peers.js';
-import { bestAmongPeers, mayBeRunningPrimary, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility } from './eligibility.js';
+import { bestAmongPeers, mayBeRunningPrimary, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility, type Verdict } from './eligibility.js';
 import { formerLeaderMayWrite, probedBeforeDeadline } from './former-leader.js';
 import { prepromoteSync } from './sync.js';
 
@@ -88,19 +88,8 @@ function raceForLeader(input: DecideInput): Decision {
   if (requested !== null && requested !== input.self.name && !isWritablePrimary(input) && peerCouldLead(input, input.peers.get(requested))) {
     return decision(input, [], `not promoting: ${requested} was requested as the new leader`);
   }
-  let rank = 'requested candidate';
-  if (requested === input.self.name) {
-    const primary = runningPrimaryPeer(input);
-    if (primary !== null) return decision(input, [], `not promoting: member ${primary} still reports itself primary`);
-    const newer = newerTimelinePeer(input, self.catchUp?.newest);
-    if (newer !== null) return decision(input, [], `not promoting: ${newer}`);
-  } else {
-    const best = bestAmongPeers(input, self.catchUp ? { newest: self.catchUp.newest } : {});
-    if (!best.ok) return decision(input, [], `not promoting: ${best.reason}`);
-    const starting = local.inRecovery ? startingPeerWait(input) : null;
-    if (starting !== null) return decision(input, [], `not promoting: ${starting}`);
-    rank = `best candidate, ${best.detail}`;
-  }
+  const rank = rankInRace(input, requested, self.catchUp?.newest);
+  if (!rank.ok) return decision(input, [], `not promoting: ${rank.reason}`);
   // Only a failover the operator asked for with no leader to hand over waives the paused-leader
   // rule; a request naming the leader was for that leader to carry out (a switchover), and its
   // absence says nothing about whether it stopped (seed 541: killed in pause, never fenced).
@@ -109,24 +98,47 @@ function raceForLeader(input: DecideInput): Decision {
   if (former !== null) return decision(input, [], `not promoting: ${former}`);
   const early = probedBeforeDeadline(input);
   if (early !== null) return decision(input, [{ kind: 'probeAgain' }], `not promoting yet: ${early}`);
-  // Slots first: replicas follow as soon as the key changes hands, before the promotion ends.
+  return decision(input, takeKeyActions(input, requested, self.catchUp), `taking the leader key: ${self.detail}; ${rank.detail}`);
+}
+
+/**
+ * Where this node stands among the members: the requested candidate only checks that no primary
+ * runs and no member is on a newer timeline; anyone else must be the best of the reachable members
+ * and wait for a member still starting.
+ */
+function rankInRace(input: DecideInput, requested: string | null, newest: number | undefined): Verdict {
+  if (requested === input.self.name) {
+    const primary = runningPrimaryPeer(input);
+    if (primary !== null) return { ok: false, reason: `member ${primary} still reports itself primary` };
+    const newer = newerTimelinePeer(input, newest);
+    return newer !== null ? { ok: false, reason: newer } : { ok: true, detail: 'requested candidate' };
+  }
+  const best = bestAmongPeers(input, newest !== undefined ? { newest } : {});
+  if (!best.ok) return best;
+  const starting = input.local.kind === 'running' && input.local.inRecovery ? startingPeerWait(input) : null;
+  return starting !== null ? { ok: false, reason: starting } : { ok: true, detail: `best candidate, ${best.detail}` };
+}
+
+/** Take the key, then slots (replicas follow as soon as the key changes hands), then promote. */
+function takeKeyActions(input: DecideInput, requested: string | null, catchUp: Extract<Verdict, { ok: true }>['catchUp']): Action[] {
   const acquire: Action = {
     kind: 'acquireLeader', statusRev: input.cluster?.statusModRevision ?? 0, historyRev: input.cluster?.history?.modRevision ?? 0,
     ...(input.cluster ? { viewRevision: input.cluster.revision } : {}),
   };
+  const inRecovery = input.local.kind === 'running' && input.local.inRecovery;
   // Synchronous mode: the sync key names this node (and s_s_n is set) before it takes a write.
-  const sync = local.inRecovery ? prepromoteSync(input) : [];
+  const sync = inRecovery ? prepromoteSync(input) : [];
   const actions: Action[] = [acquire, ...clusterKeys(input), ...sync, { kind: 'createSlots', members: slotMembers(input) }];
-  if (local.inRecovery) {
+  if (inRecovery) {
     const why = requested === input.self.name ? 'manual failover/switchover' : 'automatic failover';
-    actions.push(promoteAction(input, self.catchUp, why));
+    actions.push(promoteAction(input, catchUp, why));
   }
   actions.push({ kind: 'publishLeaderStatus' });
   // A request for another candidate that could not lead is void once someone else leads; left in
   // place, the new leader would act on it and hand over again.
   const fo = input.cluster?.failover;
   if (fo && requested !== input.self.name) actions.push({ kind: 'deleteFailover', modRevision: fo.modRevision });
-  return decision(input, actions, `taking the leader key: ${self.detail}; ${rank}`);
+  return actions;
 }
 
 /** Right after a bootstrap the new leader records the system identifier and seeds the config. */

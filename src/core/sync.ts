@@ -96,14 +96,7 @@ export function leaderSyncStep(input: DecideInput): SyncStep {
   const confirmed = candidates
     .filter((c) => c.syncState === 'sync' && (voters.includes(c.name) || (base.value === ssn && c.lsn >= base.lsn)))
     .map((c) => c.name);
-  if (strict && picked.length === 0) {
-    const want = renderSyncStandbyNames(voters, true);
-    const waitFor = voters.length > 0 ? listNames(voters) : 'a standby to stream';
-    if (ssn !== want) {
-      return { actions: [setNames(want)], note: `synchronous_mode_strict: no standby can be synchronous; setting synchronous_standby_names to '${want}' so commits wait for ${waitFor}`, memory };
-    }
-    return { actions: [], note: `synchronous_mode_strict: no standby can be synchronous; commits wait for ${waitFor}`, memory };
-  }
+  if (strict && picked.length === 0) return strictWithoutStandby(voters, ssn, memory);
   const keep = voters.filter((v) => confirmed.includes(v) && picked.includes(v));
   if (!sameSet(keep, voters)) {
     const gone = voters.filter((v) => !keep.includes(v));
@@ -121,6 +114,16 @@ export function leaderSyncStep(input: DecideInput): SyncStep {
   }
   const state = voters.length > 0 ? `synchronous standby ${listNames(voters)}` : picked.length > 0 ? `waiting for ${listNames(picked)} to catch up before naming ${picked.length > 1 ? 'them' : 'it'} synchronous` : 'no synchronous standby (no eligible standby streams)';
   return { actions: [], note: state, memory };
+}
+
+/** synchronous_mode_strict with no standby that can be synchronous: commits wait (never async). */
+function strictWithoutStandby(voters: readonly string[], ssn: string, memory: SyncStep['memory']): SyncStep {
+  const want = renderSyncStandbyNames(voters, true);
+  const waitFor = voters.length > 0 ? listNames(voters) : 'a standby to stream';
+  if (ssn !== want) {
+    return { actions: [setNames(want)], note: `synchronous_mode_strict: no standby can be synchronous; setting synchronous_standby_names to '${want}' so commits wait for ${waitFor}`, memory };
+  }
+  return { actions: [], note: `synchronous_mode_strict: no standby can be synchronous; commits wait for ${waitFor}`, memory };
 }
 
 function whyGone(gone: readonly string[], streaming: readonly string[], picked: readonly string[]): string {

@@ -82,12 +82,18 @@ async function fetchNode(name: string, apiPort: number): Promise<NodeView> {
   }
 }
 
-async function main(): Promise<void> {
+interface Demo {
+  readonly dir: string;
+  readonly etcd: ChildProcess;
+  readonly children: { name: string; child: ChildProcess }[];
+  readonly apiPorts: number[];
+}
+
+async function startEtcdAndAgents(): Promise<Demo> {
   const etcdBin = ensureEtcd();
   const dir = mkdtempSync(join(tmpdir(), 'pg-ha-agent-demo-'));
   postgresOwned(dir);
   const agentBin = fileURLToPath(new URL('../bin/pg-ha-agent.js', import.meta.url));
-  const children: { name: string; child: ChildProcess }[] = [];
   const etcdPort = await freePort();
   const peerPort = await freePort();
   const log = (f: string) => openSync(join(dir, f), 'a');
@@ -96,7 +102,7 @@ async function main(): Promise<void> {
     '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-cluster', `demo=http://127.0.0.1:${peerPort}`], log('etcd.log'));
-  children.push({ name: 'etcd', child: etcd });
+  const children = [{ name: 'etcd', child: etcd }];
   const apiPorts: number[] = [];
   for (const name of NODES) {
     const nodeDir = join(dir, name);
@@ -111,23 +117,32 @@ async function main(): Promise<void> {
     children.push({ name, child: spawnLogged(cmd, args, log(`${name}.log`)) });
   }
   console.log(`started etcd (127.0.0.1:${etcdPort}) and agents ${NODES.join(', ')}; Ctrl-C stops everything\n`);
+  return { dir, etcd, children, apiPorts };
+}
 
+/** Agents first (they stop PostgreSQL), then any postmaster left, then etcd; the directory goes. */
+async function stopDemo(demo: Demo): Promise<void> {
+  console.log('\nstopping agents, postgresql and etcd ...');
+  for (const c of demo.children.filter((x) => x.name !== 'etcd')) await stopChild(c.child, 'SIGTERM', 30_000);
+  for (const name of NODES) {
+    const data = join(demo.dir, name, 'data');
+    if (existsSync(join(data, 'postmaster.pid'))) {
+      const [cmd, args] = asPostgres(join(PG_BIN, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']);
+      spawnSync(cmd, args, { stdio: 'ignore' });
+    }
+  }
+  await stopChild(demo.etcd, 'SIGTERM', 10_000);
+  rmSync(demo.dir, { recursive: true, force: true });
+  console.log('done');
+}
+
+async function main(): Promise<void> {
+  const demo = await startEtcdAndAgents();
   let stopping = false;
   const stopAll = async () => {
     if (stopping) return;
     stopping = true;
-    console.log('\nstopping agents, postgresql and etcd ...');
-    for (const c of children.filter((x) => x.name !== 'etcd')) await stopChild(c.child, 'SIGTERM', 30_000);
-    for (const name of NODES) {
-      const data = join(dir, name, 'data');
-      if (existsSync(join(data, 'postmaster.pid'))) {
-        const [cmd, args] = asPostgres(join(PG_BIN, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']);
-        spawnSync(cmd, args, { stdio: 'ignore' });
-      }
-    }
-    await stopChild(etcd, 'SIGTERM', 10_000);
-    rmSync(dir, { recursive: true, force: true });
-    console.log('done');
+    await stopDemo(demo);
     process.exit(0);
   };
   process.on('SIGINT', () => void stopAll());
@@ -136,16 +151,16 @@ async function main(): Promise<void> {
   let last = '';
   const reported = new Set<string>();
   for (;;) {
-    const views = await Promise.all(NODES.map((n, i) => fetchNode(n, apiPorts[i] ?? 0)));
+    const views = await Promise.all(NODES.map((n, i) => fetchNode(n, demo.apiPorts[i] ?? 0)));
     const table = renderNodes(views);
     if (table !== last) {
       console.log(`${new Date().toISOString()}\n${table}\n`);
       last = table;
     }
-    for (const c of children) {
+    for (const c of demo.children) {
       if (c.child.exitCode !== null && !stopping && !reported.has(c.name)) {
         reported.add(c.name);
-        console.error(`${c.name} exited with code ${c.child.exitCode}; see ${join(dir, c.name === 'etcd' ? 'etcd.log' : `${c.name}.log`)}`);
+        console.error(`${c.name} exited with code ${c.child.exitCode}; see ${join(demo.dir, c.name === 'etcd' ? 'etcd.log' : `${c.name}.log`)}`);
       }
     }
     await new Promise((r) => setTimeout(r, 1000));

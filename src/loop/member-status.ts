@@ -2,7 +2,7 @@
 import type { Config, Tags } from '../config/types.js';
 import type { MemberJobBackoff, MemberRole, MemberStatus } from '../core/cluster.js';
 import type { JobBackoff, SwitchoverAbort } from '../core/decide-types.js';
-import type { LocalPg } from '../core/local-pg.js';
+import type { LocalPg, PgRunning } from '../core/local-pg.js';
 import { publishedTags } from '../core/tags.js';
 import { pgStateWord } from '../core/requests.js';
 
@@ -32,15 +32,12 @@ export function memberStatus(args: {
   leaseTtl?: number;
 }): MemberStatus {
   const { config, local } = args;
-  let role: MemberRole = 'uninitialized';
-  if (local.kind === 'running') role = local.inRecovery ? 'replica' : 'primary';
-  else if (local.dataDir === 'initialized') role = args.holdsLeader ? 'primary' : 'replica';
   const base = {
     name: config.name,
     connUrl: connUrl(config),
     apiUrl: apiUrl(config),
     state: pgStateWord(local, args.jobKind),
-    role,
+    role: memberRole(local, args.holdsLeader),
     // Written as Patroni writes them (false boolean tags left out); the values are config.tags'.
     tags: publishedTags(config.tags) as Tags,
     agent: args.agent,
@@ -52,19 +49,28 @@ export function memberStatus(args: {
       to: args.switchoverAbort.candidate, reason: args.switchoverAbort.reason, at: new Date(args.switchoverAbort.wallAtMs).toISOString(),
     } } : {}),
   };
-  if (local.kind !== 'running') return base;
+  return local.kind === 'running' ? { ...base, ...runningMemberFields(local, args.agent) } : base;
+}
+
+function memberRole(local: LocalPg, holdsLeader: boolean): MemberRole {
+  if (local.kind === 'running') return local.inRecovery ? 'replica' : 'primary';
+  if (local.dataDir === 'initialized') return holdsLeader ? 'primary' : 'replica';
+  return 'uninitialized';
+}
+
+type RunningMemberFields = Pick<MemberStatus, 'version' | 'timeline' | 'pendingRestart' | 'xlogLocation' | 'receiveLsn' | 'replayLsn' | 'replicationState'>;
+
+function runningMemberFields(local: PgRunning, agent: string): RunningMemberFields {
   const extra = {
     // Patroni's member `version` is the agent's version, not PostgreSQL's.
-    version: args.agent.replace(/^pg-ha-agent\//, ''),
+    version: agent.replace(/^pg-ha-agent\//, ''),
     timeline: local.timeline,
     pendingRestart: local.pendingRestart,
   };
-  if (!local.inRecovery) return { ...base, ...extra, ...(local.currentLsn !== null ? { xlogLocation: local.currentLsn } : {}) };
-  const wal = Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0);
+  if (!local.inRecovery) return { ...extra, ...(local.currentLsn !== null ? { xlogLocation: local.currentLsn } : {}) };
   return {
-    ...base,
     ...extra,
-    xlogLocation: wal,
+    xlogLocation: Math.max(local.receiveLsn ?? 0, local.replayLsn ?? 0),
     ...(local.receiveLsn !== null ? { receiveLsn: local.receiveLsn } : {}),
     ...(local.replayLsn !== null ? { replayLsn: local.replayLsn } : {}),
     ...(local.walReceiver?.status === 'streaming' ? { replicationState: 'streaming' } : { replicationState: 'in archive recovery' }),
