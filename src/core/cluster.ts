@@ -103,6 +103,12 @@ export interface HistoryEntry {
 
 export interface LeaderStatus {
   readonly optime: Lsn | null;
+  /**
+   * The leader put this status while the cluster was paused (pg-ha-agent's extension, `"pause":
+   * true`). The status key has no lease: it outlives a leader killed or cut off in pause, and tells
+   * an agent that never saw that leader (restarted since) that nothing fences it.
+   */
+  readonly pause?: boolean;
   readonly slots?: Readonly<Record<string, Lsn>>;
   readonly retainSlots?: readonly string[];
 }

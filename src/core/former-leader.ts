@@ -67,7 +67,9 @@ export function trackLeader(input: DecideInput): Memory {
  */
 function pausedAtSign(input: DecideInput, prev: LeaderSeen | null, name: string, statusRev: number, memberRev: number): boolean {
   const member = input.cluster?.members.find((m) => m.name === name);
-  if (isPaused(input) || member?.pause === true) return true;
+  // The status key is put by the key holder only, and has no lease (seed 582 of set 5: an agent
+  // restarted after the resume, with no memory of the leader killed in pause, promoted beside it).
+  if (isPaused(input) || member?.pause === true || input.cluster?.status?.pause === true) return true;
   const configRev = input.cluster?.config?.modRevision;
   if (prev?.paused !== true || configRev === undefined) return false;
   const newStatus = statusRev > prev.statusRev ? statusRev : 0;
@@ -95,14 +97,16 @@ function promotedSince(input: DecideInput, prev: LeaderSeen | null): { name: str
   const newest = newestHistory(input);
   const name = newest?.newLeader;
   if (newest === null || name === undefined || name === input.self.name) return null;
-  if (prev === null) return newest.timeline >= ownTimeline(input) ? { name } : null;
+  if (prev === null) return newest.timeline + 1 >= ownTimeline(input) ? { name } : null;
   if (name === prev.name) return null;
   return newest.timeline > (prev.historyTl ?? 0) ? { name } : null;
 }
 
 /**
- * With no sighting at all (we led ourselves, or the agent restarted), an entry whose old timeline
- * is at or past our own is a promotion we never followed: that leader may still be writable.
+ * With no sighting at all (we led ourselves, or the agent restarted), the newest entry names the
+ * leader that may still be writable: one that created our timeline (we followed it; seed 582 of
+ * set 5: a restarted agent took the key vanished under a leader killed in pause for no leader at
+ * all), or a promotion from our timeline or a later one that we never followed.
  */
 function ownTimeline(input: DecideInput): number {
   const local = input.local;

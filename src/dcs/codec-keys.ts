@@ -142,6 +142,7 @@ export function decodeStatus(text: string): Decoded<LeaderStatus> {
     optime: optime ?? null,
     slots: slots.value,
     retainSlots: (retain ?? undefined) as readonly string[] | undefined,
+    pause: v['pause'] === true ? true : undefined,
   }));
 }
 export function encodeStatus(status: LeaderStatus): string {
@@ -149,5 +150,6 @@ export function encodeStatus(status: LeaderStatus): string {
   if (status.optime !== null) out['optime'] = status.optime;
   if (status.slots !== undefined) out['slots'] = status.slots;
   if (status.retainSlots !== undefined) out['retain_slots'] = status.retainSlots;
+  if (status.pause === true) out['pause'] = true;
   return compactJson(out);
 }

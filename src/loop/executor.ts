@@ -118,7 +118,9 @@ export class Executor implements ExecutorPort {
       case 'deleteFailover': await dcs.deleteFailover(action.modRevision, signal); return true;
       case 'publishLeaderStatus': {
         const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;
-        if (optime !== null) await dcs.setStatus({ optime }, signal);
+        // A status put in pause says so: it outlives this leader if it dies or is cut off in pause.
+        const pause = this.deps.dynamicConfig().pause === true ? { pause: true } : {};
+        if (optime !== null) await dcs.setStatus({ optime, ...pause }, signal);
         return true;
       }
       case 'writeSync': return dcs.setSync(syncOf(action), action.modRevision, signal);

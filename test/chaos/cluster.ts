@@ -209,3 +209,13 @@ export async function waitHealthy(c: ChaosCluster, timeoutMs: number): Promise<n
     return null;
   }
 }
+
+/** Whether PostgreSQL on `n` accepts writes now (a new connection, directly, not through its proxies). */
+export async function acceptsWrites(n: AgentNode): Promise<boolean> {
+  try {
+    const rows = await n.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
+    return rows[0]?.r === false;
+  } catch {
+    return false;
+  }
+}

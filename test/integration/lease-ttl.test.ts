@@ -6,8 +6,8 @@
 // with the lease TTL the leader publishes in its member key (`lease_ttl`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, waitFor } from '../harness/index.js';
-import { leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
-import { patchConfig, type AgentNode } from '../support/agent-cluster.js';
+import { acceptsWrites, leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
+import { patchConfig } from '../support/agent-cluster.js';
 
 let c: ChaosCluster;
 
@@ -18,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.close();
 }, 120_000);
-
-/** Whether PostgreSQL on `n` accepts writes now (asked directly, not through the node's proxies). */
-async function writable(n: AgentNode): Promise<boolean> {
-  try {
-    const rows = await n.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
-    return rows[0]?.r === false;
-  } catch {
-    return false;
-  }
-}
 
 describe('a ttl lowered at run time', () => {
   it('does not let a replica promote before the cut-off former leader fences (its lease keeps the old TTL)', async () => {
@@ -55,7 +45,7 @@ describe('a ttl lowered at run time', () => {
     let overlapMs = 0;
     try {
       await waitFor('the former leader fenced and a replica promoted', async () => {
-        const [old, ...rest] = await Promise.all([writable(leader), ...others.map(writable)]);
+        const [old, ...rest] = await Promise.all([acceptsWrites(leader), ...others.map(acceptsWrites)]);
         const now = performance.now() - t0;
         const promoted = rest.some(Boolean);
         if (!old && leaderStoppedMs === null) leaderStoppedMs = now;

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, pausePid, resumePid, waitFor } from '../harness/index.js';
-import { leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
+import { acceptsWrites, leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
 import type { AgentNode } from '../support/agent-cluster.js';
 
 let c: ChaosCluster;
@@ -23,16 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.close();
 }, 120_000);
-
-/** Whether PostgreSQL on `n` accepts writes now (a new connection, directly, not through a proxy). */
-async function writable(n: AgentNode): Promise<boolean> {
-  try {
-    const rows = await n.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
-    return rows[0]?.r === false;
-  } catch {
-    return false;
-  }
-}
 
 /** Whether a session opened before the hang still commits a write. */
 async function commits(session: pg.Client): Promise<boolean> {
@@ -93,7 +83,7 @@ describe('a leader whose postgresql does not answer its agent, cut from etcd, it
       await etcdctl(c.etcd, ['del', leaderKey()]);
       const t0 = performance.now();
       await waitFor('the former leader fenced and a replica promoted', async () => {
-        const [old, ...rest] = await Promise.all([leaderStoppedMs === null ? commits(session) : false, ...others.map(writable)]);
+        const [old, ...rest] = await Promise.all([leaderStoppedMs === null ? commits(session) : false, ...others.map(acceptsWrites)]);
         const now = performance.now() - t0;
         const promoted = rest.some(Boolean);
         if (!old && leaderStoppedMs === null) leaderStoppedMs = now;

@@ -230,6 +230,17 @@ export function memory(over: Partial<Memory> = {}): Memory {
   return { ...EMPTY_MEMORY, ...over };
 }
 
+/**
+ * Memory of a race whose former leader (named by the history entry for `historyTl`) was last seen
+ * alive a minute ago (its last status put at `statusRev`): its deadline has passed, so the race is
+ * judged on the members alone.
+ */
+export function formerLeaderLongGone(name: string, historyTl: number, statusRev = 0): Memory {
+  return memory({
+    leaderSeen: { name, activityMs: NOW_MS - 60_000, statusRev, memberRev: 0, keySeenMs: NOW_MS - 60_000, streaming: false, paused: false, historyTl },
+  });
+}
+
 export interface InputOverrides extends Partial<Omit<DecideInput, 'self' | 'lease'>> {
   readonly name?: string;
   readonly tags?: Tags;

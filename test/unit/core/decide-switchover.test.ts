@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../src/core/decide.js';
 import {
+  formerLeaderLongGone,
   WALL_NOW_MS,
   action,
   cluster,
@@ -171,7 +172,7 @@ describe('decide: failover key without a leader', () => {
 
   it('other members race normally when the requested candidate is on a timeline the cluster left behind', () => {
     const c = cluster({ leader: null, members: [member('pg2'), member('pg3')], failover: { member: 'pg2' }, history: [{ timeline: 1, switchLsn: 4_000, reason: 'x', newLeader: 'pg1' }] });
-    const d = decide(raceInput({ name: 'pg3', cluster: c, local: localPg.replica({ timeline: 2 }), peers: peers(peer('pg2', { timeline: 1 })) }));
+    const d = decide(raceInput({ name: 'pg3', cluster: c, local: localPg.replica({ timeline: 2 }), peers: peers(peer('pg2', { timeline: 1 })), memory: formerLeaderLongGone('pg1', 1) }));
     expect(kinds(d)[0]).toBe('acquireLeader');
   });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../src/core/decide.js';
 import {
+  formerLeaderLongGone,
   action,
   memory,
   NOW_MS,
@@ -34,7 +35,7 @@ describe('decide: leader race', () => {
 
   it('acquires only while no leader wrote its status, no promotion appended history and no member registered since the view it decided on', () => {
     const history = [{ timeline: 1, switchLsn: 100, reason: 'x', newLeader: 'pg1' }];
-    const d = decide(raceInput({ local: localPg.replica({ timeline: 2 }), cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711, revision: 4800, history }) }));
+    const d = decide(raceInput({ local: localPg.replica({ timeline: 2 }), cluster: cluster({ leader: null, members: [member('pg2'), member('pg3')], statusModRevision: 4711, revision: 4800, history }), memory: formerLeaderLongGone('pg1', 1, 4711) }));
     // Nor while a member registered since (one it did not probe).
     expect(d.actions[0]).toEqual({ kind: 'acquireLeader', statusRev: 4711, historyRev: 60, viewRevision: 4800 });
   });
@@ -186,7 +187,7 @@ describe('decide: leader race', () => {
 
   it('promotes from the newest timeline the history knows', () => {
     const c = cluster({ leader: null, members: [member('pg2'), member('pg3')], history: [{ timeline: 1, switchLsn: 4_000, reason: 'x', newLeader: 'pg9' }] });
-    const d = decide(raceInput({ cluster: c, local: localPg.replica({ timeline: 2 }), peers: peers() }));
+    const d = decide(raceInput({ cluster: c, local: localPg.replica({ timeline: 2 }), peers: peers(), memory: formerLeaderLongGone('pg9', 1) }));
     expect(action(d, 'promote')).toMatchObject({ oldTimeline: 2 });
   });
 

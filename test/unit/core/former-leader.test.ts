@@ -176,7 +176,7 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(known.memory.leaderSeen?.name).toBe('pg1');
   });
 
-  it('with no sighting at all (it led itself, or restarted), a history entry at or past its own timeline names the leader to judge', () => {
+  it('with no sighting at all (it led itself, or restarted), the newest history entry names the leader to judge', () => {
     // Seed 735: pg2 led timeline 2 itself (nothing remembered); frozen, it missed pg3's promotion
     // from timeline 2, whose key was then deleted and whose agent froze.
     const history = [{ timeline: 1, switchLsn: 1_000, reason: 'x', newLeader: 'pg2' }, { timeline: 2, switchLsn: 6_000, reason: 'y', newLeader: 'pg3' }];
@@ -187,8 +187,28 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(kinds(behind)).toEqual([]);
     expect(behind.reason).toContain('former leader pg3 may still be writable');
     expect(behind.memory.leaderSeen).toMatchObject({ name: 'pg3', activityMs: NOW_MS });
-    // On the newest timeline already (it followed pg3): that promotion is not news.
-    expect(race(3).memory.leaderSeen).toBeNull();
+    // On the timeline pg3 created (it followed pg3, then restarted): pg3 is still the leader to judge
+    // (seed 582 of set 5: a restarted agent took the vanished key for no leader at all).
+    expect(race(3).memory.leaderSeen).toMatchObject({ name: 'pg3', activityMs: NOW_MS });
+    expect(race(3).reason).toContain('former leader pg3 may still be writable');
+    // A timeline past any the history knows: no entry names its leader (pg3's entry is two behind).
+    expect(race(4).memory.leaderSeen).toBeNull();
+  });
+
+  it('a restarted agent that never saw the leader learns from the status key that it was put in pause (seed 582 of set 5)', () => {
+    // pg3 led timeline 3 and was killed in pause; after the resume its key and member key lapsed.
+    // pg2's agent restarted meanwhile: nothing in its memory, and only the status key, which has no
+    // lease, says pg3 was paused when last seen alive: nothing fences it.
+    const history = [{ timeline: 2, switchLsn: 6_000, reason: 'y', newLeader: 'pg3' }];
+    const status = (pause: boolean) => cluster({ leader: null, history, status: { optime: 7_000, ...(pause ? { pause } : {}) }, members: [member('pg1'), member('pg2')] });
+    const race = (pause: boolean, nowMs = NOW_MS) => decide(raceInput({ cluster: status(pause), local: localPg.replica({ timeline: 3, walReceiver: null }), nowMs,
+      peers: peers(peer('pg1', { walPosition: 6_500 })), memory: memory() }));
+    const paused = race(true);
+    expect(kinds(paused)).toEqual([]);
+    expect(paused.reason).toContain('former leader pg3 was paused when last seen alive and a paused agent does not fence');
+    expect(paused.memory.leaderSeen).toMatchObject({ name: 'pg3', paused: true });
+    // Put outside pause: its deadline (ttl from our first sight) is what it waits for.
+    expect(race(false).reason).toContain('former leader pg3 may still be writable until its lease deadline');
   });
 
   it('a former leader that answers "starting as primary" is no evidence: stopped now, writable a moment later', () => {

@@ -79,6 +79,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // state "starting" (neither running nor stopped), read as "not running", which counted as evidence that it stopped writing
   // (src/loop/peers.ts mayRun, src/core/former-leader.ts stillWrites: no evidence).
   [572, 'S2: a replica promoted beside a former leader whose postgresql was unresponsive', 5],
+  // the leader's agent was killed in pause; after the resume its keys lapsed. A replica whose agent
+  // restarted meanwhile remembered no leader and took the vanished key for none at all (the status
+  // key now says it was put in pause; the newest history entry names the leader of our timeline).
+  [582, 'S2: a restarted agent promoted beside a leader killed in pause', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {

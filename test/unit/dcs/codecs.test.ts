@@ -68,6 +68,18 @@ describe('Patroni fixtures round-trip through the codecs', () => {
   }
 });
 
+describe('status codec', () => {
+  it('writes and reads our pause field (a status put in pause); Patroni\'s fields stay as they are', () => {
+    const text = encodeStatus({ optime: 7, slots: { pg2: 5 }, pause: true });
+    expect(JSON.parse(text)).toEqual({ optime: 7, slots: { pg2: 5 }, pause: true });
+    const d = decodeStatus(text);
+    expect(d.ok && d.value.pause).toBe(true);
+    expect(JSON.parse(encodeStatus({ optime: 7 }))).toEqual({ optime: 7 });
+    const plain = decodeStatus('{"optime":7,"pause":"yes"}');
+    expect(plain.ok && plain.value.pause).toBeUndefined();
+  });
+});
+
 describe('member codec', () => {
   const base = { name: 'pg1', connUrl: 'postgres://127.0.0.1:5432/postgres', apiUrl: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'primary' as const, tags: {} };
 
