@@ -9,6 +9,13 @@ export interface FreshWal {
   readonly location: Lsn | null;
   readonly received: Lsn | null;
   readonly replayed: Lsn | null;
+  /**
+   * The timeline of that WAL, read with it: a replica that started streaming a newer timeline since
+   * the last tick reports the new timeline's WAL, and a racing peer that paired it with the tick's
+   * older timeline took it for WAL past the fork and ranked it out (seed 612 of set 5). Optional:
+   * null keeps the tick's.
+   */
+  readonly timeline?: number | null;
 }
 
 export type ReadFreshWal = (signal?: AbortSignal) => Promise<FreshWal | null>;
@@ -26,7 +33,8 @@ export function overlayFreshWal(body: Body, fresh: FreshWal | null): Body {
     : { location: fresh.location ?? undefined };
   // `xlog_fresh: true` also says PostgreSQL answered just now: a peer reads it as running, whatever
   // `state` the last tick saw (src/loop/peers.ts), while the rest of the body stays the tick's.
-  return { ...body, role: fresh.inRecovery ? 'replica' : 'primary', xlog: JSON.parse(JSON.stringify(xlog)) as Body, pg_ha_agent: { ...agent, xlog_fresh: true } };
+  const timeline = fresh.timeline === undefined || fresh.timeline === null ? {} : { timeline: fresh.timeline };
+  return { ...body, role: fresh.inRecovery ? 'replica' : 'primary', ...timeline, xlog: JSON.parse(JSON.stringify(xlog)) as Body, pg_ha_agent: { ...agent, xlog_fresh: true } };
 }
 
 /** Read with a bound; null on any failure (the caller serves the cached snapshot). */

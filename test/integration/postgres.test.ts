@@ -13,6 +13,7 @@ import { rejoinAsReplica } from '../../src/postgres/rejoin.js';
 import { LeaderNotPrimaryError, leaderTimelineWhenPrimary } from '../../src/postgres/rewind.js';
 import { createSlotManager } from '../../src/postgres/slots.js';
 import { createSqlConnection, localTarget } from '../../src/postgres/sql.js';
+import { createWalNow } from '../../src/postgres/wal-now.js';
 import { waitFor } from '../harness/index.js';
 import { testDynamicConfig } from '../unit/postgres/fixtures.js';
 import { SECRETS, makeLogger, makeNode, queryAs, readLog } from './postgres-helpers.js';
@@ -148,6 +149,15 @@ describe('PostgreSQL controller', () => {
     }, { timeoutMs: 10_000, intervalMs: 50 });
     expect(rc.postmasterStartTime).toBe(startTimeBefore);
     expect(rc.timeline).toBe(2);
+    // GET /patroni's fresh reading carries the timeline with the position (seed 612 of set 5).
+    for (const [n, inRecovery] of [[c, true], [b, false]] as const) {
+      const walNow = createWalNow(n.config, logger, 5_000);
+      try {
+        expect(await walNow.read()).toMatchObject({ inRecovery, timeline: 2 });
+      } finally {
+        await walNow.close();
+      }
+    }
     expect(await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM t WHERE origin = 'b'`)).toEqual([{ n: '50' }]);
     // Following the same upstream again changes nothing.
     expect((await c.supervisor.follow(b.upstream())).changed).toBe(false);

@@ -24,7 +24,9 @@ function freshWal(n: SimNode): FreshWal | null {
   // A hung PostgreSQL does not answer the API's query either: the tick's snapshot is served.
   if (!pg.running || n.faults.pgHungUntilMs !== null) return null;
   const end = walEnd(pg.wal);
-  return pg.recovery ? { inRecovery: true, location: null, received: end, replayed: end } : { inRecovery: false, location: end, received: null, replayed: null };
+  return pg.recovery
+    ? { inRecovery: true, location: null, received: end, replayed: end, timeline: pg.tl }
+    : { inRecovery: false, location: end, received: null, replayed: null, timeline: pg.tl };
 }
 
 export function patroniBody(w: WorldState, n: SimNode): unknown {

@@ -21,6 +21,17 @@ describe('GET /patroni with a fresh wal position', () => {
     expect(body).toMatchObject({ role: 'replica', xlog: { received_location: 987_654_321, replayed_location: 987_654_000 }, pg_ha_agent: { xlog_fresh: true } });
   });
 
+  it('the timeline is read with the position: a replica that switched to a newer timeline since the last tick reports it (seed 612 of set 5)', async () => {
+    const cached = (await api.app.inject({ url: '/patroni' })).json() as { timeline: number };
+    reading = () => Promise.resolve({ inRecovery: true, location: null, received: 987_654_321, replayed: 987_654_000, timeline: cached.timeline + 1 });
+    const body = (await api.app.inject({ url: '/patroni' })).json();
+    expect(body.timeline).toBe(cached.timeline + 1);
+    expect(parsePatroniStatus('a', body)).toMatchObject({ timeline: cached.timeline + 1, walPosition: 987_654_321 });
+    // Not read (an older agent's reader): the tick's timeline stays.
+    reading = () => Promise.resolve({ inRecovery: true, location: null, received: 987_654_321, replayed: 987_654_000 });
+    expect((await api.app.inject({ url: '/patroni' })).json().timeline).toBe(cached.timeline);
+  });
+
   it('a primary reports its current location (and its role as read now)', async () => {
     reading = () => Promise.resolve({ inRecovery: false, location: 123_456_789, received: null, replayed: null });
     const body = (await api.app.inject({ url: '/patroni' })).json();

@@ -83,6 +83,11 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // restarted meanwhile remembered no leader and took the vanished key for none at all (the status
   // key now says it was put in pause; the newest history entry names the leader of our timeline).
   [582, 'S2: a restarted agent promoted beside a leader killed in pause', 5],
+  // a replica that had just started streaming the new leader's timeline answered GET /patroni with
+  // the new timeline's WAL, read fresh, beside the timeline its last tick saw (the old one): the
+  // racing peer took it for WAL past the fork, ranked it out and promoted with less
+  // (src/postgres/wal-now.ts reads the timeline with the position; src/api/fresh-wal.ts).
+  [612, 'S2: a promotion with less WAL than a replica whose fresh position came with a stale timeline', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
