@@ -33,7 +33,11 @@ export function overlayFreshWal(body: Body, fresh: FreshWal | null): Body {
     : { location: fresh.location ?? undefined };
   // `xlog_fresh: true` also says PostgreSQL answered just now: a peer reads it as running, whatever
   // `state` the last tick saw (src/loop/peers.ts), while the rest of the body stays the tick's.
-  const timeline = fresh.timeline === undefined || fresh.timeline === null ? {} : { timeline: fresh.timeline };
+  // Never lower than the tick's: a replica whose WAL receiver stopped reads its timeline from
+  // pg_control, which lags until its next restartpoint, while the tick remembers what it streamed
+  // (src/postgres/observer.ts); an older one made a requested failover candidate look forked.
+  const cachedTl = typeof body['timeline'] === 'number' ? body['timeline'] : 0;
+  const timeline = fresh.timeline === undefined || fresh.timeline === null ? {} : { timeline: Math.max(fresh.timeline, cachedTl) };
   return { ...body, role: fresh.inRecovery ? 'replica' : 'primary', ...timeline, xlog: JSON.parse(JSON.stringify(xlog)) as Body, pg_ha_agent: { ...agent, xlog_fresh: true } };
 }
 

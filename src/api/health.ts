@@ -215,6 +215,7 @@ export function renderStatusBody(snap: StatusSnapshot, nowMonoMs: number): Recor
       ...(snap.etcdMembers === undefined ? {} : { etcd: etcdBody(snap) }),
       ...(snap.jobBackoff ? { pending_job_backoff: backoffBody(snap.jobBackoff, nowMonoMs) } : {}),
       ...(snap.startingAs ? { starting_as: snap.startingAs } : {}),
+      ...(snap.pgUnresponsive ? { pg_unresponsive: true } : {}),
       ...(snap.stoppedWal && snap.node.state !== 'running' ? { stopped_wal: { lsn: snap.stoppedWal.lsn, timeline: snap.stoppedWal.timeline } } : {}),
     },
   };

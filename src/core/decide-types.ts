@@ -39,8 +39,8 @@ export type PeerProbe =
       readonly role: 'primary' | 'replica' | 'other';
       readonly running: boolean;
       /**
-       * Not known to run, but not known to be down either: its agent cannot reach its PostgreSQL
-       * (state "unknown"), or it is stopping or restarting. A primary so may still commit.
+       * Not known to run, but not down either: its agent says its postmaster runs but does not
+       * answer (pg_ha_agent.pg_unresponsive). A primary so may still commit.
        */
       readonly mayRun?: true;
       readonly walPosition: Lsn | null;

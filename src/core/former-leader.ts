@@ -69,7 +69,10 @@ function pausedAtSign(input: DecideInput, prev: LeaderSeen | null, name: string,
   const member = input.cluster?.members.find((m) => m.name === name);
   // The status key is put by the key holder only, and has no lease (seed 582 of set 5: an agent
   // restarted after the resume, with no memory of the leader killed in pause, promoted beside it).
-  if (isPaused(input) || member?.pause === true || input.cluster?.status?.pause === true) return true;
+  // Only for the leader that put it: the newest history entry's (a Patroni member claiming primary,
+  // never the status key's writer, was held as paused for ever, seed 451 of set 5).
+  const statusPaused = input.cluster?.status?.pause === true && newestHistory(input)?.newLeader === name;
+  if (isPaused(input) || member?.pause === true || statusPaused) return true;
   const configRev = input.cluster?.config?.modRevision;
   if (prev?.paused !== true || configRev === undefined) return false;
   const newStatus = statusRev > prev.statusRev ? statusRev : 0;

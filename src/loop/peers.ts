@@ -28,13 +28,6 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-/**
- * States (ours and Patroni's) that say PostgreSQL is down. Any other state that is not "running"
- * may still hide a postmaster whose backends commit: "starting" (what our agent, like Patroni,
- * reports while its postmaster does not answer), "unknown", "stopping", "restarting".
- */
-const DOWN_STATES = new Set(['stopped', 'crashed', 'start failed', 'creating replica', 'initializing new cluster']);
-
 /** Read Patroni's /patroni JSON (ours or Patroni's) into a PeerProbe. */
 export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
   if (!isObj(body)) return { name, reachable: false, error: 'status is not a JSON object' };
@@ -51,7 +44,6 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
   const stoppedLsn = stopped ? num(stopped['lsn']) : null;
   const stoppedTl = stopped ? num(stopped['timeline']) : null;
   const running = body['state'] === 'running' || agent['xlog_fresh'] === true;
-  const state = typeof body['state'] === 'string' ? body['state'] : 'unknown';
   return {
     name,
     reachable: true,
@@ -59,7 +51,9 @@ export function parsePatroniStatus(name: string, body: unknown): PeerProbe {
     // Our agent's /patroni answers role and WAL from a query made now (xlog_fresh): PostgreSQL
     // answered, so it runs, even when the last tick still saw it stopped (a start finished since).
     running,
-    ...(running || DOWN_STATES.has(state) ? {} : { mayRun: true as const }),
+    // Its agent says its postmaster runs but does not answer (state "starting" also covers a job
+    // with PostgreSQL stopped, such as a switchover's old leader: not this).
+    ...(!running && agent['pg_unresponsive'] === true ? { mayRun: true as const } : {}),
     walPosition: wal,
     timeline: num(body['timeline']),
     nofailover: tags['nofailover'] === true,

@@ -64,6 +64,8 @@ export interface StatusSnapshot {
    * out a member that holds more WAL only because it is stopped a moment (seed 301 of set 5).
    */
   readonly stoppedWal?: { readonly lsn: number; readonly timeline: number };
+  /** The postmaster runs but did not answer the tick's queries: its open sessions may still commit. */
+  readonly pgUnresponsive?: true;
 }
 
 /**
@@ -142,6 +144,7 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
     counters: inputs.counters,
     jobBackoff: inputs.jobBackoff ?? null,
     ...stoppedWalOf(inputs.local),
+    ...(inputs.local.kind === 'unresponsive' ? { pgUnresponsive: true as const } : {}),
   });
 }
 

@@ -104,7 +104,8 @@ describe('patronictl 3.0.2 against a pg-ha-agent cluster', () => {
     const old = leader;
     const t0 = performance.now();
     const out = await ok('switchover', '--force');
-    expect(out).toMatch(/Successfully switched over to "node\d"/);
+    // patronictl exits 0 on a failed switchover: say what the agents decided.
+    expect(out, `the agents' last decisions:\n${lastDecisions()}`).toMatch(/Successfully switched over to "node\d"/);
     const next = await cluster.waitForLeader(60_000);
     figures['switchoverToNewLeaderMs'] = Math.round(performance.now() - t0);
     expect(next.name).not.toBe(old.name);

@@ -27,6 +27,9 @@ describe('GET /patroni with a fresh wal position', () => {
     const body = (await api.app.inject({ url: '/patroni' })).json();
     expect(body.timeline).toBe(cached.timeline + 1);
     expect(parsePatroniStatus('a', body)).toMatchObject({ timeline: cached.timeline + 1, walPosition: 987_654_321 });
+    // An older one (pg_control lags on a replica whose receiver stopped) never lowers the tick's.
+    reading = () => Promise.resolve({ inRecovery: true, location: null, received: 987_654_321, replayed: 987_654_000, timeline: cached.timeline - 1 });
+    expect((await api.app.inject({ url: '/patroni' })).json().timeline).toBe(cached.timeline);
     // Not read (an older agent's reader): the tick's timeline stays.
     reading = () => Promise.resolve({ inRecovery: true, location: null, received: 987_654_321, replayed: 987_654_000 });
     expect((await api.app.inject({ url: '/patroni' })).json().timeline).toBe(cached.timeline);
