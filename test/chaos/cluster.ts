@@ -219,3 +219,25 @@ export async function acceptsWrites(n: AgentNode): Promise<boolean> {
     return false;
   }
 }
+
+export interface Handover {
+  /** ms after the start until the old primary stopped accepting writes, and until another node did. */
+  leaderStoppedMs: number | null;
+  promotedMs: number | null;
+  /** How long both accepted writes (0: never). */
+  overlapMs: number;
+}
+
+/** Polls until the old primary stopped accepting writes and another node accepts them. */
+export async function watchHandover(oldWrites: () => Promise<boolean>, others: readonly AgentNode[], h: Handover): Promise<void> {
+  const t0 = performance.now();
+  await waitFor('the former leader fenced and a replica promoted', async () => {
+    const [old, ...rest] = await Promise.all([h.leaderStoppedMs === null ? oldWrites() : false, ...others.map(acceptsWrites)]);
+    const now = performance.now() - t0;
+    const promoted = rest.some(Boolean);
+    if (!old && h.leaderStoppedMs === null) h.leaderStoppedMs = now;
+    if (promoted && h.promotedMs === null) h.promotedMs = now;
+    if (old && promoted) h.overlapMs = now - (h.promotedMs ?? now);
+    return h.leaderStoppedMs !== null && h.promotedMs !== null ? true : null;
+  }, { timeoutMs: 90_000, intervalMs: 100 });
+}

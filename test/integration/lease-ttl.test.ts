@@ -6,7 +6,7 @@
 // with the lease TTL the leader publishes in its member key (`lease_ttl`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, waitFor } from '../harness/index.js';
-import { acceptsWrites, leaderKey, startChaosCluster, waitHealthy, type ChaosCluster } from '../chaos/cluster.js';
+import { acceptsWrites, leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
 import { patchConfig } from '../support/agent-cluster.js';
 
 let c: ChaosCluster;
@@ -38,27 +38,16 @@ describe('a ttl lowered at run time', () => {
     const cut = [...links.etcd, links.api, links.pg];
     for (const p of cut) p.cut('blackhole');
     await etcdctl(c.etcd, ['del', leaderKey()]);
-    const t0 = performance.now();
     const others = c.nodes.filter((n) => n !== leader);
-    let leaderStoppedMs: number | null = null;
-    let promotedMs: number | null = null;
-    let overlapMs = 0;
+    const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };
     try {
-      await waitFor('the former leader fenced and a replica promoted', async () => {
-        const [old, ...rest] = await Promise.all([acceptsWrites(leader), ...others.map(acceptsWrites)]);
-        const now = performance.now() - t0;
-        const promoted = rest.some(Boolean);
-        if (!old && leaderStoppedMs === null) leaderStoppedMs = now;
-        if (promoted && promotedMs === null) promotedMs = now;
-        if (old && promoted) overlapMs = now - (promotedMs ?? now);
-        return leaderStoppedMs !== null && promotedMs !== null ? true : null;
-      }, { timeoutMs: 90_000, intervalMs: 100 });
+      await watchHandover(() => acceptsWrites(leader), others, h);
     } finally {
       for (const p of cut) p.restore();
     }
-    console.log(`lease-ttl figures: ${JSON.stringify({ leaderStoppedMs, promotedMs, overlapMs })}`);
-    expect(overlapMs).toBe(0);
-    expect(promotedMs).toBeGreaterThanOrEqual(leaderStoppedMs ?? Infinity);
+    console.log(`lease-ttl figures: ${JSON.stringify(h)}`);
+    expect(h.overlapMs).toBe(0);
+    expect(h.promotedMs).toBeGreaterThanOrEqual(h.leaderStoppedMs ?? Infinity);
     expect(await waitHealthy(c, 120_000)).not.toBeNull();
   }, 300_000);
 });
