@@ -17,22 +17,10 @@ export function shlexSplit(line: string): string[] {
       inWord = true;
       i = end + 1;
     } else if (c === '"') {
-      i++;
-      for (;;) {
-        if (i >= line.length) throw new Error(`no closing quotation in ${JSON.stringify(line)}`);
-        const d = line[i] ?? '';
-        if (d === '"') break;
-        // Inside double quotes shlex lets a backslash escape only '"' and itself.
-        if (d === '\\' && (line[i + 1] === '"' || line[i + 1] === '\\')) {
-          word += line[i + 1];
-          i += 2;
-        } else {
-          word += d;
-          i++;
-        }
-      }
+      const quoted = readDoubleQuoted(line, i + 1);
+      word += quoted.text;
       inWord = true;
-      i++;
+      i = quoted.next;
     } else if (c === '\\') {
       if (i + 1 >= line.length) throw new Error(`no escaped character in ${JSON.stringify(line)}`);
       word += line[i + 1];
@@ -51,4 +39,23 @@ export function shlexSplit(line: string): string[] {
   }
   if (inWord) out.push(word);
   return out;
+}
+
+/** The text of a double-quoted part starting at `from` (after the quote), and where reading goes on. */
+function readDoubleQuoted(line: string, from: number): { text: string; next: number } {
+  let text = '';
+  let i = from;
+  for (;;) {
+    if (i >= line.length) throw new Error(`no closing quotation in ${JSON.stringify(line)}`);
+    const d = line[i] ?? '';
+    if (d === '"') return { text, next: i + 1 };
+    // Inside double quotes shlex lets a backslash escape only '"' and itself.
+    if (d === '\\' && (line[i + 1] === '"' || line[i + 1] === '\\')) {
+      text += line[i + 1];
+      i += 2;
+    } else {
+      text += d;
+      i++;
+    }
+  }
 }

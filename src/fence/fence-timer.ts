@@ -13,50 +13,59 @@ export interface FenceTimer {
   close(): void;
 }
 
-export function createFenceTimer(deps: { clock: Clock; logger: Logger; fence: (reason: string) => void; timers?: Timers }): FenceTimer {
-  const timers = deps.timers ?? systemTimers;
-  let armed = false;
-  let deadline = -Infinity;
-  let timer: TimerHandle | null = null;
-  let fired = false;
+type FenceTimerDeps = { clock: Clock; logger: Logger; fence: (reason: string) => void; timers?: Timers };
 
-  const check = (): boolean => {
-    if (!armed || fired) return false;
-    const now = deps.clock.monoMs();
-    if (now < deadline) {
-      schedule();
+export function createFenceTimer(deps: FenceTimerDeps): FenceTimer {
+  return new LeaseDeadlineTimer(deps);
+}
+
+class LeaseDeadlineTimer implements FenceTimer {
+  private readonly timers: Timers;
+  private armed = false;
+  private deadline = -Infinity;
+  private timer: TimerHandle | null = null;
+  private fired = false;
+
+  constructor(private readonly deps: FenceTimerDeps) {
+    this.timers = deps.timers ?? systemTimers;
+  }
+
+  update(nextArmed: boolean, nextDeadline: number): void {
+    if (nextArmed && (!this.armed || nextDeadline !== this.deadline)) this.fired = false;
+    this.armed = nextArmed;
+    this.deadline = nextDeadline;
+    this.schedule();
+  }
+
+  readonly checkNow = (): boolean => {
+    if (!this.armed || this.fired) return false;
+    const now = this.deps.clock.monoMs();
+    if (now < this.deadline) {
+      this.schedule();
       return false;
     }
-    fired = true;
-    deps.logger.error({ lateMs: Math.round(now - deadline) }, 'fence timer: lease deadline passed, fencing postgresql');
-    deps.fence('fence timer: lease deadline passed');
+    this.fired = true;
+    this.deps.logger.error({ lateMs: Math.round(now - this.deadline) }, 'fence timer: lease deadline passed, fencing postgresql');
+    this.deps.fence('fence timer: lease deadline passed');
     return true;
   };
 
-  function schedule(): void {
-    if (timer) timers.clearTimeout(timer);
-    timer = null;
-    if (!armed || !Number.isFinite(deadline)) {
-      if (armed && deadline === -Infinity) check();
-      return;
-    }
-    const wait = Math.max(0, deadline - deps.clock.monoMs());
-    timer = timers.setTimeout(check, Math.min(wait, 1_000));
-    timer.unref?.();
+  close(): void {
+    this.armed = false;
+    if (this.timer) this.timers.clearTimeout(this.timer);
+    this.timer = null;
   }
 
-  return {
-    update(nextArmed, nextDeadline) {
-      if (nextArmed && (!armed || nextDeadline !== deadline)) fired = false;
-      armed = nextArmed;
-      deadline = nextDeadline;
-      schedule();
-    },
-    checkNow: check,
-    close() {
-      armed = false;
-      if (timer) timers.clearTimeout(timer);
-      timer = null;
-    },
-  };
+  private schedule(): void {
+    if (this.timer) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.armed || !Number.isFinite(this.deadline)) {
+      if (this.armed && this.deadline === -Infinity) this.checkNow();
+      return;
+    }
+    const wait = Math.max(0, this.deadline - this.deps.clock.monoMs());
+    // Look at the clock again at least every second rather than trust one long timer.
+    this.timer = this.timers.setTimeout(this.checkNow, Math.min(wait, 1_000));
+    this.timer.unref?.();
+  }
 }
