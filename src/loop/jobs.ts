@@ -121,54 +121,49 @@ function finishJob(st: RunnerState, job: RunningJob, r: JobOutcome): FinishedJob
   return result;
 }
 
-async function execute(deps: JobDeps, spec: JobSpec, signal: AbortSignal): Promise<void> {
-  const { pg } = deps;
-  const log = deps.logger;
-  switch (spec.kind) {
-    case 'bootstrap': await pg.bootstrap(deps.dynamicConfig(), signal); return;
-    case 'clone':
-      await pg.clone(spec.source, signal);
-      await pg.startReplica(spec.source, signal);
-      return;
-    case 'startPrimary':
+type Runner<K extends JobSpec['kind']> = (deps: JobDeps, spec: Extract<JobSpec, { kind: K }>, signal: AbortSignal) => Promise<void>;
+
+/** One async function per job kind: each keeps the awaits it had inline (the simulator replays their interleaving). */
+const RUNNERS: { readonly [K in JobSpec['kind']]: Runner<K> } = {
+  bootstrap: async (deps, _spec, signal) => { await deps.pg.bootstrap(deps.dynamicConfig(), signal); },
+  clone: async ({ pg }, spec, signal) => {
+    await pg.clone(spec.source, signal);
+    await pg.startReplica(spec.source, signal);
+  },
+  startPrimary: async (deps, _spec, signal) => {
+    await proveKeyBeforeWritableStart(deps, signal);
+    await deps.pg.startPrimary(signal);
+  },
+  startReplica: async ({ pg }, spec, signal) => { await pg.startReplica(spec.leader, signal); },
+  rejoin: async ({ pg, logger }, spec, signal) => {
+    const { rewound } = await pg.rejoin(spec.leader, signal);
+    logger.info({ leader: spec.leader.name, rewound }, 'rejoined as replica');
+  },
+  switchover: async (deps, spec, signal) => { await runSwitchover({ ...deps, spec, signal }); },
+  promote: async (deps, spec, signal) => { await runPromotion({ ...deps, spec, signal }); },
+  restart: async (deps, spec, signal) => {
+    deps.pg.beginRestart?.();
+    await deps.pg.stop('fast', 60_000, signal);
+    if (spec.role === 'primary') {
       await proveKeyBeforeWritableStart(deps, signal);
-      await pg.startPrimary(signal);
-      return;
-    case 'startReplica': await pg.startReplica(spec.leader, signal); return;
-    case 'rejoin': {
-      const { rewound } = await pg.rejoin(spec.leader, signal);
-      log.info({ leader: spec.leader.name, rewound }, 'rejoined as replica');
-      return;
+      await deps.pg.startPrimary(signal);
+    } else {
+      await deps.pg.startReplica(spec.leader, signal);
     }
-    case 'switchover':
-      await runSwitchover({ ...deps, spec, signal });
-      return;
-    case 'promote':
-      await runPromotion({ ...deps, spec, signal });
-      return;
-    case 'restart':
-      pg.beginRestart?.();
-      await pg.stop('fast', 60_000, signal);
-      if (spec.role === 'primary') {
-        await proveKeyBeforeWritableStart(deps, signal);
-        await pg.startPrimary(signal);
-      } else {
-        await pg.startReplica(spec.leader, signal);
-      }
-      return;
-    case 'reinit': {
-      await pg.stop('immediate', 30_000, signal);
-      const movedTo = await pg.moveDataAside('reinitialize requested');
-      log.warn({ movedTo }, 'reinit: old data directory kept aside; remove it when no longer needed');
-      await pg.clone(spec.source, signal);
-      await pg.startReplica(spec.source, signal);
-      return;
-    }
-    default: {
-      const never: never = spec;
-      throw new Error(`unknown job ${JSON.stringify(never)}`);
-    }
-  }
+  },
+  reinit: async ({ pg, logger }, spec, signal) => {
+    await pg.stop('immediate', 30_000, signal);
+    const movedTo = await pg.moveDataAside('reinitialize requested');
+    logger.warn({ movedTo }, 'reinit: old data directory kept aside; remove it when no longer needed');
+    await pg.clone(spec.source, signal);
+    await pg.startReplica(spec.source, signal);
+  },
+};
+
+function execute(deps: JobDeps, spec: JobSpec, signal: AbortSignal): Promise<void> {
+  const run = RUNNERS[spec.kind] as Runner<JobSpec['kind']> | undefined;
+  if (run === undefined) return Promise.reject(new Error(`unknown job ${JSON.stringify(spec)}`));
+  return run(deps, spec as never, signal);
 }
 
 /**
