@@ -1,4 +1,5 @@
 // This node holds the leader key.
+import type { FailoverRequest } from './cluster.js';
 import type { Action, DecideInput, Decision, SwitchoverAbort } from './decide-types.js';
 import { decision, isPaused, slotMembers } from './decision.js';
 import { bestAmongPeers, bestCandidate, candidateHealthy, promoteAction, promotionTimeline, runningPrimaryPeer } from './eligibility.js';
@@ -94,6 +95,10 @@ function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: st
     reason: `clearing the switchover request: ${why}`,
     dropped: { candidate: req.member ?? 'any', reason: why },
   });
+  // The candidate that took the key: the request is done, not refused (nothing to report).
+  if (req.member === input.self.name && req.leader !== input.self.name) {
+    return { actions: [{ kind: 'deleteFailover', modRevision: fo.modRevision }], reason: 'this node, the requested candidate, leads now; clearing the request' };
+  }
   if (req.member === input.self.name) return drop('this node is already the leader');
   if (req.leader !== undefined && req.leader !== input.self.name) return drop(`it names ${req.leader} as leader but this node holds the key`);
   if (req.scheduledAt !== undefined) {
@@ -109,9 +114,18 @@ function switchoverAsLeader(input: DecideInput): { actions: Action[]; reason: st
   const ref = member ? memberRef(member) : null;
   if (!ref) return drop(`member ${candidate} is unknown`);
   return {
-    actions: [{ kind: 'startJob', job: { kind: 'switchover', candidate: ref, failoverModRevision: fo.modRevision } }],
+    actions: [{ kind: 'startJob', job: { kind: 'switchover', candidate: ref, failoverModRevision: fo.modRevision, ...announce(input, req, candidate) } }],
     reason: `switchover to ${candidate}: ${health.detail}`,
   };
+}
+
+/**
+ * A request that named no candidate names the one picked here before the key is released. Left
+ * unnamed, every member raced again, and this node, back as a replica with all the WAL, could win
+ * its own switchover and promote to a new timeline (patronictl switchover answered "failed").
+ */
+function announce(input: DecideInput, req: FailoverRequest, candidate: string): { announce?: FailoverRequest } {
+  return req.member === undefined ? { announce: { leader: input.self.name, member: candidate } } : {};
 }
 
 function leaderPgNotRunning(input: DecideInput): Decision {

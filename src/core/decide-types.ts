@@ -1,6 +1,6 @@
 // The decision core's vocabulary: what it sees (DecideInput) and what it asks for (Action).
 import type { DynamicConfig, Tags } from '../config/types.js';
-import type { ClusterView, Lsn } from './cluster.js';
+import type { ClusterView, FailoverRequest, Lsn } from './cluster.js';
 import type { LocalPg } from './local-pg.js';
 import type { Memory } from './memory.js';
 import type { OperatorRequest, RequestAnswer } from './requests.js';
@@ -62,7 +62,11 @@ export type JobSpec =
   | { readonly kind: 'startReplica'; readonly leader: MemberRef | null }
   /** Stop if needed, compare with the leader's timeline history, pg_rewind when diverged, start as replica. */
   | { readonly kind: 'rejoin'; readonly leader: MemberRef }
-  | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number }
+  /**
+   * `announce`: the failover key to write just before the key is released, naming the candidate
+   * this leader picked for a request that named none, so that the others (and this node) defer to it.
+   */
+  | { readonly kind: 'switchover'; readonly candidate: MemberRef; readonly failoverModRevision: number; readonly announce?: FailoverRequest }
   /** History entry first (S4), then pg_promote: in the background, so ticks keep renewing the lease. */
   | { readonly kind: 'promote'; readonly oldTimeline: number; readonly switchLsn: Lsn; readonly reason: string; readonly timelineFiles?: readonly TimelineFile[] }
   /** Operator requests (REST / agentctl): queued by the API, started by decide() (requests.ts). */

@@ -12,7 +12,7 @@ import type { PgPort } from './pg-port.js';
 import type { PeerHttp } from './peer-http.js';
 import { parsePatroniStatus } from './peers.js';
 import { systemTimers, type Timers } from './timers.js';
-import { errorMessage } from '../errors.js';
+import { asError, errorMessage } from '../errors.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */
 export const CATCH_UP_TIMEOUT_MS = 5_000;
@@ -59,10 +59,20 @@ export async function runSwitchover(args: SwitchoverArgs): Promise<void> {
   log.info({ shutdownCheckpointLsn: formatLsn(control.checkpointLsn), endLsn: formatLsn(target), stopMs: Math.round(clock.monoMs() - t0) },
     'switchover: waiting for the candidate to receive the shutdown checkpoint');
   await waitCandidateReceived(args, target);
+  await announceCandidate(args, log);
   const released = await dcs.releaseLeader(signal);
   log.info({ released, durationMs: Math.round(clock.monoMs() - t0) }, 'switchover: leader key handed over');
   if (!released) throw new Error('leader key was no longer ours to release');
   if (args.dynamicConfig().pause) await waitClaimed(args, log);
+}
+
+/** Name the candidate decide() picked in the failover key, so the others defer to it (see `announce`). */
+async function announceCandidate(args: SwitchoverArgs, log: Logger): Promise<void> {
+  const { announce, failoverModRevision } = args.spec;
+  if (announce === undefined) return;
+  // Failing is no reason to stop: the others then race as before, and the best of them wins.
+  const named = await args.dcs.setFailover(announce, failoverModRevision, args.signal).catch((err: unknown) => asError(err));
+  if (named !== true) log.warn({ err: named === false ? undefined : named }, 'switchover: could not name the candidate in the failover key; the members will race for it');
 }
 
 /** Ask the candidate's PostgreSQL directly (fresh), falling back to its REST status. */

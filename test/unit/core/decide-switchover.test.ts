@@ -35,9 +35,9 @@ describe('decide: switchover on the leader', () => {
     expect(d.reason).toContain('switchover to pg3: member pg3 is healthy at wal 4900');
   });
 
-  it('picks the most advanced healthy replica when no candidate is named', () => {
-    const d = decide(leaderWith({ leader: 'pg1' }));
-    expect(jobOf(d)).toMatchObject({ kind: 'switchover', candidate: ref('pg2') });
+  it('picks the most advanced healthy replica when no candidate is named, and names it for the others', () => {
+    const d = decide(leaderWith({ leader: 'pg1', modRevision: 31 }));
+    expect(jobOf(d)).toEqual({ kind: 'switchover', candidate: ref('pg2'), failoverModRevision: 31, announce: { leader: 'pg1', member: 'pg2' } });
   });
 
   it('breaks a wal tie on failover_priority when picking the candidate', () => {
@@ -99,9 +99,20 @@ describe('decide: switchover on the leader', () => {
     expect(d.reason).toContain('it names pg3 as leader but this node holds the key');
   });
 
-  it('clears the request when it names this node, the leader, as the candidate', () => {
-    const d = decide(leaderWith({ member: 'pg1' }));
+  it('clears a request naming this node as both leader and candidate, and says why', () => {
+    const d = decide(leaderWith({ leader: 'pg1', member: 'pg1' }));
     expect(d.reason).toContain('this node is already the leader');
+    expect(d.memory.switchoverAbort).toMatchObject({ reason: 'this node is already the leader' });
+  });
+
+  it('the candidate that took the key clears the request it carried out, reporting no abort', () => {
+    for (const fo of [{ leader: 'pg2', member: 'pg1', modRevision: 12 }, { member: 'pg1', modRevision: 12 }]) {
+      const d = decide(leaderWith(fo));
+      expect(action(d, 'deleteFailover')).toEqual({ kind: 'deleteFailover', modRevision: 12 });
+      expect(kinds(d)).not.toContain('startJob');
+      expect(d.reason).toContain('the requested candidate, leads now');
+      expect(d.memory.switchoverAbort).toBeNull();
+    }
   });
 
   it('clears the request when no replica is healthy', () => {
