@@ -46,6 +46,14 @@ export interface ExecutionResult {
 
 const SYNC_STEPS: ReadonlySet<string> = new Set(['writeSync', 'deleteSync', 'setSyncStandbyNames']);
 
+type StepAction = Exclude<Action, { kind: 'halt' | 'probeAgain' }>;
+const ETCD_KINDS = ['acquireLeader', 'renewLeader', 'releaseLeader', 'claimInitialize', 'setInitialize', 'deleteInitialize',
+  'seedConfig', 'deleteFailover', 'publishLeaderStatus', 'writeSync', 'deleteSync'] as const;
+type EtcdStep = Extract<StepAction, { kind: (typeof ETCD_KINDS)[number] }>;
+type LocalStep = Exclude<StepAction, EtcdStep>;
+const ETCD_STEPS: ReadonlySet<string> = new Set(ETCD_KINDS);
+const isEtcdStep = (a: StepAction): a is EtcdStep => ETCD_STEPS.has(a.kind);
+
 export class Executor implements ExecutorPort {
   private slotsFor = '';
 
@@ -80,11 +88,15 @@ export class Executor implements ExecutorPort {
   }
 
   /**
-   * Returns false when a guard lost its compare. The awaits stay in this switch: an extra async
-   * function around one shifts the microtask interleaving the simulator's seeds replay.
+   * Returns false when a guard lost its compare. Not async itself: each kind's awaits stay in one
+   * async method, as deep as before (the simulator's seeds replay the microtask interleaving).
    */
-  private async one(action: Exclude<Action, { kind: 'halt' | 'probeAgain' }>, local: LocalPg, started: Map<JobSpec, Promise<FinishedJob>>, signal?: AbortSignal): Promise<boolean> {
-    const { dcs, pg, logger } = this.deps;
+  private one(action: StepAction, local: LocalPg, started: Map<JobSpec, Promise<FinishedJob>>, signal?: AbortSignal): Promise<boolean> {
+    return isEtcdStep(action) ? this.etcdStep(action, local, signal) : this.localStep(action, started, signal);
+  }
+
+  private async etcdStep(action: EtcdStep, local: LocalPg, signal?: AbortSignal): Promise<boolean> {
+    const { dcs } = this.deps;
     switch (action.kind) {
       case 'acquireLeader': {
         const won = await dcs.acquireLeader(signal, acquireGuards(action));
@@ -101,6 +113,22 @@ export class Executor implements ExecutorPort {
         return true;
       case 'deleteInitialize': await dcs.deleteInitialize(signal); return true;
       case 'seedConfig': await dcs.setConfig(this.deps.bootstrapDcs(), 0, signal); return true;
+      case 'deleteFailover': await dcs.deleteFailover(action.modRevision, signal); return true;
+      case 'publishLeaderStatus': {
+        const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;
+        // A status put in pause says so: it outlives this leader if it dies or is cut off in pause.
+        const pause = this.deps.dynamicConfig().pause === true ? { pause: true } : {};
+        if (optime !== null) await dcs.setStatus({ optime, ...pause }, signal);
+        return true;
+      }
+      case 'writeSync': return dcs.setSync(syncOf(action), action.modRevision, signal);
+      case 'deleteSync': return dcs.deleteSync(action.modRevision, signal);
+    }
+  }
+
+  private async localStep(action: LocalStep, started: Map<JobSpec, Promise<FinishedJob>>, signal?: AbortSignal): Promise<boolean> {
+    const { pg, logger } = this.deps;
+    switch (action.kind) {
       case 'promote': return this.promote(action);
       case 'createSlots': {
         const key = [...action.members].sort().join(',');
@@ -115,16 +143,6 @@ export class Executor implements ExecutorPort {
       case 'stop': await pg.stop(action.mode, this.deps.dynamicConfig().primary_stop_timeout * 1000 || 60_000); return true;
       case 'startJob': started.set(action.job, this.deps.jobs.start(action.job)); return true;
       case 'abortJob': await this.deps.jobs.abort(); return true;
-      case 'deleteFailover': await dcs.deleteFailover(action.modRevision, signal); return true;
-      case 'publishLeaderStatus': {
-        const optime = local.kind === 'running' && !local.inRecovery ? local.currentLsn : null;
-        // A status put in pause says so: it outlives this leader if it dies or is cut off in pause.
-        const pause = this.deps.dynamicConfig().pause === true ? { pause: true } : {};
-        if (optime !== null) await dcs.setStatus({ optime, ...pause }, signal);
-        return true;
-      }
-      case 'writeSync': return dcs.setSync(syncOf(action), action.modRevision, signal);
-      case 'deleteSync': return dcs.deleteSync(action.modRevision, signal);
       case 'setSyncStandbyNames': await pg.setSyncStandbyNames(action.value, signal); return true;
       case 'applyDynamicConfig':
         await pg.applyDynamicConfig(this.deps.dynamicConfig(), signal);

@@ -30,51 +30,60 @@ export interface LocalActionsDeps {
   readonly onScheduledRestart?: (outcome: RestartOutcome | { kind: 'cancelled'; reason: string }) => void;
 }
 
-export function createLocalActions(deps: LocalActionsDeps) {
-  const now = deps.wallNowMs ?? Date.now;
-  let scheduled: { plan: ScheduledRestart; timer: NodeJS.Timeout } | null = null;
+export function createLocalActions(deps: LocalActionsDeps): LocalActions {
+  return new LocalActions(deps);
+}
 
-  async function runScheduled(plan: ScheduledRestart): Promise<void> {
-    scheduled = null;
-    const { scheduledAtMs: _at, ...request } = plan.request;
-    deps.onScheduledRestart?.(await restartNow(deps, request, plan.postmasterStartTime));
+/** Restart (now or at a time, one scheduled at most) and reinitialize, as operator requests to the loop. */
+export class LocalActions {
+  private readonly now: () => number;
+  private scheduled: { plan: ScheduledRestart; timer: NodeJS.Timeout } | null = null;
+
+  constructor(private readonly deps: LocalActionsDeps) {
+    this.now = deps.wallNowMs ?? Date.now;
   }
 
-  function schedule(req: RestartRequest & { scheduledAtMs: number }): RestartOutcome {
-    if (scheduled !== null) return { kind: 'already_scheduled' };
-    const plan: ScheduledRestart = {
-      request: req,
-      atMs: req.scheduledAtMs,
-      postmasterStartTime: deps.getStatus().node.postmaster_start_time ?? null,
-    };
-    const timer = setTimeout(() => void runScheduled(plan), Math.max(0, plan.atMs - now()));
-    timer.unref();
-    scheduled = { plan, timer };
-    return { kind: 'scheduled' };
-  }
-
-  async function restart(req: RestartRequest): Promise<RestartOutcome> {
-    if (req.scheduledAtMs !== undefined) return schedule({ ...req, scheduledAtMs: req.scheduledAtMs });
-    const outcome = await restartNow(deps, req);
+  async restart(req: RestartRequest): Promise<RestartOutcome> {
+    if (req.scheduledAtMs !== undefined) return this.schedule({ ...req, scheduledAtMs: req.scheduledAtMs });
+    const outcome = await restartNow(this.deps, req);
     // Only a scheduled restart is compared with the postmaster's start time.
     return outcome.kind === 'cancelled' ? { kind: 'failed', reason: outcome.reason } : outcome;
   }
 
   /** DELETE /restart: true when a scheduled restart was cancelled. */
-  function cancelScheduledRestart(): boolean {
-    if (scheduled === null) return false;
-    clearTimeout(scheduled.timer);
-    scheduled = null;
+  cancelScheduledRestart(): boolean {
+    if (this.scheduled === null) return false;
+    clearTimeout(this.scheduled.timer);
+    this.scheduled = null;
     return true;
   }
 
-  function scheduledRestart(): ScheduledRestart | null {
-    return scheduled?.plan ?? null;
+  scheduledRestart(): ScheduledRestart | null {
+    return this.scheduled?.plan ?? null;
   }
 
-  const reinitialize = (req: ReinitializeRequest): Promise<ReinitializeOutcome> => reinitializeVia(deps, req);
+  reinitialize(req: ReinitializeRequest): Promise<ReinitializeOutcome> {
+    return reinitializeVia(this.deps, req);
+  }
 
-  return { restart, cancelScheduledRestart, scheduledRestart, reinitialize };
+  private schedule(req: RestartRequest & { scheduledAtMs: number }): RestartOutcome {
+    if (this.scheduled !== null) return { kind: 'already_scheduled' };
+    const plan: ScheduledRestart = {
+      request: req,
+      atMs: req.scheduledAtMs,
+      postmasterStartTime: this.deps.getStatus().node.postmaster_start_time ?? null,
+    };
+    const timer = setTimeout(() => void this.runScheduled(plan), Math.max(0, plan.atMs - this.now()));
+    timer.unref();
+    this.scheduled = { plan, timer };
+    return { kind: 'scheduled' };
+  }
+
+  private async runScheduled(plan: ScheduledRestart): Promise<void> {
+    this.scheduled = null;
+    const { scheduledAtMs: _at, ...request } = plan.request;
+    this.deps.onScheduledRestart?.(await restartNow(this.deps, request, plan.postmasterStartTime));
+  }
 }
 
 async function restartNow(deps: LocalActionsDeps, req: RestartRequest, postmasterStartTime?: string | null): Promise<RestartOutcome | { kind: 'cancelled'; reason: string }> {

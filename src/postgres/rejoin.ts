@@ -10,7 +10,7 @@ import type { UpstreamNode } from './upstream.js';
 import { PgError, errorMessage } from './errors.js';
 import { makeOwnedDir, ownerOf, runningPostmasterPid } from './files.js';
 import { pgPaths } from './paths.js';
-import { checkRewind, fetchLeaderTimeline, rewind } from './rewind.js';
+import { checkRewind, fetchLeaderTimeline, rewind, type LeaderTimeline, type RewindDeps } from './rewind.js';
 import type { RewindDecision } from './timeline.js';
 import type { PgSupervisor, StartOutcome } from './supervisor.js';
 
@@ -65,6 +65,18 @@ async function stopForCheck(o: RejoinOptions): Promise<void> {
   await o.supervisor.stop({ mode: 'fast', timeoutMs: o.stopTimeoutMs ?? 60_000, ...(o.signal ? { signal: o.signal } : {}) });
 }
 
+/** pg_rewind from the leader. A leader that went away mid-rewind is no verdict on this data directory: retry later. */
+async function rewindFrom(deps: RewindDeps, leader: UpstreamNode, leaderTimeline: LeaderTimeline | undefined): Promise<void> {
+  try {
+    await rewind({ ...deps, source: leader, ...(leaderTimeline === undefined ? {} : { leaderTimeline }) });
+  } catch (err) {
+    await fetchLeaderTimeline(deps, leader).catch((e: unknown) => {
+      throw new PgError('rewind-failed', `rewind from ${leader.name} failed and the leader is unreachable: ${errorMessage(e)}`, { cause: err, retryable: true });
+    });
+    throw err;
+  }
+}
+
 export async function rejoinAsReplica(o: RejoinOptions): Promise<RejoinResult> {
   const t0 = performance.now();
   const elapsed = (): number => Math.round(performance.now() - t0);
@@ -86,15 +98,7 @@ export async function rejoinAsReplica(o: RejoinOptions): Promise<RejoinResult> {
     if (!o.config.postgresql.use_pg_rewind && !(o.dynamicConfig?.postgresql.use_pg_rewind ?? false)) {
       throw new PgError('rewind-failed', `rewind needed (${decision.reason}) but use_pg_rewind is off`, { retryable: false });
     }
-    try {
-      await rewind({ ...deps, source: o.leader, leaderTimeline: check.leader });
-    } catch (err) {
-      // A leader that went away mid-rewind is not a verdict on this data directory: retry later.
-      await fetchLeaderTimeline(deps, o.leader).catch((e: unknown) => {
-        throw new PgError('rewind-failed', `rewind from ${o.leader.name} failed and the leader is unreachable: ${errorMessage(e)}`, { cause: err, retryable: true });
-      });
-      throw err;
-    }
+    await rewindFrom(deps, o.leader, check.leader);
     const start = await startReplica();
     return { outcome: 'rewound', decision, start, durationMs: elapsed() };
   } catch (err) {
