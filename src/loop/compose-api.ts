@@ -13,6 +13,7 @@ import { withEtcdMembers } from '../obs/status.js';
 import { postmasterAlive } from '../postgres/postmaster-watch.js';
 import { createWalNow } from '../postgres/wal-now.js';
 import { asError } from '../errors.js';
+import { planReload } from '../config/reload.js';
 import type { AgentParts } from './compose.js';
 import { startsAs } from './jobs.js';
 import { createLocalActions } from './local-actions.js';
@@ -59,8 +60,13 @@ export function composeApi(parts: AgentParts, wiring: ApiWiring): AgentApi {
     try {
       const next = await loadConfig(wiring.configFile, process.env);
       const before = parts.config().restapi;
-      parts.setConfig(next);
-      log.info('configuration reloaded');
+      const plan = planReload(parts.config(), next);
+      parts.setConfig(plan.config);
+      if (plan.needRestart.length === 0) log.info('configuration reloaded');
+      else {
+        log.error({ code: 'RELOAD_NEEDS_RESTART', keys: plan.needRestart },
+          `configuration reloaded except ${plan.needRestart.join(', ')}: these keep their running values until the agent restarts (agentctl restart-agent restarts it in place)`);
+      }
       applyRestApiReload(parts, server, before);
     } catch (err) {
       log.error({ err: asError(err) }, 'configuration reload failed; keeping the previous one');
