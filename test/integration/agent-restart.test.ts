@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdctl, isAlive, waitFor } from '../harness/index.js';
+import { etcdctl, isAlive, StopWaiting, waitFor } from '../harness/index.js';
 import { agentctl, startAgentCluster, SUPERUSER_PASSWORD, Writer, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 import { RESTART_IN_PLACE_EXIT_CODE, RestartSupervisor } from '../support/restart-supervisor.js';
 import { writeFacts } from '../support/restart-rounds.js';
@@ -224,13 +224,23 @@ describe('restart in place', () => {
       const old = leader.agent;
       old?.signal('SIGUSR2');
       expect((await old?.waitExit(30_000))?.code).toBe(RESTART_IN_PLACE_EXIT_CODE);
+      // The old guard saves its state when the agent's exit message arrives, and logs the closed
+      // channel after that. Rewritten before that save (a loaded machine), the record would be
+      // valid again and the new run would rightly re-attach the key: most likely what made this
+      // test time out once in CI (no fence, and the key never expired for the others).
+      await waitFor('the old guard to see the agent gone', () => (old?.output().includes('agent closed the channel') ? true : null), { timeoutMs: 10_000, intervalMs: 20 });
       // As if an older or newer agent had written it: another format version.
       const file = join(dirname(leader.dataDir), `.${basename(leader.dataDir)}.fence-guard.json`);
       const rec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       writeFileSync(file, JSON.stringify({ ...rec, version: 99 }));
       const t0 = performance.now();
       const fresh = leader.start();
-      await waitFor('the postmaster to be fenced', () => (isAlive(pmPid) ? null : true), { timeoutMs: 30_000, intervalMs: 20 });
+      // Tracked at once (the node is held, so nothing restarts it): a failure prints its log too.
+      supervisor.watch(leader);
+      await waitFor('the postmaster to be fenced', () => {
+        if (fresh.output().includes('"msg":"leader key re-attached"')) throw new StopWaiting('the new run re-attached the key: it read a valid hand-over record');
+        return isAlive(pmPid) ? null : true;
+      }, { timeoutMs: 30_000, intervalMs: 20 });
       figures['refusedHandoverFencedAfterMs'] = Math.round(performance.now() - t0);
       expect(fresh.output()).toContain('refusing the hand-over state of the previous agent run');
       // A new leader by a race, not by a re-attach: a replica, or the fenced node itself, which
@@ -243,7 +253,6 @@ describe('restart in place', () => {
       figures['refusedHandoverNewLeaderIsFencedNode'] = next === leader ? 1 : 0;
       for (const r of cluster.others(next)) await cluster.waitStreamingFrom(r, next, 90_000);
       expect(fresh.output()).not.toContain('"msg":"leader key re-attached"');
-      supervisor.watch(leader);
     } catch (err) {
       printFacts(err);
     } finally {
