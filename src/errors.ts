@@ -19,6 +19,17 @@ export class AgentError<Code extends string = string> extends Error {
 }
 
 /**
+ * The agent found itself in a state its own logic rules out (an action it does not know, parts
+ * that disagree on who this member is). It cannot trust its next move: the tick policy ends it
+ * through the way out, which stops or fences a PostgreSQL that may be writable first.
+ */
+export class InvariantViolation extends AgentError<'INVARIANT_VIOLATION'> {
+  constructor(message: string, opts: AgentErrorOptions = {}) {
+    super('INVARIANT_VIOLATION', message, { ...opts, retryable: false });
+  }
+}
+
+/**
  * Whatever was thrown, as an Error for the log: pino's `err` serializer then writes its type, code,
  * message, stack and cause. A thrown non-Error (a string, a rejected plain value) is wrapped.
  */

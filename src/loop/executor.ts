@@ -8,7 +8,7 @@ import type { LocalPg } from '../core/local-pg.js';
 import type { Dcs } from '../dcs/port.js';
 import type { JobRunner } from './jobs.js';
 import type { PgPort } from './pg-port.js';
-import { asError, errorMessage } from '../errors.js';
+import { asError, errorMessage, InvariantViolation } from '../errors.js';
 import type { FenceCount } from '../fence/fence-count.js';
 
 export interface ExecutorDeps {
@@ -74,6 +74,8 @@ export class Executor implements ExecutorPort {
           return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i), started };
         }
       } catch (err) {
+        // Not an action that failed: the agent itself is wrong, and the tick policy ends it.
+        if (err instanceof InvariantViolation) throw err;
         const error = errorMessage(err);
         failures.push({ action: action.kind, error });
         this.deps.logger.warn({ action: action.kind, err: asError(err) }, 'action failed');
@@ -150,8 +152,7 @@ export class Executor implements ExecutorPort {
         return true;
       default: {
         const never: never = action;
-        logger.error({ action: never }, 'unknown action');
-        return true;
+        throw new InvariantViolation(`decide() returned an action the executor does not know: ${JSON.stringify(never)}`);
       }
     }
   }

@@ -2,7 +2,7 @@
 // wake skips the sleep, that a failing tick is logged and retried soon, and how it ends.
 import { pino } from 'pino';
 import { ConfigError } from '../../../src/config/errors.js';
-import { AgentError } from '../../../src/errors.js';
+import { AgentError, InvariantViolation } from '../../../src/errors.js';
 import { tickFailure } from '../../../src/loop/tick-policy.js';
 import { describe, expect, it } from 'vitest';
 import { Scheduler, nextWaitMs, type TickOutcome } from '../../../src/loop/scheduler.js';
@@ -88,6 +88,8 @@ describe('Scheduler.run', () => {
     expect(tickFailure(new Error('CONFIG_INVALID'))).toEqual({ kind: 'retry', level: 'error' });
     expect(tickFailure('a string')).toEqual({ kind: 'retry', level: 'error' });
     expect(tickFailure(new ConfigError([]))).toEqual({ kind: 'halt', exitCode: 2 });
+    expect(tickFailure(new InvariantViolation('two names'))).toEqual({ kind: 'halt', exitCode: 70 });
+    expect(tickFailure(new Error('INVARIANT_VIOLATION'))).toEqual({ kind: 'retry', level: 'error' });
   });
 
   it('a wake during a tick skips the next sleep', async () => {
