@@ -16,7 +16,13 @@
 // s_s_n first unless that empties it. Each step re-checks the invariant and refuses to go on
 // (QuorumError) rather than write a state that breaks it.
 
-export class QuorumError extends Error {}
+import { AgentError } from '../errors.js';
+
+export class QuorumError extends AgentError<'quorum-state'> {
+  constructor(message: string) {
+    super('quorum-state', message);
+  }
+}
 
 export type Transition =
   | { readonly type: 'sync'; readonly leader: string; readonly num: number; readonly names: ReadonlySet<string> }

@@ -6,9 +6,9 @@ import type { Clock } from '../core/clock.js';
 import type { FinishedJob, JobSpec, RunningJob } from '../core/decide-types.js';
 import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
-import { runPromotion } from './promotion.js';
+import { JobStageError, runPromotion } from './promotion.js';
 import type { PeerHttp } from './peer-http.js';
-import { runSwitchover } from './switchover.js';
+import { runSwitchover, SwitchoverNotDone } from './switchover.js';
 import type { Timers } from './timers.js';
 import { AgentError, asError, errorMessage } from '../errors.js';
 
@@ -91,15 +91,16 @@ function startJob(st: RunnerState, spec: JobSpec): Promise<FinishedJob> {
 }
 
 function failureOf(err: unknown): JobOutcome {
+  const typed = err instanceof AgentError ? err : null;
   return {
     ok: false as const,
     error: errorMessage(err),
     thrown: asError(err),
     // Transient failures (leader unreachable, ...) are retried; verdicts on the data are not.
-    retryable: typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true,
-    stage: typeof err === 'object' && err !== null && typeof (err as { stage?: unknown }).stage === 'string' ? (err as { stage: string }).stage : undefined,
-    rewindFailed: typeof err === 'object' && err !== null && (err as { rewindFailed?: unknown }).rewindFailed === true,
-    unclaimed: typeof err === 'object' && err !== null && (err as { unclaimed?: unknown }).unclaimed === true,
+    retryable: typed?.retryable === true,
+    stage: err instanceof JobStageError ? err.stage : undefined,
+    rewindFailed: typed?.code === 'rewind-verdict',
+    unclaimed: err instanceof SwitchoverNotDone && err.unclaimed,
   };
 }
 

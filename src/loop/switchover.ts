@@ -12,7 +12,7 @@ import type { PgPort } from './pg-port.js';
 import type { PeerHttp } from './peer-http.js';
 import { parsePatroniStatus } from './peers.js';
 import { systemTimers, type Timers } from './timers.js';
-import { asError, errorMessage } from '../errors.js';
+import { AgentError, asError, errorMessage } from '../errors.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */
 export const CATCH_UP_TIMEOUT_MS = 5_000;
@@ -27,11 +27,10 @@ interface SwitchoverArgs {
 }
 
 /** The switchover stopped short: `unclaimed` when the key was released but nobody took it (pause). */
-export class SwitchoverNotDone extends Error {
+export class SwitchoverNotDone extends AgentError<'switchover-not-done'> {
   readonly unclaimed: boolean;
   constructor(message: string, unclaimed = false) {
-    super(message);
-    this.name = 'SwitchoverNotDone';
+    super('switchover-not-done', message);
     this.unclaimed = unclaimed;
   }
 }

@@ -23,7 +23,9 @@ export type PgErrorCode =
   | 'command-failed'
   | 'bootstrap-failed'
   | 'clone-failed'
-  | 'rewind-failed';
+  | 'rewind-failed'
+  /** A rejoin ended on a rewind verdict with the data directory left stopped (the policy): final. */
+  | 'rewind-verdict';
 
 const RETRYABLE: ReadonlySet<PgErrorCode> = new Set<PgErrorCode>([
   'timeout',

@@ -23,6 +23,7 @@ import type { PgSupervisor } from './supervisor.js';
 import { setSyncStandbyNames } from './sync-standby-names.js';
 import { pgPaths } from './paths.js';
 import { writeTimelineFiles } from './timeline-files.js';
+import { PgError } from './errors.js';
 
 const upstream = (m: MemberRef): UpstreamNode => ({ host: m.host, port: m.port, name: m.name });
 
@@ -181,7 +182,7 @@ async function rejoin(p: AdapterParts, leader: MemberRef, signal?: AbortSignal):
     config, runner, logger: log.child({ component: 'rejoin' }), supervisor, leader: upstream(leader), dynamicConfig: p.dynamic(),
     startTimeoutMs: p.startTimeoutMs(), onRewindFailure: 'stay-stopped', ...(signal ? { signal } : {}),
   });
-  if (r.outcome === 'failed') throw Object.assign(new Error(`rejoin failed: ${r.reason}`), { rewindFailed: true });
+  if (r.outcome === 'failed') throw new PgError('rewind-verdict', `rejoin failed: ${r.reason}`, { retryable: false });
   return { rewound: r.outcome === 'rewound' };
 }
 

@@ -3,6 +3,7 @@
 // reaches the agent on the agent's time. Jobs fail as the real adapter's do: `retryable` when a
 // peer was unreachable, a verdict otherwise.
 import type { DynamicConfig } from '../../../src/config/types.js';
+import { AgentError } from '../../../src/errors.js';
 import type { Lsn } from '../../../src/core/cluster.js';
 import type { MemberRef } from '../../../src/core/decide-types.js';
 import type { ControlData, LocalPg } from '../../../src/core/local-pg.js';
@@ -28,10 +29,10 @@ function abortReason(signal: AbortSignal): Error {
   return reason instanceof Error ? reason : new SimPgError('aborted', true);
 }
 
-export class SimPgError extends Error {
-  constructor(message: string, readonly retryable = false) {
-    super(message);
-    this.name = 'SimPgError';
+/** Fails as the real adapter's PgError does: the job runner reads `retryable` from an AgentError. */
+export class SimPgError extends AgentError<'sim-pg'> {
+  constructor(message: string, retryable = false) {
+    super('sim-pg', message, { retryable });
   }
 }
 
