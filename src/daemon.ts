@@ -12,7 +12,6 @@ import { lastResortExit, leave, leavePorts, shutdownWhy } from './loop/leave.js'
 import { followChanges } from './loop/watch-hints.js';
 import { afterAbort, RESTART_IN_PLACE_EXIT_CODE, StopProgress, stopDeadlineMs, TICK_EXIT_BOUND_MS } from './loop/way-out.js';
 
-export { touchesLeaderKey, wakesTheLoop } from './loop/watch-hints.js';
 
 export interface RunAgentOptions {
   readonly config: Config;

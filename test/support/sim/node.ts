@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { Config } from '../../../src/config/types.js';
 import type { HistoryEntry } from '../../../src/core/cluster.js';
 import type { Decision } from '../../../src/core/decide-types.js';
-import { touchesLeaderKey, wakesTheLoop } from '../../../src/daemon.js';
+import { followChanges } from '../../../src/loop/watch-hints.js';
 import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
 import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
@@ -143,7 +143,9 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, fences, decide: (input) => noteHalt(agent, w.decide(input)),
     publish: (snap) => publish(w, n, agent, snap),
   });
-  watch(dcs, loop, stop.signal);
+  // The daemon's watch handling, the same function: an own leader key touched is checked at once.
+  const running = loop;
+  void followChanges({ dcs, wake: () => running.wake(), onEnd: () => undefined }, stop.signal);
   const parts: RunParts = { owner, timers, logger: silent, loop, dcs, pg, jobs, fencing, signal: stop.signal, termination: () => termination };
   // The loop starts on the agent's own time (a frozen or crashed agent runs nothing).
   owner.after(0, () => { void runToExit(w, n, agent, parts); });
@@ -173,16 +175,6 @@ function publish(w: WorldState, n: SimNode, agent: AgentRuntime, snap: StatusSna
   const reason = snap.lastDecision?.reason ?? '';
   if (reason !== agent.lastReason || (process.env["SIM_TRACE_EVERY"] !== undefined && (snap.lastDecision?.actions.length ?? 0) > 0)) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);
   agent.lastReason = reason;
-}
-
-/** The daemon's watch handling: an own leader key touched is checked at once; other changes wake the loop. */
-function watch(dcs: Dcs, loop: AgentLoop, signal: AbortSignal): void {
-  void (async () => {
-    for await (const hint of dcs.changes(signal)) {
-      if (touchesLeaderKey(hint) && dcs.leadership() !== null) void dcs.checkLeadership().catch(() => false);
-      if (wakesTheLoop(hint)) loop.wake();
-    }
-  })().catch(() => undefined);
 }
 
 /** Keeps a halting decision's reason, which the halted tick does not publish. */
