@@ -7,6 +7,7 @@ import type { LocalPg } from '../core/local-pg.js';
 import { asError } from '../errors.js';
 import { recordTick } from '../obs/metrics.js';
 import { buildStatusSnapshot } from '../obs/status.js';
+import { nextSeenWal } from '../core/seen-wal.js';
 import { memberBackoff, memberStatus, pgStateWord } from './member-status.js';
 import type { TickPorts, TickState } from './tick-types.js';
 
@@ -47,6 +48,7 @@ export interface StatusFacts {
 /** Counts the tick and publishes the status snapshot. */
 export function publishStatus(ports: TickPorts, state: TickState, f: StatusFacts): TickState {
   const { config, local, holds, decision } = f;
+  const seenWal = nextSeenWal(state.seenWal, local, ports.jobs.running()?.spec.kind ?? null);
   const counters = { ...recordTick(state.counters, { durationMs: f.durationMs, actionKinds: decision.actions.map((a) => a.kind) }), fenceEventsTotal: ports.fenceEvents() };
   ports.publish(buildStatusSnapshot({
     name: config.name, scope: config.scope, agentVersion: ports.agentVersion, local,
@@ -55,9 +57,9 @@ export function publishStatus(ports: TickPorts, state: TickState, f: StatusFacts
     pgState: pgStateWord(local, ports.jobs.running()?.spec.kind ?? null),
     ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
     lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind), ...abortedField(decision) },
-    tickMonoMs: ports.clock.monoMs(), counters, jobBackoff: decision.memory.jobBackoff,
+    tickMonoMs: ports.clock.monoMs(), counters, jobBackoff: decision.memory.jobBackoff, seenWal,
   }));
-  return { ...state, counters };
+  return { ...state, counters, seenWal };
 }
 
 /** The last aborted switchover, as /patroni shows it. */

@@ -5,6 +5,7 @@ import type { Config } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import { EMPTY_MEMORY, type Action, type DecideInput, type Decision, type Memory } from '../core/decide-types.js';
 import type { Dcs } from '../dcs/port.js';
+import type { WalMark } from '../core/seen-wal.js';
 import { emptyCounters, type AgentCounters } from '../obs/metrics.js';
 import type { StatusSnapshot } from '../obs/status.js';
 import type { ExecutorPort } from './executor.js';
@@ -61,8 +62,10 @@ export interface TickState {
   readonly reported: ReadonlySet<string>;
   /** Wall time of the last etcd snapshot that succeeded (GET /patroni's dcs_last_seen). */
   readonly dcsLastSeenWallMs: number | null;
+  /** The furthest WAL seen while PostgreSQL ran (GET /patroni's stopped_wal once it stops). */
+  readonly seenWal: WalMark | null;
 }
 
 export function initialTickState(): TickState {
-  return { memory: EMPTY_MEMORY, counters: emptyCounters(), lastReason: '', undone: [], joined: false, reported: new Set(), dcsLastSeenWallMs: null };
+  return { memory: EMPTY_MEMORY, counters: emptyCounters(), lastReason: '', undone: [], joined: false, reported: new Set(), dcsLastSeenWallMs: null, seenWal: null };
 }

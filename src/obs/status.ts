@@ -10,6 +10,7 @@ import type { DynamicConfig, Tags } from '../config/types.js';
 import type { ClusterView, MemberRole } from '../core/cluster.js';
 import type { JobBackoff } from '../core/decide-types.js';
 import { stoppedWalPosition, type LocalPg } from '../core/local-pg.js';
+import { laterWal, type WalMark } from '../core/seen-wal.js';
 import type { EtcdMemberHealth } from '../dcs/etcd-members.js';
 import type { AgentCounters } from './metrics.js';
 import { emptyCounters } from './metrics.js';
@@ -116,6 +117,8 @@ export interface StatusInputs {
   readonly tickMonoMs: number;
   readonly counters: AgentCounters;
   readonly jobBackoff?: JobBackoff | null;
+  /** The furthest WAL seen while PostgreSQL ran (src/core/seen-wal.ts). */
+  readonly seenWal?: WalMark | null;
 }
 
 /** Build the snapshot the loop publishes after a tick. Pure. */
@@ -143,14 +146,14 @@ export function buildStatusSnapshot(inputs: StatusInputs): StatusSnapshot {
     noloadbalance: inputs.tags.noloadbalance === true,
     counters: inputs.counters,
     jobBackoff: inputs.jobBackoff ?? null,
-    ...stoppedWalOf(inputs.local),
+    ...stoppedWalOf(inputs.local, inputs.seenWal ?? null),
     ...(inputs.local.kind === 'unresponsive' ? { pgUnresponsive: true as const } : {}),
   });
 }
 
-function stoppedWalOf(local: LocalPg): { stoppedWal?: { lsn: number; timeline: number } } {
+function stoppedWalOf(local: LocalPg, seen: WalMark | null): { stoppedWal?: WalMark } {
   if (local.kind !== 'down' || !local.control) return {};
-  return { stoppedWal: { lsn: stoppedWalPosition(local.control), timeline: local.control.timeline } };
+  return { stoppedWal: laterWal({ lsn: stoppedWalPosition(local.control), timeline: local.control.timeline }, seen) };
 }
 
 export interface StartingInputs {

@@ -88,6 +88,11 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // racing peer took it for WAL past the fork, ranked it out and promoted with less
   // (src/postgres/wal-now.ts reads the timeline with the position; src/api/fresh-wal.ts).
   [612, 'S2: a promotion with less WAL than a replica whose fresh position came with a stale timeline', 5],
+  // a replica's PostgreSQL crashed and failed its first restart; its GET /patroni said its data
+  // directory held pg_control's last restartpoint, far behind the WAL it had received, and a peer
+  // promoted with 14 bytes less (src/core/seen-wal.ts: stopped_wal is the later of pg_control's
+  // position and the furthest one its agent saw while it ran).
+  [319, 'S2: a promotion with less WAL than a stopped replica whose pg_control position was old', 5],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
