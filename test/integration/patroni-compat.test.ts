@@ -2,7 +2,7 @@
 // processes: a config written for PostgreSQL <= 12, the cluster's dynamic config on every start,
 // and POST /restart with a schedule.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgBinary, runCommand, waitFor } from '../harness/index.js';
+import { etcdctl, pgBinary, runCommand, waitFor } from '../harness/index.js';
 import { patchConfig, startAgentCluster, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 
 let cluster: AgentCluster;
@@ -29,6 +29,10 @@ beforeAll(async () => {
       parameters: { fsync: 'off', shared_buffers: '32MB', max_connections: 50, wal_keep_segments: 100 } } },
   });
   node = await cluster.waitForLeader(120_000);
+  // The new leader seeds the dynamic configuration a tick after its PostgreSQL answers as primary:
+  // a PATCH before that got 503 "there is no configuration in etcd to patch" (CI, a loaded machine).
+  await waitFor('the dynamic configuration in etcd', async () =>
+    ((await etcdctl(cluster.etcd, ['get', '/service/compat/config', '--print-value-only'])).trim() !== '' ? true : null), { timeoutMs: 30_000 });
 });
 
 afterAll(() => {
