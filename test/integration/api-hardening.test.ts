@@ -213,18 +213,6 @@ describe("etcd's config key", () => {
   });
 });
 
-/** The agent's JSON log lines written at or after `sinceMs`. */
-function logSince(sinceMs: number): Record<string, unknown>[] {
-  return (node.agent?.output(1_000_000) ?? '').split('\n').flatMap((line) => {
-    try {
-      const j = JSON.parse(line) as Record<string, unknown>;
-      return Date.parse(String(j['time'])) >= sinceMs ? [j] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
 describe('a reload that changes what only a restart applies', () => {
   it('keeps the running name and PostgreSQL settings, names them, and the leader stays the leader', async () => {
     const original = readFileSync(node.configPath, 'utf8');
@@ -239,13 +227,13 @@ describe('a reload that changes what only a restart applies', () => {
       await reload.arrayBuffer();
       // Three ticks after the reload, each one a leader renewing its key under its own name.
       const ticks = await waitFor('three ticks after the reload', async () => {
-        const t = logSince(since).filter((j) => typeof j['reason'] === 'string' && Array.isArray(j['actions']));
+        const t = node.logSince(since).filter((j) => typeof j['reason'] === 'string' && Array.isArray(j['actions']));
         return t.length >= 3 ? t : null;
       }, { timeoutMs: 30_000 });
       for (const t of ticks) expect(String(t['reason'])).toMatch(/^leader: /);
       expect((await etcdctl(cluster.etcd, ['get', '/service/hardening/leader', '--print-value-only'])).trim()).toBe(node.name);
       expect(await node.health('/primary')).toBe(200);
-      const said = logSince(since).find((j) => j['code'] === 'RELOAD_NEEDS_RESTART');
+      const said = node.logSince(since).find((j) => j['code'] === 'RELOAD_NEEDS_RESTART');
       expect(said?.['keys']).toEqual(expect.arrayContaining(['name', 'postgresql.parameters.work_mem']));
     } finally {
       writeFileSync(node.configPath, original);

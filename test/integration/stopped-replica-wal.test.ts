@@ -37,18 +37,6 @@ afterAll(() => {
 
 const count = async (n: AgentNode): Promise<number> => Number((await n.query<{ n: string }>('SELECT count(*) AS n FROM acked'))[0]?.n ?? -1);
 
-/** The node's JSON log lines written at or after `sinceMs`. */
-function logSince(n: AgentNode, sinceMs: number): Record<string, unknown>[] {
-  return (n.agent?.output(1_000_000) ?? '').split('\n').flatMap((line) => {
-    try {
-      const j = JSON.parse(line) as Record<string, unknown>;
-      return Date.parse(String(j['time'])) >= sinceMs ? [j] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
 /** Takes the port as soon as the dying postmaster lets go of it. */
 async function holdPort(port: number): Promise<Server> {
   return waitFor(`port ${port} to be free`, () => new Promise<Server | null>((resolve) => {
@@ -86,7 +74,7 @@ describe('a replica with more WAL whose postgresql is down for a moment', () => 
       await waitFor(`${a.name}'s postmaster gone`, () => (isAlive(pm) ? null : true), { timeoutMs: 10_000 });
       const killedAt = Date.now();
       await waitFor(`a start of ${a.name}'s postgresql to fail on the taken port`, () =>
-        (logSince(a, killedAt).some((j) => j['msg'] === 'job failed') ? true : null), { timeoutMs: 30_000, intervalMs: 50 });
+        (a.logSince(killedAt).some((j) => j['msg'] === 'job failed') ? true : null), { timeoutMs: 30_000, intervalMs: 50 });
       leader.agent?.signal('SIGTERM');
       await leader.agent?.waitExit(60_000);
       const t0 = performance.now();
@@ -94,7 +82,7 @@ describe('a replica with more WAL whose postgresql is down for a moment', () => 
       b.start();
       // B's first decision in the race (before the fix: taking the key), then A may start.
       await waitFor(`${b.name} to decide in the race`, () =>
-        (logSince(b, stoppedAt).some((j) => j['msg'] === 'tick' && /^(not promoting|taking the leader key)/.test(String(j['reason']))) ? true : null), { timeoutMs: 60_000, intervalMs: 50 });
+        (b.logSince(stoppedAt).some((j) => j['msg'] === 'tick' && /^(not promoting|taking the leader key)/.test(String(j['reason']))) ? true : null), { timeoutMs: 60_000, intervalMs: 50 });
       port.close();
       port = null;
       const next = await cluster.waitForLeader(60_000, [leader.name]);

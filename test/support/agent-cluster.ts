@@ -118,6 +118,18 @@ export class AgentNode {
   logTail(): string {
     return this.agent?.output(8000) ?? '(agent not started)';
   }
+
+  /** The current agent's JSON log lines written at or after `sinceMs` (wall clock). */
+  logSince(sinceMs: number): Record<string, unknown>[] {
+    return (this.agent?.output(1_000_000) ?? '').split('\n').flatMap((line) => {
+      try {
+        const j = JSON.parse(line) as Record<string, unknown>;
+        return Date.parse(String(j['time'])) >= sinceMs ? [j] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
 }
 
 export class AgentCluster {
