@@ -30,9 +30,18 @@ export default tseslint.config(
     },
   },
   {
+    // The fence sits below the loop: the loop arms it, it never calls back into the loop.
+    files: ['src/fence/**/*.ts'],
+    ignores: ['src/fence/fence-guard-protocol.ts', 'src/fence/guard-logic.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [testImports, { group: ['**/loop/**'], message: 'src/fence must not import src/loop (the loop drives the fence, not the other way)' }] }],
+    },
+  },
+  {
     // The decision core is pure: observed state in, actions out. No I/O of any kind. The fence
-    // guard's message and hand-over format is pure too, though it lives with the guard.
-    files: ['src/core/**/*.ts', 'src/fence/fence-guard-protocol.ts'],
+    // guard's message and hand-over format and its logic are pure too, though they live with the
+    // guard (the logic reaches time only through the Clock and Timers ports).
+    files: ['src/core/**/*.ts', 'src/fence/fence-guard-protocol.ts', 'src/fence/guard-logic.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [

@@ -13,7 +13,7 @@ import { terminalSafe } from '../cli/render.js';
 import { runAgentctl } from '../cli/run.js';
 import { pgProbeFactory } from '../cli/write-probe.js';
 import { createEtcdDcs } from '../dcs/etcd-dcs.js';
-import { systemClock } from '../loop/clock.js';
+import { systemClock } from '../time/clock.js';
 import { createRootLogger } from '../obs/logger.js';
 
 /** stdin as lines, read lazily: several questions may be asked in one run. */

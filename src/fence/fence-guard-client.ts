@@ -1,10 +1,13 @@
-// The agent's side of the fence guard: spawn it, feed it the deadline, restart it if it dies.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The agent's side of the fence guard: spawn it, feed it the deadline, restart it if it dies. The
+// logic runs over a spawner (a child process here; the simulator spawns its model of the process
+// around the same GuardLogic) and the Timers seam.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { parseHandover, type GuardMessage } from './fence-guard-protocol.js';
+import { systemTimers, type Timers } from '../time/timers.js';
 
 /** What the previous agent run on this data dir left for this one (read once, before our guard starts). */
 export interface Handover {
@@ -37,10 +40,9 @@ export interface FenceGuard {
 
 /** handover: read by the caller before anything else (readHandover), or here; always before our guard starts. */
 export function startFenceGuard(deps: GuardDeps): FenceGuard {
-  const script = fileURLToPath(new URL('../bin/fence-guard.js', import.meta.url));
   // Nothing is sent until the first tick knows (last: null): a new guard may have taken over a live
   // deadline from the guard of a previous (killed) agent, and an early "disarm" would drop it.
-  const g: GuardState = { deps, script, child: null, last: null, closing: false };
+  const g: GuardState = { deps, spawn: deps.spawn ?? processSpawner(deps.dataDir), timers: deps.timers ?? systemTimers, child: null, last: null, closing: false };
   const handover = deps.handover ?? readHandover(deps.dataDir);
   logHandover(deps.logger, handover);
   launch(g);
@@ -55,16 +57,33 @@ export function startFenceGuard(deps: GuardDeps): FenceGuard {
   };
 }
 
+/** One running guard process, as its agent sees it: the pipe's write end and its exit. */
+export interface GuardChannel {
+  readonly pid: number | null;
+  send(msg: GuardMessage): void;
+  /** Close our end of the pipe; resolves once what was written is flushed. */
+  end(): Promise<void>;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>;
+  hasExited(): boolean;
+}
+
+export type GuardSpawner = () => GuardChannel;
+
 interface GuardDeps {
   readonly dataDir: string;
   readonly logger: Logger;
   readonly handover?: Handover;
+  /** Default: the fence guard process on dataDir. */
+  readonly spawn?: GuardSpawner;
+  readonly timers?: Timers;
 }
 
 interface GuardState {
   readonly deps: GuardDeps;
-  readonly script: string;
-  child: ChildProcess | null;
+  readonly spawn: GuardSpawner;
+  readonly timers: Timers;
+  child: GuardChannel | null;
   last: GuardMessage | null;
   closing: boolean;
 }
@@ -81,28 +100,45 @@ function logHandover(logger: Logger, handover: Handover): void {
   }
 }
 
+/** The fence guard process on dataDir, its stdin our pipe. */
+function processSpawner(dataDir: string): GuardSpawner {
+  const script = fileURLToPath(new URL('../bin/fence-guard.js', import.meta.url));
+  return () => {
+    // Detached: its own process group, so a signal aimed at the agent's group does not reach it.
+    const c = spawn(process.execPath, [script, dataDir], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
+    c.unref();
+    c.stdin?.on('error', () => undefined);
+    return {
+      pid: c.pid ?? null,
+      send: (msg) => {
+        if (c.stdin?.writable) c.stdin.write(`${JSON.stringify(msg)}\n`);
+      },
+      end: () => new Promise<void>((r) => (c.stdin ? c.stdin.end(() => r()) : r())),
+      exited: new Promise((r) => c.once('exit', (code, signal) => r({ code, signal }))),
+      hasExited: () => c.exitCode !== null || c.signalCode !== null,
+    };
+  };
+}
+
+/** After the guard died, how long before it is started again. */
+export const GUARD_RESTART_DELAY_MS = 200;
+
 function send(g: GuardState, msg: GuardMessage | null): void {
-  if (msg && g.child?.stdin?.writable) g.child.stdin.write(`${JSON.stringify(msg)}\n`);
+  if (msg && g.child !== null) g.child.send(msg);
 }
 
 function launch(g: GuardState): void {
   const { deps } = g;
-  // Detached: its own process group, so a signal aimed at the agent's group does not reach it.
-  const c = spawn(process.execPath, [g.script, deps.dataDir], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
-  c.unref();
+  const c = g.spawn();
   g.child = c;
-  c.stdin?.on('error', () => undefined);
   deps.logger.info({ pid: c.pid }, 'fence guard started');
-  c.on('exit', (code, signal) => {
+  void c.exited.then(({ code, signal }) => {
     if (g.child === c) g.child = null;
     if (g.closing) return;
     deps.logger.warn({ code, signal }, 'fence guard exited; restarting it');
-    setTimeout(() => {
-      if (!g.closing) {
-        launch(g);
-        send(g, g.last);
-      }
-    }, 200).unref();
+    g.timers.setTimeout(() => {
+      if (!g.closing) launch(g);
+    }, GUARD_RESTART_DELAY_MS).unref?.();
   });
   send(g, g.last);
 }
@@ -115,16 +151,19 @@ function update(g: GuardState, armed: boolean, deadlineMonoMs: number, leaseId: 
   send(g, msg);
 }
 
+/** How long a clean exit waits for the guard to leave (or, when armed, for our last messages to be written). */
+export const GUARD_CLOSE_BOUND_MS = 2_000;
+
 async function close(g: GuardState): Promise<void> {
   g.closing = true;
   const c = g.child;
-  if (!c || c.exitCode !== null) return;
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  if (!c || c.hasExited()) return;
   send(g, { type: 'exit' });
   // An armed guard stays after we exit (restart in place, or a stop that could not stop
   // PostgreSQL): once our last messages are in its pipe there is nothing to wait for.
-  const flushed = new Promise<void>((r) => c.stdin?.end(() => r()) ?? r());
-  await Promise.race([g.last?.type === 'arm' ? flushed : exited, new Promise((r) => setTimeout(r, 2_000))]);
+  const flushed = c.end();
+  const bound = new Promise((r) => g.timers.setTimeout(() => r(undefined), GUARD_CLOSE_BOUND_MS).unref?.());
+  await Promise.race([g.last?.type === 'arm' ? flushed : c.exited, bound]);
 }
 
 /**
@@ -138,10 +177,16 @@ export function readHandover(dataDir: string): Handover {
   } catch {
     return NO_HANDOVER;
   }
+  return handoverFrom(text, (pid) => isGuardOf(pid, dataDir));
+}
+
+/** The hand-over in a guard's record (null: no record); its deadline counts only while that guard lives. */
+export function handoverFrom(text: string | null, isGuard: (pid: number) => boolean): Handover {
+  if (text === null) return NO_HANDOVER;
   const parsed = parseHandover(text);
   if (!parsed.ok) return { ...NO_HANDOVER, refused: parsed.reason };
   const rec = parsed.record;
-  return { deadlineMonoMs: rec.armed && isGuardOf(rec.pid, dataDir) ? rec.deadlineMonoMs : null, leaseId: rec.leaseId, refused: null };
+  return { deadlineMonoMs: rec.armed && isGuard(rec.pid) ? rec.deadlineMonoMs : null, leaseId: rec.leaseId, refused: null };
 }
 
 function isGuardOf(pid: number, dataDir: string): boolean {

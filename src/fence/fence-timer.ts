@@ -3,7 +3,7 @@
 // hung query. The loop arms it (primary, not paused) and disarms it (replica, pause).
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import { systemTimers, type TimerHandle, type Timers } from '../loop/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../time/timers.js';
 
 export interface FenceTimer {
   /** Arm at `deadlineMs` (monotonic), or disarm. Re-arming with a later deadline moves it. */

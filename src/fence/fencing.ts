@@ -7,7 +7,7 @@ import { fenceArming, onLeadershipLost, type Arming } from '../core/fencing.js';
 import type { Dcs } from '../dcs/port.js';
 import { postmasterWriteState } from '../postgres/files.js';
 import type { FenceTimer } from './fence-timer.js';
-import { systemTimers, type Timers } from '../loop/timers.js';
+import { systemTimers, type Timers } from '../time/timers.js';
 import { asError } from '../errors.js';
 
 /** How long the retake after an early loss may take before we fence instead. */

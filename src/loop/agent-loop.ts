@@ -16,7 +16,7 @@ import type { JobRunner } from './jobs.js';
 import type { PeerHttp } from './peer-http.js';
 import type { PgPort } from './pg-port.js';
 import type { RequestQueue } from './request-queue.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../time/timers.js';
 import { Scheduler, nextWaitMs, type TickOutcome } from './scheduler.js';
 import { initialTickState, tick, type FencingPort, type TickPorts, type TickState } from './tick.js';
 import { ViewStore } from './view-store.js';

@@ -17,7 +17,7 @@ import { createPgAdapter } from '../postgres/pg-adapter.js';
 import { withCallbacks } from '../postgres/pg-callbacks.js';
 import { asError } from '../errors.js';
 import { AgentLoop } from './agent-loop.js';
-import { systemClock } from './clock.js';
+import { systemClock } from '../time/clock.js';
 import { createJobRunner, startsAs, type JobRunner } from './jobs.js';
 import { createPeerHttp, type PeerHttp } from './peer-http.js';
 import type { PgPort } from './pg-port.js';

@@ -9,7 +9,7 @@ import type { PgPort } from './pg-port.js';
 import { JobStageError, runPromotion } from './promotion.js';
 import type { PeerHttp } from './peer-http.js';
 import { runSwitchover, SwitchoverNotDone } from './switchover.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../time/timers.js';
 import { AgentError, asError, errorMessage } from '../errors.js';
 
 export interface JobDeps {

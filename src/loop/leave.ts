@@ -11,7 +11,7 @@ import { asError } from '../errors.js';
 import type { AgentParts } from './compose.js';
 import type { AgentApi } from './compose-api.js';
 import type { PgPort } from './pg-port.js';
-import { systemTimers, type Timers } from './timers.js';
+import { systemTimers, type Timers } from '../time/timers.js';
 import {
   bounded, CLOSE_BOUND_MS, CONTROL_READ_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, RESTART_CLOSE_BOUND_MS,
 } from './way-out.js';

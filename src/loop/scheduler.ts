@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { asError } from '../errors.js';
 import { tickFailure } from './tick-policy.js';
-import { systemTimers, type Timers } from './timers.js';
+import { systemTimers, type Timers } from '../time/timers.js';
 
 export interface TickOutcome {
   /** An exit code: the decision halted the agent. */

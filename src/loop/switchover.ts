@@ -11,7 +11,7 @@ import type { Dcs } from '../dcs/port.js';
 import type { PgPort } from './pg-port.js';
 import type { PeerHttp } from './peer-http.js';
 import { parsePatroniStatus } from './peers.js';
-import { systemTimers, type Timers } from './timers.js';
+import { systemTimers, type Timers } from '../time/timers.js';
 import { AgentError, asError, errorMessage } from '../errors.js';
 
 /** How long the candidate may take to flush the shutdown checkpoint once the stop has returned. */

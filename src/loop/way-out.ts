@@ -1,7 +1,7 @@
 // The way out of the agent, bounded: every step of a stop has a time limit, and a stop that does
 // not finish in time ends the safe way (the daemon's last resort fences a writable PostgreSQL).
 import type { Logger } from 'pino';
-import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../time/timers.js';
 
 /**
  * How long the way out may take in all before the last resort: the lease-bounded clean stop (at

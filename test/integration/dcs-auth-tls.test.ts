@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Etcd3Config } from '../../src/config/types.js';
 import { createEtcdDcs } from '../../src/dcs/etcd-dcs.js';
 import type { Dcs } from '../../src/dcs/port.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import {
   ETCD_BIN, etcdctl, freePort, makeTempDir, runCommand, spawnTracked, startEtcd, waitFor,
 } from '../harness/index.js';

@@ -1,7 +1,7 @@
 // The shared Dcs contract against real etcd (one member from the harness).
 import { startEtcd, waitFor } from '../harness/index.js';
 import type { Dcs } from '../../src/dcs/port.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { CONTRACT_TTL_SEC, dcsContract, type ContractEnv } from '../contract/dcs-contract.js';
 import { etcdDcs, rawEtcd } from '../support/dcs-env.js';
 

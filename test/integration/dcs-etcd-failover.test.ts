@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLeaseMarginMs } from '../../src/dcs/lease-tracker.js';
 import type { Dcs, DcsChangeHint } from '../../src/dcs/port.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { startEtcd, waitFor, type EtcdCluster, type EtcdMember } from '../harness/index.js';
 import { etcdDcs } from '../support/dcs-env.js';
 import { memberStatus } from '../support/member-status.js';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeoutsFor } from '../../src/dcs/etcd-client.js';
 import type { EtcdDcs } from '../../src/dcs/etcd-dcs.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { etcdctl, startEtcd, waitFor, type EtcdCluster, type EtcdMember } from '../harness/index.js';
 import { etcdDcs } from '../support/dcs-env.js';
 import { memberStatus } from '../support/member-status.js';

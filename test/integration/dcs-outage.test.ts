@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeoutsFor } from '../../src/dcs/etcd-client.js';
 import { defaultLeaseMarginMs } from '../../src/dcs/lease-tracker.js';
 import type { Dcs, LeaseState } from '../../src/dcs/port.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { startEtcd, waitFor, type EtcdCluster } from '../harness/index.js';
 import { etcdDcs, rawEtcd } from '../support/dcs-env.js';
 import { memberStatus } from '../support/member-status.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { historyFileName } from '../../src/core/timeline-catchup.js';
 import { createPgAdapter } from '../../src/postgres/pg-adapter.js';
 import { postmasterWriteState } from '../../src/postgres/files.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import type { PgPort } from '../../src/loop/pg-port.js';
 import { waitFor } from '../harness/index.js';
 import { testDynamicConfig } from '../unit/postgres/fixtures.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config, DynamicConfig } from '../../src/config/types.js';
 import { createEtcdDcs, type EtcdDcs } from '../../src/dcs/etcd-dcs.js';
 import { createExecaRunner } from '../../src/exec/runner.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { createJobRunner, type JobRunner } from '../../src/loop/jobs.js';
 import { createPeerHttp } from '../../src/loop/peer-http.js';
 import type { PgPort } from '../../src/loop/pg-port.js';

@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import type { Etcd3Config } from '../../src/config/types.js';
 import type { EtcdTimeouts } from '../../src/dcs/etcd-client.js';
 import { createEtcdDcs, type EtcdDcs } from '../../src/dcs/etcd-dcs.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 
 /** Silent unless TEST_LOG=debug|info|... is set. */
 export function testLogger(): Logger {

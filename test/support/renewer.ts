@@ -2,7 +2,7 @@
 // every intervalMs (the loop_wait schedule, not a wait for a condition) and records each outcome.
 import type { Dcs } from '../../src/dcs/port.js';
 import { DcsError } from '../../src/dcs/port.js';
-import { systemClock } from '../../src/loop/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { memberStatus } from './member-status.js';
 
 export interface Outcome {

@@ -3,7 +3,7 @@ import type { FailoverRequest } from '../../../src/core/cluster.js';
 import { encodeConfig } from '../../../src/dcs/codec-config.js';
 import { encodeFailover } from '../../../src/dcs/codec-keys.js';
 import { crash } from './fake-pg.js';
-import { closeGuard, killGuard } from './guard.js';
+import { closeGuard, guardArmed, killGuard } from './guard.js';
 import { PREFIX, agentRuns, etcdView, paused, leaderKey, log, nowMs, type SimNode, type WorldState } from './model.js';
 import { startAgent } from './node.js';
 
@@ -94,7 +94,7 @@ export function injectEvent(w: WorldState): void {
       // Only while the agent runs: a guard dying while its agent is stopped (SIGSTOP) leaves
       // nothing to fence but a watchdog, which this machine does not have (docs/architecture.md).
       if (!n.guard || !agentRuns(w, n)) return;
-      killGuard(w, n);
+      killGuard(n);
       break;
     case 'freeze':
       if (!n.agent) return;
@@ -217,7 +217,7 @@ export function recover(w: WorldState, all = false): void {
     if (due(f.agentDownUntilMs)) {
       f.agentDownUntilMs = null;
       n.agent = startAgent(w, n);
-      log(w, `${n.name} agent restarted (postgresql ${n.pg.running ? 'running' : 'down'}, guard ${n.guard?.last?.armed === true ? 'armed' : 'not armed'})`);
+      log(w, `${n.name} agent restarted (postgresql ${n.pg.running ? 'running' : 'down'}, guard ${guardArmed(n) ? 'armed' : 'not armed'})`);
     }
     if (all && n.agent && n.agent.owner.heldUntilMs > now) n.agent.owner.heldUntilMs = now;
     if (due(f.etcdCutUntilMs)) f.etcdCutUntilMs = null;

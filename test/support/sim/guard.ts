@@ -1,80 +1,115 @@
-// The fence guard process of a node (src/fence/fence-guard.ts): a process of its own that holds the
-// deadline the agent feeds it and kills the postmaster when it passes, using the real fence timer.
-// - It outlives a killed agent (kill -9 of the agent alone, PostgreSQL left running): the next
-//   agent run reads its deadline and lease as the hand-over (src/fence/fence-guard-client.ts) and
-//   feeds the same guard from then on, as the real new guard takes the old one's place.
-// - It dies with its node (crash) and with a clean halt.
-// - When it dies alone, the agent's guard client starts a new one 200 ms later, on the agent's
-//   time (a frozen agent restarts it only when it resumes), with the last message it sent.
-import { pino } from 'pino';
-import { createFenceTimer } from '../../../src/fence/fence-timer.js';
+// The fence guard process of a node: the real GuardLogic (src/fence/guard-logic.ts, what
+// src/fence/fence-guard.ts runs) on an owner of its own, spawned by the real guard client
+// (src/fence/fence-guard-client.ts) through the spawner below. Only the process is a model:
+// - the pipe: messages reach the guard on its own time (a killed agent's last ones still arrive),
+//   and the pipe closes when the agent exits or dies;
+// - the hand-over record: the node's state file (`n.guardFile`, the real codec), which outlives
+//   every process; a pid counts as a guard while that guard object has not exited;
+// - the fence: the postmaster dies 20-350 ms after the guard's SIGQUIT (on the world's time: a
+//   signal sent is not taken back when the guard dies);
+// - it dies with its node (crash) or alone (fault `guardDeath`); the client starts a new one.
+import type { GuardChannel, GuardSpawner } from '../../../src/fence/fence-guard-client.js';
+import { encodeHandover, parseHandover } from '../../../src/fence/fence-guard-protocol.js';
+import { GuardLogic } from '../../../src/fence/guard-logic.js';
 import { crash } from './fake-pg.js';
-import { FENCE_MAX_MS, log, nowMs, type SimNode, type WorldState } from './model.js';
+import { FENCE_MAX_MS, log, type SimNode, type WorldState } from './model.js';
 import type { Owner } from './vtime.js';
 
-const silent = pino({ enabled: false });
-
-export interface GuardMessage {
-  readonly armed: boolean;
-  readonly deadline: number;
-  readonly leaseId: string | null;
-}
-
 export interface SimGuard {
+  readonly pid: number;
   readonly owner: Owner;
-  /** The last message it got (what its hand-over record holds). */
-  last: GuardMessage | null;
-  update(msg: GuardMessage): void;
+  readonly logic: GuardLogic;
+  /** The process ends without fencing (SIGTERM by a newer guard, SIGKILL, its node's crash). */
+  die(): void;
 }
 
-/** Start a guard process for node n, armed with `last` when given (a restart by the guard client). */
-export function launchGuard(w: WorldState, n: SimNode, last: GuardMessage | null = null): SimGuard {
-  const owner = w.vt.owner(`${n.name}/guard`);
-  const timer = createFenceTimer({
-    clock: w.vt.clock, logger: silent, timers: owner.timers(),
-    fence: (reason) => {
-      w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
-        if (!n.pg.running) return;
+/** Guard pids per world (deterministic: a seed replays the same pids). */
+const lastPid = new WeakMap<WorldState, number>();
+
+function fenceOf(w: WorldState, n: SimNode): (lateMs: number) => Promise<void> {
+  return (lateMs) => new Promise((resolve) => {
+    w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
+      if (n.pg.running) {
         crash(n.pg);
         w.stats.fences++;
-        log(w, `${n.name} fence guard: ${reason}`);
-      });
-    },
+        log(w, `${n.name} fence guard: lease deadline passed, fenced postgresql (${lateMs} ms late)`);
+      }
+      resolve();
+    });
   });
-  const guard: SimGuard = {
-    owner, last: null,
-    update(msg) {
-      guard.last = msg;
-      timer.update(msg.armed, msg.deadline);
-    },
+}
+
+/** Spawn a guard process on node n: it takes over from the guard its record names, if alive. */
+function spawnGuard(w: WorldState, n: SimNode): { guard: SimGuard; exited: Promise<{ code: number | null; signal: string | null }> } {
+  const pid = (lastPid.get(w) ?? 1_000) + 1;
+  lastPid.set(w, pid);
+  const owner = w.vt.owner(`${n.name}/guard${pid}`);
+  let exitedWith: (v: { code: number | null; signal: string | null }) => void = () => undefined;
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => { exitedWith = r; });
+  const end = (code: number | null, signal: string | null): void => {
+    if (owner.dead) return;
+    owner.kill();
+    if (n.guard === guard) n.guard = null;
+    exitedWith({ code, signal });
   };
-  if (last !== null) guard.update(last);
-  return guard;
-}
-
-/** What a starting agent run finds of the previous run's guard: a live armed deadline and the lease. */
-export function handoverOf(w: WorldState, n: SimNode): { deadline: number | null; leaseId: string | null } {
-  const last = n.guard?.last ?? null;
-  if (last === null) return { deadline: null, leaseId: null };
-  return { deadline: last.armed && last.deadline > nowMs(w) ? last.deadline : null, leaseId: last.leaseId };
-}
-
-/** The guard process dies (killed, OOM); its client in the agent starts a new one 200 ms later. */
-export function killGuard(w: WorldState, n: SimNode): void {
-  const guard = n.guard;
-  if (guard === null) return;
-  guard.owner.kill();
-  n.guard = null;
-  const agent = n.agent;
-  agent?.owner.after(200, () => {
-    if (n.agent !== agent || n.guard !== null) return;
-    n.guard = launchGuard(w, n, guard.last);
-    log(w, `${n.name} fence guard restarted by its agent`);
+  const logic = new GuardLogic({
+    clock: w.vt.clock, timers: owner.timers(), fence: fenceOf(w, n),
+    postmasterAlive: () => n.pg.running,
+    save: (s) => { n.guardFile = encodeHandover({ pid, ...s }); },
+    exit: () => end(0, null),
+    log: (msg) => { if (process.env['SIM_LOG_NODE'] === n.name) log(w, `${n.name} fence guard: ${msg}`); },
   });
+  const guard: SimGuard = { pid, owner, logic, die: () => end(null, 'SIGKILL') };
+  const previous = logic.takeOver(n.guardFile === null ? null : parseHandover(n.guardFile), pid, (p) => n.guard?.pid === p);
+  if (previous !== null) n.guard?.die();
+  n.guard = guard;
+  logic.start();
+  return { guard, exited };
 }
 
-/** The node's guard goes with it (node crash, or a clean halt that closed it). */
+/**
+ * The spawner an agent run hands the real guard client, and the run's death: every pipe it opened
+ * closes (kill -9 of the agent, its node's crash, its exit).
+ */
+export function guardSpawner(w: WorldState, n: SimNode): { spawn: GuardSpawner; agentDied(): void } {
+  const open = new Set<() => void>();
+  const spawn: GuardSpawner = (): GuardChannel => {
+    const { guard, exited } = spawnGuard(w, n);
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      open.delete(close);
+      guard.owner.after(0, () => guard.logic.channelClosed());
+    };
+    open.add(close);
+    return {
+      pid: guard.pid,
+      send: (msg) => { if (!closed) guard.owner.after(0, () => guard.logic.message(msg)); },
+      end: () => { close(); return Promise.resolve(); },
+      exited,
+      hasExited: () => guard.owner.dead,
+    };
+  };
+  return { spawn, agentDied: () => { for (const close of [...open]) close(); } };
+}
+
+/** Whether pid is the node's live guard (the client's check of the record's pid, /proc/<pid>/cmdline). */
+export function isLiveGuard(n: SimNode, pid: number): boolean {
+  return n.guard?.pid === pid;
+}
+
+/** The guard process dies alone (killed, OOM); its client in the agent starts a new one 200 ms later. */
+export function killGuard(n: SimNode): void {
+  n.guard?.die();
+}
+
+/** The node's guard goes with it (node crash). */
 export function closeGuard(n: SimNode): void {
-  n.guard?.owner.kill();
-  n.guard = null;
+  n.guard?.die();
+}
+
+/** Whether the node's guard holds a deadline now. */
+export function guardArmed(n: SimNode): boolean {
+  return n.guard?.logic.state().armed === true;
 }

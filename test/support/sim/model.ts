@@ -73,8 +73,10 @@ export interface SimNode {
   pg: FakePg;
   /** null while the node is crashed or its agent was killed. */
   agent: AgentRuntime | null;
-  /** The fence guard process (guard.ts): outlives a killed agent, dies with the node. */
+  /** The live fence guard process (guard.ts): outlives a killed agent while armed, dies with the node. */
   guard: SimGuard | null;
+  /** The guard's hand-over record on disk (the real codec); it outlives every process. */
+  guardFile: string | null;
   /**
    * The leases of earlier agent runs killed while PostgreSQL was writable: the key may still be
    * held under one of them (until the next run re-attaches it), bound by that run's deadline,

@@ -2,8 +2,8 @@
 // executor, job runner, promotion and switchover jobs), the real Fencing with the real fence timer,
 // the real lease keeping (lease-dcs.ts over the fake etcd store), the daemon's watch handling. Only
 // the adapters are simulated: PgPort (sim-pg.ts), the etcd connection (sim-etcd.ts), GET /patroni
-// (rest.ts), timers (vtime.ts) and the fence guard process (a second fence timer on an owner that
-// a SIGSTOP of the agent does not stop).
+// (rest.ts), timers (vtime.ts) and the fence guard process around the real guard logic (guard.ts,
+// an owner that a SIGSTOP of the agent does not stop), spawned by the real guard client.
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/types.js';
 import type { HistoryEntry } from '../../../src/core/cluster.js';
@@ -13,12 +13,13 @@ import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
 import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
 import { createFenceTimer } from '../../../src/fence/fence-timer.js';
+import { handoverFrom, startFenceGuard } from '../../../src/fence/fence-guard-client.js';
 import { FenceCount } from '../../../src/fence/fence-count.js';
 import { Fencing } from '../../../src/fence/fencing.js';
 import { createJobRunner, startsAs, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
 import type { StatusSnapshot } from '../../../src/obs/status.js';
-import { handoverOf, launchGuard } from './guard.js';
+import { guardSpawner, isLiveGuard } from './guard.js';
 import { AGENT, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
 import { simPeerHttp } from './rest.js';
 import { SimBackend } from './sim-etcd.js';
@@ -100,7 +101,10 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     void pg.fence(reason);
   };
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
-  const guard = guardClient(w, n);
+  // The real guard client, as compose.ts starts it: the hand-over first, then our guard.
+  const spawner = guardSpawner(w, n);
+  const handover = handoverFrom(n.guardFile, (pid) => isLiveGuard(n, pid));
+  const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: silent, handover, spawn: spawner.spawn, timers });
   // Bound once the job runner exists; Fencing reads it when it arms (as in src/daemon.ts).
   let jobsRef: JobRunner | null = null;
   const fencing = new Fencing({
@@ -136,6 +140,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     stop: () => {
       stop.abort();
       owner.kill();
+      spawner.agentDied();
       void backend.close();
     },
   };
@@ -146,24 +151,10 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   // The daemon's watch handling, the same function: an own leader key touched is checked at once.
   const running = loop;
   void followChanges({ dcs, wake: () => running.wake(), onEnd: () => undefined }, stop.signal);
-  const parts: RunParts = { owner, timers, logger: silent, loop, dcs, pg, jobs, fencing, signal: stop.signal, termination: () => termination };
+  const parts: RunParts = { owner, timers, logger: silent, loop, dcs, pg, jobs, fencing, guard, signal: stop.signal, termination: () => termination };
   // The loop starts on the agent's own time (a frozen or crashed agent runs nothing).
   owner.after(0, () => { void runToExit(w, n, agent, parts); });
   return agent;
-}
-
-/**
- * The agent's guard client (src/fence/fence-guard-client.ts): the hand-over it read at start, and
- * every update forwarded to the node's guard process (guard.ts), which it starts when there is none.
- */
-function guardClient(w: WorldState, n: SimNode): { update(armed: boolean, deadline: number, leaseId: string | null): void; handedOverDeadline(): number | null; handedOverLeaseId(): string | null } {
-  const handover = handoverOf(w, n);
-  if (n.guard === null) n.guard = launchGuard(w, n);
-  return {
-    update: (armed, deadline, leaseId) => n.guard?.update({ armed, deadline, leaseId }),
-    handedOverDeadline: () => handover.deadline,
-    handedOverLeaseId: () => handover.leaseId,
-  };
 }
 
 /** The status snapshot a tick publishes (what GET /patroni serves); a changed reason goes to the trace. */

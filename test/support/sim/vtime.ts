@@ -7,7 +7,7 @@
 //   arrive only when it resumes, late, as in a resumed process;
 // - a crashed agent is an owner whose events are dropped: its pending promises never settle.
 import { FakeClock } from '../fakes/fake-clock.js';
-import type { TimerHandle, Timers } from '../../../src/loop/timers.js';
+import type { TimerHandle, Timers } from '../../../src/time/timers.js';
 
 interface VEvent extends TimerHandle {
   readonly at: number;
@@ -41,7 +41,7 @@ export class Owner {
     });
   }
 
-  /** The Timers seam of src/loop/timers.ts on this owner. */
+  /** The Timers seam of src/time/timers.ts on this owner. */
   timers(): Timers {
     return {
       setTimeout: (fn, ms) => this.after(Math.max(0, ms), fn),

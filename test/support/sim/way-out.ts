@@ -7,12 +7,12 @@
 import type { Logger } from 'pino';
 import type { Dcs } from '../../../src/dcs/port.js';
 import type { Fencing } from '../../../src/fence/fencing.js';
+import type { FenceGuard } from '../../../src/fence/fence-guard-client.js';
 import type { AgentLoop } from '../../../src/loop/agent-loop.js';
 import type { JobRunner } from '../../../src/loop/jobs.js';
 import { leave, shutdownWhy, type LeavePorts } from '../../../src/loop/leave.js';
-import type { Timers } from '../../../src/loop/timers.js';
+import type { Timers } from '../../../src/time/timers.js';
 import { RESTART_IN_PLACE_EXIT_CODE, TICK_EXIT_BOUND_MS } from '../../../src/loop/way-out.js';
-import { closeGuard } from './guard.js';
 import { log, nowMs, paused, type AgentRuntime, type SimNode, type WorldState } from './model.js';
 import type { SimPg } from './sim-pg.js';
 import type { Owner } from './vtime.js';
@@ -28,6 +28,7 @@ export interface RunParts {
   readonly pg: SimPg;
   readonly jobs: JobRunner;
   readonly fencing: Fencing;
+  readonly guard: FenceGuard;
   readonly signal: AbortSignal;
   readonly termination: () => Termination | null;
 }
@@ -56,8 +57,8 @@ function leavePortsOf(w: WorldState, n: SimNode, parts: RunParts): LeavePorts {
     logger: parts.logger, clock: w.vt.clock, timers: parts.timers, dynamic: () => parts.loop.dynamic(),
     requests: { closeAll: () => undefined }, jobs: parts.jobs, loop: parts.loop,
     postmaster: () => parts.pg.postmasterState(), dcs: parts.dcs, pg: parts.pg, fencing: parts.fencing,
-    // The real guard, told to exit, stays while armed (it holds the deadline for the next run).
-    guard: { close: async () => { if (n.guard?.last?.armed !== true) closeGuard(n); } },
+    // The real guard client: told to exit, the guard stays while armed (it holds the deadline for the next run).
+    guard: parts.guard,
     closeWalReader: none, closeApi: none,
   };
 }

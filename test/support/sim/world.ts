@@ -68,7 +68,7 @@ export function createWorld(seed: number, decideFn: (input: DecideInput) => Deci
     tags: tagsFor(seed, i, count),
     pg: emptyPg(),
     agent: null,
-    guard: null,
+    guard: null, guardFile: null,
     prevLeases: [],
     killedInPause: false,
     faults: { crashedUntilMs: null, agentDownUntilMs: null, pgHungUntilMs: null, etcdCutUntilMs: null, isolatedUntilMs: null, etcdLossyUntilMs: null, pgBrokenUntilMs: null, slowPromoteMs: 0 },

@@ -86,12 +86,14 @@ describe('simulator scenarios on the real loop', () => {
     try {
       const leader = sc.w.nodes.find((n) => isWritable(n.pg));
       if (!leader?.guard) throw new Error('no leader guard after boot');
-      const held = leader.guard.last;
-      expect(held?.armed).toBe(true);
-      killGuard(sc.w, leader);
+      expect(leader.guard.logic.state().armed).toBe(true);
+      const dead = leader.guard.pid;
+      killGuard(leader);
       expect(leader.guard).toBeNull();
       expect(await sc.untilExactly(() => leader.guard !== null, 1_000)).toBe(true);
-      expect(leader.guard?.last?.armed).toBe(true);
+      expect(leader.guard?.pid).not.toBe(dead);
+      // The agent's client sent the new guard the last message it sent the old one.
+      expect(await sc.untilExactly(() => leader.guard?.logic.state().armed === true, 100)).toBe(true);
       // Cut the leader off from etcd and freeze its agent: only the new guard can fence it now.
       leader.faults.etcdCutUntilMs = nowMs(sc.w) + 60_000;
       sc.w.store.partition(leader.name, true);

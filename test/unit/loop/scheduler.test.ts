@@ -6,7 +6,7 @@ import { AgentError, InvariantViolation } from '../../../src/errors.js';
 import { tickFailure } from '../../../src/loop/tick-policy.js';
 import { describe, expect, it } from 'vitest';
 import { Scheduler, nextWaitMs, type TickOutcome } from '../../../src/loop/scheduler.js';
-import type { Timers } from '../../../src/loop/timers.js';
+import type { Timers } from '../../../src/time/timers.js';
 import { FakeClock } from '../../support/fakes/fake-clock.js';
 
 const WALL = Date.UTC(2026, 0, 1);

@@ -1,4 +1,4 @@
-// The loop's timers as a seam: the daemon uses Node's, the deterministic simulator a virtual clock
+// Timers as a seam: the daemon uses Node's, the deterministic simulator a virtual clock
 // (test/support/sim/vtime.ts), so the fence timer, the loop's sleep and the retake bound run there
 // unchanged on simulated time.
 
