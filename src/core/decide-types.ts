@@ -100,6 +100,12 @@ export interface FinishedJob {
 
 export type Action =
   /**
+   * Ask the other members (GET /patroni) and decide again with their answers: this decision will
+   * read them (the race, a key holder's re-check before a late promotion, a switchover). Only
+   * returned while `peersProbed` is false, and only alone; the tick carries it out, not the executor.
+   */
+  | { readonly kind: 'probePeers'; readonly why: string }
+  /**
    * Nothing to do now but a fresh tick at once: this tick's probes are too old to race on (the
    * former leader may have streamed WAL after them).
    */
@@ -180,6 +186,11 @@ export interface DecideInput {
   /** The supervisor refuses to start PostgreSQL until the fence is cleared. */
   readonly fenced: boolean;
   readonly peers: ReadonlyMap<string, PeerProbe>;
+  /**
+   * false: the tick has not asked the peers yet, and decide() asks for them (a `probePeers`
+   * decision) when it will read them. Absent or true: `peers` is all there is.
+   */
+  readonly peersProbed?: boolean;
   /** When this tick's probes were sent (monotonic ms); absent when it probed nobody. */
   readonly peersProbedAtMs?: number;
   readonly job: RunningJob | null;

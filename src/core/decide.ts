@@ -13,9 +13,23 @@ import { whenUnlocked } from './decide-unlocked.js';
 import { keepSyncBase } from './sync.js';
 import { withConfigApply } from './config-apply.js';
 import { answerRequests } from './requests.js';
+import { probeReason } from './probe-policy.js';
 
 export function decide(raw: DecideInput): Decision {
-  return answerRequests(raw, decideOwn(raw));
+  return probeFirst(raw) ?? answerRequests(raw, decideOwn(raw));
+}
+
+/**
+ * Probing costs up to its timeout per dead member, so the tick asks the peers only when this
+ * decision will read them (probe-policy.ts says when): it decides first without them, and here
+ * decide() asks for them instead of deciding on an empty map. Memory is left as it was: the
+ * decision on the answers is the one that counts.
+ */
+function probeFirst(raw: DecideInput): Decision | null {
+  if (raw.peersProbed !== false) return null;
+  const why = probeReason({ cluster: raw.cluster, local: raw.local, self: raw.self.name, primaryStartTimeoutSec: raw.config.primary_start_timeout });
+  if (why === null) return null;
+  return { actions: [{ kind: 'probePeers', why }], reason: `asking the other members first: ${why}`, memory: raw.memory };
 }
 
 /** What the agent does on its own; operator requests are answered around it. */

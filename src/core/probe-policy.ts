@@ -1,7 +1,8 @@
 // Which ticks probe the other members' REST APIs before deciding. Probing costs up to its timeout
-// (a dead member), so the loop asks only when decide() will read the answers: the S2 race, a key
-// holder's re-check before a late promotion, a switchover it runs, and the leader with a
-// PostgreSQL down and primary_start_timeout 0 (it fails over only when a replica can take over).
+// (a dead member), so decide() asks for it (a probePeers decision, decide.ts) only when it will
+// read the answers: the S2 race, a key holder's re-check before a late promotion, a switchover it
+// runs, and the leader with a PostgreSQL down and primary_start_timeout 0 (it fails over only when
+// a replica can take over).
 // test/unit/core/probe-policy.test.ts checks that decide() never reads peers on the other ticks.
 import type { ClusterView } from './cluster.js';
 import type { LocalPg } from './local-pg.js';

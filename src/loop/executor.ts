@@ -46,7 +46,7 @@ export interface ExecutionResult {
 
 const SYNC_STEPS: ReadonlySet<string> = new Set(['writeSync', 'deleteSync', 'setSyncStandbyNames']);
 
-type StepAction = Exclude<Action, { kind: 'halt' | 'probeAgain' }>;
+type StepAction = Exclude<Action, { kind: 'halt' | 'probeAgain' | 'probePeers' }>;
 const ETCD_KINDS = ['acquireLeader', 'renewLeader', 'releaseLeader', 'claimInitialize', 'setInitialize', 'deleteInitialize',
   'seedConfig', 'deleteFailover', 'publishLeaderStatus', 'writeSync', 'deleteSync'] as const;
 type EtcdStep = Extract<StepAction, { kind: (typeof ETCD_KINDS)[number] }>;
@@ -67,6 +67,8 @@ export class Executor implements ExecutorPort {
     for (const [i, action] of actions.entries()) {
       if (action.kind === 'halt') return { retickNow: false, retickSoon: false, halt: action.exitCode, failures, undone: rest(i + 1), started };
       if (action.kind === 'probeAgain') return { retickNow: true, retickSoon: false, halt: null, failures, undone: rest(i + 1), started };
+      // The tick answers it (it asks the peers and decides again); it never reaches the executor.
+      if (action.kind === 'probePeers') throw new InvariantViolation('a probePeers decision reached the executor');
       try {
         const ok = await this.one(action, local, started, signal);
         if (!ok) {

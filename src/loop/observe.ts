@@ -1,11 +1,10 @@
-// The tick's observation: one etcd snapshot, the local PostgreSQL, the peers' positions when
-// decide() will read them (src/core/probe-policy.ts), PostgreSQL again when the probes or a job's
-// end made the first reading stale, and the snapshot again when it disagrees with the lease keeper.
+// The tick's observation: one etcd snapshot, the local PostgreSQL, the snapshot again when it
+// disagrees with the lease keeper, and, when decide() asks for them (a probePeers decision), the
+// peers' positions and PostgreSQL again when the probes or a job's end made the first reading stale.
 import type { Config, DynamicConfig } from '../config/types.js';
 import type { ClusterView } from '../core/cluster.js';
 import type { PeerProbe } from '../core/decide-types.js';
 import type { LocalPg } from '../core/local-pg.js';
-import { probeReason } from '../core/probe-policy.js';
 import { errorMessage } from '../errors.js';
 import { connUrl } from './member-status.js';
 import { probePeers } from './peers.js';
@@ -55,31 +54,33 @@ export interface LocalRead {
   /** When the probes started: decide() compares it with the former leader's deadline (S2). */
   readonly probedAtMs: number;
   readonly dynamic: DynamicConfig;
+  /** The job running when PostgreSQL was observed (one that ended since made the reading stale). */
+  readonly jobAtObserve: unknown;
 }
 
-/** The local PostgreSQL, the peers when decide() reads them, and PostgreSQL again when that reading went stale. */
-export async function readLocal(ports: TickPorts, cluster: ClusterView | null, self: string, signal?: AbortSignal): Promise<LocalRead> {
-  const { clock, jobs, pg } = ports;
-  // The job running when PostgreSQL is observed: one that ends before decide() (a promotion
-  // finishing during the probes) made that observation stale.
-  const jobAtObserve = jobs.running();
-  const observed = await pg.observe(signal);
+/** The local PostgreSQL (the peers are asked only when decide() asks for them: askPeers). */
+export async function readLocal(ports: TickPorts, signal?: AbortSignal): Promise<LocalRead> {
+  const jobAtObserve = ports.jobs.running();
+  const observed = await ports.pg.observe(signal);
+  // A job that ended while we observed (a promotion finishing) made the reading stale.
+  const jobNow = ports.jobs.running();
+  const local = jobNow !== jobAtObserve ? await ports.pg.observe(signal) : observed;
   const dynamic = ports.views.dynamic(ports.config());
-  const probedAtMs = clock.monoMs();
-  const peers = await maybeProbe(ports, cluster, observed, self);
+  return { local, peers: new Map(), probedAtMs: ports.clock.monoMs(), dynamic, jobAtObserve: jobNow };
+}
+
+/** The peers' positions for a decision that asked for them, and PostgreSQL again when that reading went stale. */
+export async function askPeers(ports: TickPorts, cluster: ClusterView | null, first: LocalRead, self: string, signal?: AbortSignal): Promise<LocalRead> {
+  const probedAtMs = ports.clock.monoMs();
+  const peers = cluster === null ? new Map<string, PeerProbe>() : await probe(ports, cluster, self);
   // Race (S2 d): our own position is read after the peers' fresh ones, never before them. Without
   // a streaming WAL receiver nothing arrives, and the first reading is still exact.
   // A writable primary's own position moves too: a stale one would rank it behind its replicas.
+  const observed = first.local;
   const receiving = observed.kind === 'running' && (!observed.inRecovery || observed.walReceiver?.status === 'streaming');
-  const jobEnded = jobs.running() !== jobAtObserve;
-  const local = (peers.size > 0 && receiving) || jobEnded ? await pg.observe(signal) : observed;
-  return { local, peers, probedAtMs, dynamic };
-}
-
-async function maybeProbe(ports: TickPorts, cluster: ClusterView | null, local: LocalPg, self: string): Promise<Map<string, PeerProbe>> {
-  const why = probeReason({ cluster, local, self, primaryStartTimeoutSec: ports.views.dynamic(ports.config()).primary_start_timeout });
-  if (cluster === null || why === null) return new Map();
-  return probe(ports, cluster, self);
+  const jobEnded = ports.jobs.running() !== first.jobAtObserve;
+  const local = (peers.size > 0 && receiving) || jobEnded ? await ports.pg.observe(signal) : observed;
+  return { ...first, local, peers, probedAtMs };
 }
 
 function probe(ports: TickPorts, cluster: ClusterView, self: string): Promise<Map<string, PeerProbe>> {

@@ -8,8 +8,9 @@ import type { DecideInput, Decision, FinishedJob, JobSpec } from '../core/decide
 import type { LocalPg } from '../core/local-pg.js';
 import type { OperatorRequest, RequestAnswer } from '../core/requests.js';
 import type { Dcs } from '../dcs/port.js';
+import { InvariantViolation } from '../errors.js';
 import { connUrl } from './member-status.js';
-import { consistentView, readCluster, readLocal, type LocalRead } from './observe.js';
+import { askPeers, consistentView, readCluster, readLocal, type LocalRead } from './observe.js';
 import { publishMember, publishStatus } from './publish.js';
 import type { TickOutcome } from './scheduler.js';
 import type { TickPorts, TickState } from './tick-types.js';
@@ -50,12 +51,9 @@ async function tickOnce(ports: TickPorts, run: TickRun, requests: readonly Opera
   ports.fencing.checkNow();
   const read = await readCluster(ports, run.state, config, signal);
   run.state = read.state;
-  const seen = await readLocal(ports, read.cluster, config.name, signal);
-  const cluster = await consistentView(ports, read.cluster, config.name, signal);
-  const finished = ports.jobs.takeFinished();
-  if (finished) run.state = { ...run.state, memory: { ...run.state.memory, lastJob: finished } };
-  const input = decideInput(ports, run.state, { config, cluster, dcsError: read.dcsError, seen, requests });
-  const decision = ports.decide(input);
+  const first = await readLocal(ports, signal);
+  const viewed = await consistentView(ports, read.cluster, config.name, signal);
+  const { cluster, seen, decision } = await decideWithPeers(ports, run, { config, cluster: viewed, dcsError: read.dcsError, seen: first, requests }, signal);
   run.state = { ...run.state, memory: decision.memory };
   run.answers = decision.answers ?? [];
   if (requests.length > 0) ports.logger.info({ requests, answers: run.answers }, 'operator requests answered');
@@ -72,6 +70,30 @@ async function tickOnce(ports: TickPorts, run: TickRun, requests: readonly Opera
   return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon };
 }
 
+/**
+ * decide() on what the tick saw; when it asks for the peers (probePeers), ask them, look at the
+ * snapshot and PostgreSQL again where they may have gone stale meanwhile, and decide again.
+ */
+async function decideWithPeers(ports: TickPorts, run: TickRun, o: Observed, signal?: AbortSignal): Promise<{ cluster: ClusterView | null; seen: LocalRead; decision: Decision }> {
+  takeFinished(ports, run);
+  const first = ports.decide(decideInput(ports, run.state, o, false));
+  const ask = first.actions.find((a) => a.kind === 'probePeers');
+  if (ask === undefined) return { cluster: o.cluster, seen: o.seen, decision: first };
+  if (first.actions.length > 1) throw new InvariantViolation(`decide() asked for the peers together with other actions: ${first.actions.map((a) => a.kind).join(', ')}`);
+  const seen = await askPeers(ports, o.cluster, o.seen, o.config.name, signal);
+  const cluster = await consistentView(ports, o.cluster, o.config.name, signal);
+  takeFinished(ports, run);
+  const decision = ports.decide(decideInput(ports, run.state, { ...o, cluster, seen }, true));
+  if (decision.actions.some((a) => a.kind === 'probePeers')) throw new InvariantViolation('decide() asked for the peers again after they answered');
+  return { cluster, seen, decision };
+}
+
+/** A job that ended is decide()'s to absorb, once. */
+function takeFinished(ports: TickPorts, run: TickRun): void {
+  const finished = ports.jobs.takeFinished();
+  if (finished) run.state = { ...run.state, memory: { ...run.state.memory, lastJob: finished } };
+}
+
 interface Observed {
   readonly config: Config;
   readonly cluster: ClusterView | null;
@@ -80,7 +102,7 @@ interface Observed {
   readonly requests: readonly OperatorRequest[];
 }
 
-function decideInput(ports: TickPorts, state: TickState, o: Observed): DecideInput {
+function decideInput(ports: TickPorts, state: TickState, o: Observed, peersProbed: boolean): DecideInput {
   const { clock, jobs, pg } = ports;
   const { config, seen: { local, peers, probedAtMs }, requests } = o;
   return {
@@ -89,7 +111,7 @@ function decideInput(ports: TickPorts, state: TickState, o: Observed): DecideInp
       recloneOnRewindFailure: config.postgresql.remove_data_directory_on_rewind_failure,
     },
     config: o.seen.dynamic, cluster: o.cluster, dcsError: o.dcsError, lease: leaseForDecide(ports.dcs), joined: state.joined,
-    local, fenced: pg.isFenced(), peers, ...(peers.size > 0 ? { peersProbedAtMs: probedAtMs } : {}), job: jobs.running(), memory: state.memory,
+    local, fenced: pg.isFenced(), peers, peersProbed, ...(peers.size > 0 ? { peersProbedAtMs: probedAtMs } : {}), job: jobs.running(), memory: state.memory,
     nowMs: clock.monoMs(), wallNowMs: clock.wallNowMs(), undone: state.undone, ...(requests.length > 0 ? { requests } : {}),
   };
 }

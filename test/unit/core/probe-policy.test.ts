@@ -1,5 +1,5 @@
-// The loop probes peers only when probeReason() says so; decide() must then never read peers on
-// any other tick, or a decision would rest on a map the loop left empty. Checked over a grid of
+// decide() asks for the peers (a probePeers decision) only when probeReason() says so; it must then
+// never read peers on any other tick, or a decision would rest on a map the loop left empty. Checked over a grid of
 // states: wherever probeReason() is null, decide() answers the same with and without peers.
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../src/core/decide.js';
@@ -69,5 +69,26 @@ describe('probeReason', () => {
     }
     // The grid must keep exercising the unprobed ticks, not skip them all.
     expect(checked).toBeGreaterThan(100);
+  });
+
+  it('decide() asks for the peers exactly on those ticks, alone and with memory unchanged, and never once they answered', () => {
+    let asked = 0;
+    for (const { label, input: i } of grid()) {
+      const why = probeReason({ cluster: i.cluster, local: i.local, self: i.self.name, primaryStartTimeoutSec: i.config.primary_start_timeout });
+      const first = decide({ ...i, peers: new Map(), peersProbed: false });
+      if (why === null) {
+        expect({ label, kinds: first.actions.map((a) => a.kind) }).not.toEqual({ label, kinds: expect.arrayContaining(['probePeers']) });
+        expect(first).toEqual(decide({ ...i, peers: new Map() }));
+        continue;
+      }
+      asked++;
+      expect({ label, actions: first.actions, memory: first.memory }).toEqual({ label, actions: [{ kind: 'probePeers', why }], memory: i.memory });
+      expect(first.answers).toBeUndefined();
+      for (const set of PEER_SETS) {
+        const answered = decide({ ...i, peers: set, peersProbed: true });
+        expect({ label, kinds: answered.actions.map((a) => a.kind) }).not.toEqual({ label, kinds: expect.arrayContaining(['probePeers']) });
+      }
+    }
+    expect(asked).toBeGreaterThan(20);
   });
 });

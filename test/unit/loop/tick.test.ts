@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
 import type { Action, DecideInput, Decision, FinishedJob, JobSpec, RunningJob } from '../../../src/core/decide-types.js';
 import type { LocalPg } from '../../../src/core/local-pg.js';
+import { probeReason } from '../../../src/core/probe-policy.js';
 import type { OperatorRequest, RequestAnswer } from '../../../src/core/requests.js';
 import type { ExecutionResult, ExecutorPort } from '../../../src/loop/executor.js';
 import type { JobRunner } from '../../../src/loop/jobs.js';
@@ -66,6 +67,8 @@ interface World {
   readonly dcs: FakeDcs;
   readonly config: Config;
   readonly inputs: DecideInput[];
+  /** Why decide() asked for the peers (a probePeers decision), per ask. */
+  readonly asked: string[];
   readonly published: StatusSnapshot[];
   readonly probed: string[];
 }
@@ -74,7 +77,7 @@ function world(): World {
   const clock = new FakeClock();
   const store = new FakeEtcdStore(clock);
   const dcs = createFakeDcs({ scope: SCOPE, name: 'a', ttlSec: 30, clock, store });
-  return { clock, store, dcs, config: testConfig('a'), inputs: [], published: [], probed: [] };
+  return { clock, store, dcs, config: testConfig('a'), inputs: [], asked: [], published: [], probed: [] };
 }
 
 /** Another agent's member key (and the leader key when `leader`). */
@@ -100,6 +103,12 @@ function ports(w: World, over: Partial<TickPorts> & { decision?: Partial<Decisio
     },
     publish: (snap) => { w.published.push(snap); },
     decide: (input) => {
+      // As decide() does: on a tick whose decision reads the peers, it first asks for them.
+      const why = input.peersProbed === false ? probeReason({ cluster: input.cluster, local: input.local, self: input.self.name, primaryStartTimeoutSec: input.config.primary_start_timeout }) : null;
+      if (why !== null) {
+        w.asked.push(why);
+        return { actions: [{ kind: 'probePeers', why }], reason: 'asking', memory: input.memory };
+      }
       w.inputs.push(input);
       return { actions: [], reason: 'nothing to do', memory: input.memory, ...decision };
     },
@@ -119,8 +128,10 @@ describe('tick()', () => {
     const t0 = w.clock.monoMs();
     const { outcome } = await tick(ports(w, { pg }), initialTickState()).then(ok);
     expect(outcome).toEqual({ halt: null, retickNow: false, retickSoon: false });
+    expect(w.asked).toEqual(['leader race']);
     expect(w.probed.sort()).toEqual(['http://b.test:8008/patroni', 'http://c.test:8008/patroni']);
     const input = only(w.inputs);
+    expect(input.peersProbed).toBe(true);
     expect([...input.peers.keys()].sort()).toEqual(['b', 'c']);
     expect(input.peersProbedAtMs).toBe(t0 + 100);
     expect(input.nowMs).toBeGreaterThan(t0 + 100 + 600);
@@ -134,8 +145,10 @@ describe('tick()', () => {
     await otherAgent(w, 'b', true);
     const pg = stubPg([localPg.replica({ leader: 'b' })]);
     await tick(ports(w, { pg }), initialTickState()).then(ok);
+    expect(w.asked).toEqual([]);
     expect(w.probed).toEqual([]);
     const input = only(w.inputs);
+    expect(input.peersProbed).toBe(false);
     expect(input.peers.size).toBe(0);
     expect(input.peersProbedAtMs).toBeUndefined();
     expect(input.cluster?.leader?.name).toBe('b');
