@@ -10,6 +10,7 @@ import { clusterPrefix } from '../../../src/dcs/keys.js';
 import { buildClusterView } from '../../../src/dcs/view.js';
 import type { FakePg } from './fake-pg.js';
 import type { SimGuard } from './guard.js';
+import type { FaultSet } from './faults.js';
 import type { Rng } from './prng.js';
 import type { Owner, VirtualTime } from './vtime.js';
 import type { Wal } from './wal.js';
@@ -108,7 +109,7 @@ export interface WorldState {
    */
   readonly historyFirst: boolean;
   /** Which faults are drawn (SimOptions.faultSet). */
-  readonly faultSet: 1 | 2 | 3 | 4 | 5;
+  readonly faultSet: FaultSet;
   step: number;
   etcdDownUntilMs: number | null;
   /** Operator pause (the `pause` config key) until then. */

@@ -1,9 +1,9 @@
-// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--fault-set 1|2|3|4|5]:
+// npm run sim -- --seeds 1-1000 [--steps 10000] [--stop] [--verbose] [--broken <name>] [--promote-first] [--fault-set 1..6]:
 // runs seeds of the simulator over the real loop and prints one line per failing seed (with its
 // first violation) and a summary. --broken runs a broken decide() of broken.ts, --promote-first the
 // broken promotion order, to find seeds whose checks catch them.
 import { BROKEN } from './broken.js';
-import { LATEST_FAULT_SET, type FaultSet } from './faults.js';
+import { FAULT_SETS, LATEST_FAULT_SET, type FaultSet } from './faults.js';
 import { formatFailure, runSimulation } from './index.js';
 
 function parseSeeds(spec: string): number[] {
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   if (broken !== '' && decide === undefined) throw new Error(`--broken wants one of ${Object.keys(BROKEN).join(', ')}`);
   const historyFirst = !process.argv.includes('--promote-first');
   const faultSet = Number(arg('fault-set', String(LATEST_FAULT_SET)));
-  if (![1, 2, 3, 4, 5].includes(faultSet)) throw new Error(`--fault-set wants 1, 2, 3, 4 or 5, got ${faultSet}`);
+  if (!FAULT_SETS.includes(faultSet as FaultSet)) throw new Error(`--fault-set wants one of ${FAULT_SETS.join(', ')}, got ${faultSet}`);
   const t0 = performance.now();
   const failed: number[] = [];
   for (const seed of seeds) {
