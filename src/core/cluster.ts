@@ -109,6 +109,13 @@ export interface LeaderStatus {
    * an agent that never saw that leader (restarted since) that nothing fences it.
    */
   readonly pause?: boolean;
+  /**
+   * pg-ha-agent's extension `"stopped": "<name>"`: put in the transaction in which that leader
+   * released its key after a clean stop (its shutdown checkpoint is `optime`). Evidence for the
+   * replicas that its PostgreSQL is stopped: a lease revoked early removes the key without it, and
+   * the status key has no lease.
+   */
+  readonly stopped?: string;
   readonly slots?: Readonly<Record<string, Lsn>>;
   readonly retainSlots?: readonly string[];
 }

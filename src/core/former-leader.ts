@@ -4,8 +4,9 @@
 // rules: `etcdctl del`, a revoked lease, a stale etcd leader revoking leases on resume. If that
 // leader's agent is frozen (SIGSTOP, a stalled VM), its PostgreSQL keeps accepting writes until
 // its fence guard stops it at the lease deadline. A replica therefore remembers when it last saw
-// that leader alive (a newer status key, which it puts every tick, or a newer member key) and, once the key is gone, promotes only with evidence that the former primary no
-// longer accepts writes, or once that leader's own deadline has passed: its deadline is the send
+// that leader alive (a newer status key, which it puts every tick, or a newer member key) and, once
+// the key is gone, promotes only with evidence that the former primary no longer accepts writes
+// (its own answer, or the mark of its clean release), or once that leader's own deadline has passed: its deadline is the send
 // time of its last acknowledged keepalive + ttl - margin, and that keepalive is sent in the same
 // tick right after the status put we saw, so "seen alive" + ttl is later than it.
 import type { DecideInput, LeaderSeen, Memory, PeerProbe } from './decide-types.js';
@@ -44,6 +45,7 @@ export function trackLeader(input: DecideInput): Memory {
     statusRev: Math.max(statusRev, same ? prev.statusRev : 0),
     memberRev: Math.max(memberRev, same ? prev.memberRev : 0),
     keySeenMs: leader || !same ? input.nowMs : prev.keySeenMs,
+    ...keyRevOf(leader?.name === name ? leader.modRevision : undefined, same ? prev : null),
     // Sticky for one leader: in a host loss the stream ends at once while the key lives on to the
     // lease's end, and "our stream from it has ended" must still hold when the key goes.
     // A leader first named by the history key (promotedSince) never fed our stream.
@@ -55,6 +57,11 @@ export function trackLeader(input: DecideInput): Memory {
     ...historyTlOf(input, same ? prev : null),
   };
   return { ...memory, leaderSeen: seen };
+}
+
+function keyRevOf(now: number | undefined, prev: LeaderSeen | null): { keyRev?: number } {
+  const rev = Math.max(now ?? 0, prev?.keyRev ?? 0);
+  return rev > 0 ? { keyRev: rev } : {};
 }
 
 /**
@@ -190,23 +197,34 @@ function stillWrites(p: Extract<PeerProbe, { reachable: true }>): string | null 
 
 /**
  * Evidence that `name` stopped accepting writes: its REST API answers and it does not report a
- * running primary; or it cannot be reached, our WAL stream (which ran while the leader held the
- * key) has ended and its member key is gone too. The member key lives on that member's lease:
- * while it is there, the lease is alive and a partition (not a dead host) may be what hides a
- * primary that still takes local writes. In a plain host loss both keys expire together, so this
- * costs that case nothing. Returns null with evidence, else what is missing.
+ * running primary; or it released its key after a clean stop (the `stopped` mark the release puts
+ * in the status key, after the key revision we last saw it hold). Nothing else counts before its
+ * deadline. Its keys vanishing does not: a lease revoked early (`etcdctl lease revoke`, a resumed
+ * stale etcd leader) removes the leader key and the member key together while that leader's agent
+ * still holds the deadline of its last keepalive, and if it is cut off (or frozen) it cannot know;
+ * an ended WAL stream is what a partition looks like too. (An earlier rule took "unreachable, our
+ * stream ended and its member key gone" for a host loss: the simulator's fault set 6, seeds 3 and
+ * 12, promoted beside a cut-off leader whose lease was revoked, two writable primaries until its
+ * guard fenced.) Returns null with evidence, else what is missing.
  */
 function noEvidence(input: DecideInput, seen: LeaderSeen, name: string): string | null {
   const p = input.peers.get(name);
   if (p?.reachable === true) return stillWrites(p);
+  if (releasedStopped(input, seen, name)) return null;
   const stream = streamingNow(input);
   const listed = (input.cluster?.members ?? []).some((m) => m.name === name);
-  if (seen.streaming && !stream && !listed) return null;
   return [
     p === undefined ? 'not probed' : `unreachable: ${p.error}`,
     stream ? 'our wal stream still runs' : seen.streaming ? 'our wal stream ended' : 'we were not streaming from it',
     ...(listed ? ['its member key is still alive'] : []),
   ].join('; ');
+}
+
+/** `name` released the key after a clean stop in the term we watched (the status key's `stopped` mark). */
+function releasedStopped(input: DecideInput, seen: LeaderSeen, name: string): boolean {
+  const status = input.cluster?.status;
+  if (status?.stopped !== name || seen.name !== name || seen.keyRev === undefined) return false;
+  return (input.cluster?.statusModRevision ?? 0) > seen.keyRev;
 }
 
 /**

@@ -87,6 +87,11 @@ export interface LeaderSeen {
   readonly memberRev: number;
   /** Last time the leader key was present. */
   readonly keySeenMs: number;
+  /**
+   * The leader key's mod_revision when we last saw that leader hold it: a `stopped` mark in the
+   * status key counts only when put after it (in the release of that term, not an older one).
+   */
+  readonly keyRev?: number;
   /** This node's WAL receiver streamed while that leader held the key (sticky for that leader). */
   readonly streaming: boolean;
   /** The largest `lease_ttl` that leader's member key showed (0 or absent: unknown, config ttl). */

@@ -143,6 +143,7 @@ export function decodeStatus(text: string): Decoded<LeaderStatus> {
     slots: slots.value,
     retainSlots: (retain ?? undefined) as readonly string[] | undefined,
     pause: v['pause'] === true ? true : undefined,
+    stopped: typeof v['stopped'] === 'string' && v['stopped'] !== '' ? v['stopped'] : undefined,
   }));
 }
 export function encodeStatus(status: LeaderStatus): string {
@@ -151,5 +152,6 @@ export function encodeStatus(status: LeaderStatus): string {
   if (status.slots !== undefined) out['slots'] = status.slots;
   if (status.retainSlots !== undefined) out['retain_slots'] = status.retainSlots;
   if (status.pause === true) out['pause'] = true;
+  if (status.stopped !== undefined) out['stopped'] = status.stopped;
   return compactJson(out);
 }

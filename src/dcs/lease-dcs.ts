@@ -44,6 +44,8 @@ class LeaseDcs extends ClusterStore implements Dcs {
   private readonly lead: Leadership;
   /** Last member value written, to skip identical puts (each put wakes every watcher). */
   private lastMember: { value: string; lease: string; atMs: number } | null = null;
+  /** The status we last put as leader: the heartbeat puts it again (see leaderHeartbeat). */
+  private lastStatus: LeaderStatus | null = null;
 
   constructor(opts: LeaseDcsOptions) {
     super(opts.backend, clusterPrefix(opts.namespace, opts.scope), opts.logger);
@@ -124,6 +126,8 @@ class LeaseDcs extends ClusterStore implements Dcs {
     if (res.succeeded) {
       this.lead.sawVisible(sentMs);
       this.lead.prove(used);
+      // A status from an earlier term of ours is not this term's to repeat (leaderHeartbeat).
+      this.lastStatus = null;
       this.log.info({ revision: res.revision, leaseId: used }, 'leader key acquired');
       return true;
     }
@@ -161,29 +165,43 @@ class LeaseDcs extends ClusterStore implements Dcs {
   }
 
   /**
-   * The heartbeat before the keepalive (see leadership()): our member key put again under the
-   * lease the leader key is proven under, so replicas see a sign of life no later than the
-   * keepalive's send. The member key, not the leader key: replicas' loops do not wake on it.
+   * The heartbeat before the keepalive (see leadership()): a sign of life replicas see no later
+   * than the keepalive's send. Our member key is put again under the lease (it shows we run), and
+   * the `status` key, while the leader key names us, with the status we last put: only the status
+   * put counts as visible, because it has no lease. A lease revoked early (`etcdctl lease revoke`,
+   * a resumed stale etcd leader) erases every leased put at once, and a replica that missed the
+   * last one would judge our deadline too early (the simulator's fault set 6, seed 8).
    */
   private async leaderHeartbeat(signal?: AbortSignal): Promise<void> {
     const held = this.lead.lease;
     const last = this.lastMember;
-    if (held === null || last === null || last.lease !== held || this.keeper.state().leaseId !== held) return;
+    if (held === null || this.keeper.state().leaseId !== held) return;
     const sentMs = this.clock.monoMs();
     // A failed heartbeat only means this renewal does not extend leadership (see leadership()):
     // the keepalive still runs, so etcd keeps our keys while the deadline holds. "lease not
     // found" is left to the keepalive to find out for the keeper.
-    const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(
-      () => true,
-      (err: unknown) => {
-        if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: asError(err) }, 'leader heartbeat failed');
-        return false;
-      },
-    );
-    if (beat) {
-      this.lead.sawVisible(sentMs);
-      this.lastMember = { ...last, atMs: sentMs };
+    const quiet = (err: unknown): false => {
+      if (!(err instanceof LeaseNotFoundError)) this.log.debug({ err: asError(err) }, 'leader heartbeat failed');
+      return false;
+    };
+    if (last !== null && last.lease === held) {
+      const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(() => true, quiet);
+      if (beat) this.lastMember = { ...last, atMs: sentMs };
     }
+    // Before our first status put (a leader whose PostgreSQL has not run yet) the status key's
+    // value is put again unchanged: the optime in it stays what it was.
+    const value = this.lastStatus !== null ? encodeStatus(this.lastStatus) : await this.statusText(signal).catch(quiet);
+    if (value === false) return;
+    const put = await this.txn(
+      [{ key: this.leaderKey, target: 'value', equals: this.name }],
+      [{ op: 'put', key: this.key({ kind: 'status' }), value: value ?? encodeStatus({ optime: null }) }],
+      [], signal,
+    ).then((r) => r.succeeded, quiet);
+    if (put) this.lead.sawVisible(sentMs);
+  }
+
+  private async statusText(signal?: AbortSignal): Promise<string | null> {
+    return (await this.txn([], [{ op: 'get', key: this.key({ kind: 'status' }) }], [], signal)).gets[0]?.value ?? null;
   }
 
   /**
@@ -214,7 +232,8 @@ class LeaseDcs extends ClusterStore implements Dcs {
 
   async releaseLeader(signal?: AbortSignal, opts: { readonly lastLsn?: number } = {}): Promise<boolean> {
     this.lead.release();
-    const status: Op[] = opts.lastLsn === undefined ? [] : [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus({ optime: opts.lastLsn }) }];
+    this.lastStatus = null;
+    const status: Op[] = opts.lastLsn === undefined ? [] : [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus({ optime: opts.lastLsn, stopped: this.name }) }];
     const res = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
       [{ op: 'delete', key: this.leaderKey }, ...status],
@@ -239,7 +258,7 @@ class LeaseDcs extends ClusterStore implements Dcs {
       // Re-put an unchanged value at most once per TTL, to repair an external delete.
       if (last && last.value === value && last.lease === lease && now - last.atMs < this.keeper.ttl * 1000) return;
       await this.txn([], [{ op: 'put', key: this.memberKey, value, lease }], [], signal);
-      this.lead.sawVisible(now);
+      // Not a visible write for leadership (see leaderHeartbeat): a revoked lease erases it.
       this.lastMember = { value, lease, atMs: now };
     });
   }
@@ -252,6 +271,7 @@ class LeaseDcs extends ClusterStore implements Dcs {
   async setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void> {
     const sentMs = this.clock.monoMs();
     await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(status) }], [], signal);
+    this.lastStatus = status;
     this.lead.sawVisible(sentMs);
   }
 

@@ -57,8 +57,9 @@ export interface Dcs {
   renewLeader(signal?: AbortSignal): Promise<boolean>;
   /**
    * compare value == our name -> delete. With `lastLsn` (a clean stop's shutdown checkpoint), the
-   * status key is put to that optime in the same transaction, as Patroni's delete_leader(last_lsn):
-   * a sign, newer than any pause, that the leader stopped its PostgreSQL and let go.
+   * status key is put to that optime in the same transaction, as Patroni's delete_leader(last_lsn),
+   * with `"stopped": <our name>`: a sign, newer than any pause, that the leader stopped its
+   * PostgreSQL and let go, which a lease revoked early cannot leave.
    */
   releaseLeader(signal?: AbortSignal, opts?: { readonly lastLsn?: number }): Promise<boolean>;
 

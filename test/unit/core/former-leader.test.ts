@@ -8,6 +8,8 @@ import { cluster, dynamicConfig, kinds, localPg, member, memory, NOW_MS, peer, p
 
 const TTL_MS = 10_000; // dynamicConfig()'s ttl
 
+const released = (): ReturnType<typeof cluster> => cluster({ leader: null, members: [member('pg2'), member('pg3')], status: { optime: 5_000, stopped: 'pg1' }, statusModRevision: 90 });
+
 function seen(over: Partial<LeaderSeen> = {}): LeaderSeen {
   return { name: 'pg1', activityMs: NOW_MS - 3_000, statusRev: 10, memberRev: 20, keySeenMs: NOW_MS - 500, streaming: true, paused: false, ...over };
 }
@@ -82,10 +84,37 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(decide(afterKeyLoss({}, { leaderSeen: seen({ leaseTtlSec: 5 }) })).reason).toContain('until its lease deadline in 7000 ms');
   });
 
-  it('promotes at once when it is unreachable, our wal stream from it has ended and its member key expired (host loss)', () => {
+  it('waits for the deadline when it is unreachable, our wal stream ended and its member key is gone: a lease revoked early looks the same as a host loss (fault set 6, seeds 3 and 12)', () => {
     const gone = cluster({ leader: null, members: [member('pg2'), member('pg3')] });
-    const d = decide(afterKeyLoss({ cluster: gone, peers: peers(peer('pg3', { walPosition: 4_000 })), local: localPg.replica({ walReceiver: null }) }));
+    const input = afterKeyLoss({ cluster: gone, peers: peers(peer('pg3', { walPosition: 4_000 })), local: localPg.replica({ walReceiver: null }) });
+    const d = decide(input);
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 7000 ms (not probed; our wal stream ended); waiting for evidence');
+    // Its deadline (seen alive + ttl) has passed: promote.
+    expect(kinds(decide({ ...input, nowMs: NOW_MS + 7_000, memory: d.memory }))).toContain('promote');
+  });
+
+  it('promotes at once after the former leader released its key with the stopped mark of a clean stop (systemctl stop)', () => {
+    const d = decide(afterKeyLoss({ cluster: released(), peers: peers(peer('pg3', { walPosition: 4_000 })) }, { leaderSeen: seen({ keyRev: 80 }) }));
     expect(kinds(d)).toContain('promote');
+  });
+
+  it('a stopped mark from before the term we watched, or another member\'s, is no evidence', () => {
+    const old = cluster({ leader: null, members: [member('pg2'), member('pg3')], status: { optime: 5_000, stopped: 'pg1' }, statusModRevision: 70 });
+    const before = decide(afterKeyLoss({ cluster: old, peers: peers(peer('pg3', { walPosition: 4_000 })) }, { leaderSeen: seen({ keyRev: 80 }) }));
+    expect(kinds(before)).toEqual([]);
+    expect(before.reason).toContain('former leader pg1 may still be writable');
+    const other = cluster({ leader: null, members: [member('pg2'), member('pg3')], status: { optime: 5_000, stopped: 'pg3' }, statusModRevision: 90 });
+    expect(kinds(decide(afterKeyLoss({ cluster: other, peers: peers(peer('pg3', { walPosition: 4_000 })) }, { leaderSeen: seen({ keyRev: 80 }) })))).toEqual([]);
+    // Never having seen it hold the key (no key revision), we cannot place the mark: wait.
+    expect(kinds(decide(afterKeyLoss({ cluster: released(), peers: peers(peer('pg3', { walPosition: 4_000 })) })))).toEqual([]);
+  });
+
+  it('remembers the leader key\'s revision of the term it watched', () => {
+    const m = trackLeader(replicaInput({ cluster: cluster({ statusModRevision: 10 }) }));
+    expect(m.leaderSeen?.keyRev).toBe(cluster().leader?.modRevision);
+    const gone = trackLeader(replicaInput({ cluster: cluster({ leader: null, statusModRevision: 11 }), memory: m }));
+    expect(gone.leaderSeen?.keyRev).toBe(m.leaderSeen?.keyRev);
   });
 
   it('waits while its member key is alive although it is unreachable and our stream ended (a partition looks the same)', () => {
@@ -149,7 +178,9 @@ describe('former leader: no promotion while it may still be writable', () => {
 
   it('also waits for a member whose key still says primary when we remember another leader (missed a switchover)', () => {
     const c = cluster({ leader: null, members: [member('pg2'), member('pg3', { role: 'primary' })] });
-    const d = decide(afterKeyLoss({ cluster: c, peers: peers(peer.unreachable('pg3', 'timeout')), local: localPg.replica({ walReceiver: null }) }));
+    // pg1, the leader we remember, answers as a stopped replica; pg3 is unreachable.
+    const answers = peers(peer('pg1', { role: 'replica', running: false, walPosition: 1_500 }), peer.unreachable('pg3', 'timeout'));
+    const d = decide(afterKeyLoss({ cluster: c, peers: answers, local: localPg.replica({ walReceiver: null }) }));
     expect(kinds(d)).toEqual([]);
     expect(d.reason).toContain('former leader pg3 may still be writable until its lease deadline in 7000 ms (unreachable: timeout; our wal stream ended; its member key is still alive)');
   });

@@ -78,6 +78,17 @@ describe('status codec', () => {
     const plain = decodeStatus('{"optime":7,"pause":"yes"}');
     expect(plain.ok && plain.value.pause).toBeUndefined();
   });
+
+  it('writes and reads the stopped mark of a clean release; a mark that is not a name is ignored', () => {
+    const text = encodeStatus({ optime: 7, stopped: 'pg1' });
+    expect(JSON.parse(text)).toEqual({ optime: 7, stopped: 'pg1' });
+    const d = decodeStatus(text);
+    expect(d.ok && d.value.stopped).toBe('pg1');
+    for (const bad of ['{"optime":7,"stopped":true}', '{"optime":7,"stopped":""}']) {
+      const x = decodeStatus(bad);
+      expect(x.ok && x.value.stopped).toBeUndefined();
+    }
+  });
 });
 
 describe('member codec', () => {
