@@ -287,6 +287,16 @@ export async function etcdctl(cluster: EtcdCluster, args: readonly string[], tim
   return stdout;
 }
 
+/** The lease (hex, as etcdctl takes it) that `key` is attached to. */
+export async function leaseHexOf(cluster: EtcdCluster, key: string): Promise<string> {
+  const ids = (await etcdctl(cluster, ['lease', 'list'])).split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]+$/.test(l));
+  for (const id of ids) {
+    const ttl = await etcdctl(cluster, ['lease', 'timetolive', id, '--keys']).catch(() => '');
+    if (ttl.includes(key)) return id;
+  }
+  throw new Error(`no lease holds ${key} (leases: ${ids.join(', ')})`);
+}
+
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port });

@@ -18,7 +18,7 @@ export { CommandError, runCommand } from './exec.js';
 export type { RunOptions, RunResult } from './exec.js';
 export { isRoot, postgresEnv, postgresSpawnIds, postgresUser } from './users.js';
 export type { OsUser } from './users.js';
-export { ETCD_BIN, ETCDCTL_BIN, etcdctl, startEtcd } from './etcd.js';
+export { ETCD_BIN, ETCDCTL_BIN, etcdctl, leaseHexOf, startEtcd } from './etcd.js';
 export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
 export {
   REPLICATION_PASSWORD, REPLICATION_USER, createPrimary, createReplica, makeEmptyDataDir,

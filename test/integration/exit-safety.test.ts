@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdctl, freePort, isAlive, isRoot, makeEmptyDataDir, postgresUser, spawnTracked, waitFor } from '../harness/index.js';
+import { etcdctl, freePort, leaseHexOf, isAlive, isRoot, makeEmptyDataDir, postgresUser, spawnTracked, waitFor } from '../harness/index.js';
 import { AGENT_BIN, canWrite, metric, startAgentCluster, Writer, type AgentCluster, type AgentNode } from '../support/agent-cluster.js';
 
 const TTL = 10;
@@ -40,14 +40,7 @@ async function ticksMore(node: AgentNode, n: number): Promise<void> {
 }
 
 /** The lease the leader key hangs on, as etcdctl names it (hex), found through `lease timetolive --keys`. */
-async function leaderLeaseHex(): Promise<string> {
-  const ids = (await etcdctl(cluster.etcd, ['lease', 'list'])).split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]+$/.test(l));
-  for (const id of ids) {
-    const ttl = await etcdctl(cluster.etcd, ['lease', 'timetolive', id, '--keys']).catch(() => '');
-    if (ttl.includes(key('leader'))) return id;
-  }
-  throw new Error(`no lease holds ${key('leader')} (leases: ${ids.join(', ')})`);
-}
+const leaderLeaseHex = (): Promise<string> => leaseHexOf(cluster.etcd, key('leader'));
 
 /** Runs `fault` with a writer on every node; proves the primary never changed and no other node acknowledged a write. */
 async function noFailoverThrough(label: string, fault: (leader: AgentNode) => Promise<void>): Promise<void> {

@@ -1,0 +1,65 @@
+// S2 (the simulator's fault set 6, seeds 3 and 12): the leader is cut off from etcd, from its
+// replicas and from their probes, and then etcd revokes its lease early (`etcdctl lease revoke`,
+// as a resumed stale etcd leader does). Its leader key and member key vanish in one revision; its
+// agent cannot see that, and keeps its PostgreSQL writable until the deadline of its last
+// keepalive, when it fences. A replica used to take "unreachable, our WAL stream ended, its member
+// key gone" for a host loss and promote at once: two writable primaries until that fence. Now
+// only the former leader's own answer, the stopped mark of a clean release or its deadline count.
+//
+// The old primary's writes come through a session opened before the cut, straight to its
+// PostgreSQL (a client the partition does not separate from it).
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdctl, leaseHexOf } from '../harness/index.js';
+import { leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
+
+let c: ChaosCluster;
+
+beforeAll(async () => {
+  c = await startChaosCluster({});
+}, 240_000);
+
+afterAll(async () => {
+  await c?.close();
+}, 120_000);
+
+async function commits(session: pg.Client): Promise<boolean> {
+  try {
+    await session.query('INSERT INTO cut_off_writes DEFAULT VALUES');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a leader cut off from everything whose lease etcd revokes early', () => {
+  it('no replica promotes while the cut-off former primary still commits writes', async () => {
+    expect(await waitHealthy(c, 180_000)).not.toBeNull();
+    const leader = await c.leader();
+    const others = c.nodes.filter((n) => n !== leader);
+    await leader.query('CREATE TABLE IF NOT EXISTS cut_off_writes (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
+    const session = leader.client();
+    session.on('error', () => undefined);
+    await session.connect();
+    const lease = await leaseHexOf(c.etcd, leaderKey());
+    const links = c.linksOf(leader);
+    const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };
+    try {
+      // etcd: its agent hears nothing (not even that its lease is gone); the replicas' streams and
+      // probes through its addresses are reset, as a dead host's would be.
+      for (const p of links.etcd) p.cut('blackhole');
+      links.pg.cut('reset');
+      links.api.cut('reset');
+      expect(await commits(session), 'the session opened before the cut still commits').toBe(true);
+      await etcdctl(c.etcd, ['lease', 'revoke', lease]);
+      await watchHandover(() => commits(session), others, h);
+    } finally {
+      for (const p of [...links.etcd, links.pg, links.api]) p.restore();
+      await session.end().catch(() => undefined);
+    }
+    console.log(`lease-revoked-cut-off figures: ${JSON.stringify(h)}`);
+    expect(h.overlapMs, 'two primaries committed writes').toBe(0);
+    expect(h.promotedMs).toBeGreaterThanOrEqual(h.leaderStoppedMs ?? Infinity);
+    expect(await waitHealthy(c, 120_000)).not.toBeNull();
+  }, 300_000);
+});
