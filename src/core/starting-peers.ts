@@ -44,12 +44,27 @@ function heldFor(input: DecideInput, p: PeerProbe): p is Reachable {
   return startingWithoutWal(p) || stoppedAhead(input, p);
 }
 
+/**
+ * The clock a held member is waited on: one for it stopped, kept across its starts (a member whose
+ * starts keep failing holds the race back once, not at every attempt), and one per start, begun
+ * when that start is first seen: a start begun after the stopped wait ran out is still waited for
+ * (seed 57 of set 6: a member whose start failed for 40 s began one more as the race gave up on
+ * it; the race promoted on a probe taken during that start, 0.2 s before it answered with more WAL).
+ */
+function clockOf(p: PeerProbe): string {
+  return startingWithoutWal(p) ? `${p.name}/starting` : p.name;
+}
+
 /** Memory after this tick's probes: first-seen times of the members waited for now; others dropped. */
 export function trackStartingPeers(input: DecideInput): Memory {
   const before = input.memory.startingPeers ?? {};
   const now: Record<string, number> = {};
   for (const p of input.peers.values()) {
-    if (heldFor(input, p)) now[p.name] = before[p.name] ?? input.nowMs;
+    if (!heldFor(input, p)) continue;
+    const clock = clockOf(p);
+    now[clock] = before[clock] ?? input.nowMs;
+    const stopped = before[p.name];
+    if (stopped !== undefined) now[p.name] = stopped;
   }
   const same = Object.keys(now).length === Object.keys(before).length && Object.entries(now).every(([k, v]) => before[k] === v);
   if (same) return input.memory;
@@ -62,8 +77,15 @@ export function startingPeerWait(input: DecideInput): string | null {
   const boundMs = input.config.ttl * 1000;
   for (const p of input.peers.values()) {
     if (!heldFor(input, p)) continue;
-    const left = (since[p.name] ?? input.nowMs) + boundMs - input.nowMs;
-    if (left <= 0) continue;
+    const until = (since[clockOf(p)] ?? input.nowMs) + boundMs;
+    const left = until - input.nowMs;
+    if (left <= 0) {
+      // The wait ran out after our probes were taken (a probe timeout on another member): what
+      // they showed of this member is older than the bound, and it may have started since.
+      const at = input.peersProbedAtMs;
+      if (at !== undefined && at < until) return `the wait for member ${p.name} ran out ${Math.round(input.nowMs - until)} ms after our probes were taken; asking again`;
+      continue;
+    }
     if (startingWithoutWal(p)) {
       return `member ${p.name} is starting postgresql (as ${p.startingAs ?? 'replica'}) and does not answer with its wal position yet; waiting up to ${Math.round(left)} ms for it`;
     }

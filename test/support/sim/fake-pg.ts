@@ -32,6 +32,8 @@ export interface FakePg {
   writeUid: number | null;
   /** pg_postmaster_start_time(), ISO. */
   startedIso: string;
+  /** When a fence (SIGQUIT, then SIGKILL) was last sent to this postmaster, on the world's clock. */
+  fenceSentAtMs?: number;
 }
 
 export function emptyPg(): FakePg {

@@ -12,7 +12,7 @@ import type { GuardChannel, GuardSpawner } from '../../../src/fence/fence-guard-
 import { encodeHandover, parseHandover } from '../../../src/fence/fence-guard-protocol.js';
 import { GuardLogic } from '../../../src/fence/guard-logic.js';
 import { crash } from './fake-pg.js';
-import { FENCE_MAX_MS, log, type SimNode, type WorldState } from './model.js';
+import { FENCE_MAX_MS, log, nowMs, type SimNode, type WorldState } from './model.js';
 import type { Owner } from './vtime.js';
 
 export interface SimGuard {
@@ -28,6 +28,7 @@ const lastPid = new WeakMap<WorldState, number>();
 
 function fenceOf(w: WorldState, n: SimNode): (lateMs: number) => Promise<void> {
   return (lateMs) => new Promise((resolve) => {
+    if (n.pg.running) n.pg.fenceSentAtMs = nowMs(w);
     w.world.after(w.rng.int(20, FENCE_MAX_MS), () => {
       if (n.pg.running) {
         crash(n.pg);

@@ -121,6 +121,7 @@ export class SimPg implements PgPort {
 
   fence(reason: string): Promise<void> {
     if (this.n.agent) this.n.agent.fenced = true;
+    if (this.pg.running) this.pg.fenceSentAtMs = nowMs(this.w);
     const latency = this.w.rng.int(20, FENCE_MAX_MS);
     return this.op(latency, () => {
       if (!this.pg.running) return;

@@ -246,7 +246,7 @@ describe('former leader: no promotion while it may still be writable', () => {
     // Seed 455: the leader's start job was decided with the key held; it ran after the key was deleted.
     const starting = peer('pg1', { role: 'primary', running: false, walPosition: 4_000, startingAs: 'primary' });
     // Past the race's wait for a starting member (starting-peers.ts), the former-leader rule still holds.
-    const d = decide(afterKeyLoss({ peers: peers(starting, peer('pg3', { walPosition: 4_000 })) }, { startingPeers: { pg1: NOW_MS - TTL_MS } }));
+    const d = decide(afterKeyLoss({ peers: peers(starting, peer('pg3', { walPosition: 4_000 })) }, { startingPeers: { 'pg1/starting': NOW_MS - TTL_MS } }));
     expect(kinds(d)).toEqual([]);
     expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 7000 ms (it is starting postgresql as primary)');
     const asReplica = peer('pg1', { role: 'replica', running: false, walPosition: 4_000, startingAs: 'replica' });

@@ -13,7 +13,7 @@ describe('the race and a member starting postgresql', () => {
     const d = decide(raceInput({ peers: peers(starting()) }));
     expect(kinds(d)).toEqual([]);
     expect(d.reason).toContain('member pg3 is starting postgresql (as replica) and does not answer with its wal position yet; waiting up to 10000 ms');
-    expect(d.memory.startingPeers).toEqual({ pg3: NOW_MS });
+    expect(d.memory.startingPeers).toEqual({ 'pg3/starting': NOW_MS });
   });
 
   it('a stale position from before the stop does not end the wait (only a running postgresql answers)', () => {
@@ -22,10 +22,10 @@ describe('the race and a member starting postgresql', () => {
   });
 
   it('stops waiting ttl after it was first seen starting (a long crash recovery does not hold failover back)', () => {
-    const m = memory({ startingPeers: { pg3: NOW_MS - TTL_MS } });
+    const m = memory({ startingPeers: { 'pg3/starting': NOW_MS - TTL_MS } });
     const d = decide(raceInput({ peers: peers(starting()), memory: m }));
     expect(kinds(d)).toContain('acquireLeader');
-    const still = decide(raceInput({ peers: peers(starting()), memory: memory({ startingPeers: { pg3: NOW_MS - TTL_MS + 1 } }) }));
+    const still = decide(raceInput({ peers: peers(starting()), memory: memory({ startingPeers: { 'pg3/starting': NOW_MS - TTL_MS + 1 } }) }));
     expect(kinds(still)).toEqual([]);
   });
 
@@ -52,6 +52,25 @@ describe('the race and a member starting postgresql', () => {
     expect(d.memory.startingPeers).toEqual({ pg3: NOW_MS });
     const later = decide(raceInput({ peers: peers(stopped()), memory: memory({ startingPeers: { pg3: NOW_MS - TTL_MS } }) }));
     expect(kinds(later)).toContain('acquireLeader');
+  });
+
+  it('a start begun after the stopped wait ran out is waited for on its own clock; the stopped clock is kept across starts (seed 57 of set 6)', () => {
+    const stoppedLong = memory({ startingPeers: { pg3: NOW_MS - TTL_MS - 5_000 } });
+    const d = decide(raceInput({ peers: peers(starting({ stoppedWal: { lsn: 6_000, timeline: 1 } })), memory: stoppedLong }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('member pg3 is starting postgresql (as replica)');
+    expect(d.memory.startingPeers).toEqual({ pg3: NOW_MS - TTL_MS - 5_000, 'pg3/starting': NOW_MS });
+    // Its start failed: stopped again, judged by the stopped clock, which ran out long ago.
+    expect(kinds(decide(raceInput({ peers: peers(stopped()), memory: d.memory })))).toContain('acquireLeader');
+  });
+
+  it('a wait that ran out only after the probes were taken asks again instead of racing on them (seed 57 of set 6)', () => {
+    const m = memory({ startingPeers: { pg3: NOW_MS - TTL_MS - 500 } });
+    const stale = decide(raceInput({ peers: peers(stopped()), memory: m, peersProbedAtMs: NOW_MS - 2_000 }));
+    expect(kinds(stale)).toEqual([]);
+    expect(stale.reason).toContain('the wait for member pg3 ran out 500 ms after our probes were taken; asking again');
+    const fresh = decide(raceInput({ peers: peers(stopped()), memory: m, peersProbedAtMs: NOW_MS - 100 }));
+    expect(kinds(fresh)).toContain('acquireLeader');
   });
 
   it('a position its agent last saw it running with counts as well (a postmaster that stopped since its last tick)', () => {
