@@ -3,6 +3,7 @@
 // PostgreSQL and REST API (used as that node's connect_address, so replicas stream and peers probe
 // through it). The workload and the checker connect directly, never through a proxy.
 import { readFileSync, readdirSync } from 'node:fs';
+import type pg from 'pg';
 import {
   childPids, etcdctl, startEtcd, waitFor, type EtcdCluster, type TrackedProcess,
 } from '../harness/index.js';
@@ -215,6 +216,16 @@ export async function acceptsWrites(n: AgentNode): Promise<boolean> {
   try {
     const rows = await n.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
     return rows[0]?.r === false;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a session opened before a fault still commits a write into `table` (a bigserial id and defaults). */
+export async function commitsInto(session: pg.Client, table: string): Promise<boolean> {
+  try {
+    await session.query(`INSERT INTO ${table} DEFAULT VALUES`);
+    return true;
   } catch {
     return false;
   }

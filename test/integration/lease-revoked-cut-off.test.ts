@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, leaseHexOf } from '../harness/index.js';
-import { leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
+import { commitsInto, leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
 
 let c: ChaosCluster;
 
@@ -23,14 +23,7 @@ afterAll(async () => {
   await c?.close();
 }, 120_000);
 
-async function commits(session: pg.Client): Promise<boolean> {
-  try {
-    await session.query('INSERT INTO cut_off_writes DEFAULT VALUES');
-    return true;
-  } catch {
-    return false;
-  }
-}
+const commits = (session: pg.Client): Promise<boolean> => commitsInto(session, 'cut_off_writes');
 
 describe('a leader cut off from everything whose lease etcd revokes early', () => {
   it('no replica promotes while the cut-off former primary still commits writes', async () => {

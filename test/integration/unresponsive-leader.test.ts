@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, pausePid, resumePid, waitFor } from '../harness/index.js';
-import { leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
+import { commitsInto, leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
 import type { AgentNode } from '../support/agent-cluster.js';
 
 let c: ChaosCluster;
@@ -25,14 +25,7 @@ afterAll(async () => {
 }, 120_000);
 
 /** Whether a session opened before the hang still commits a write. */
-async function commits(session: pg.Client): Promise<boolean> {
-  try {
-    await session.query('INSERT INTO hang_writes DEFAULT VALUES');
-    return true;
-  } catch {
-    return false;
-  }
-}
+const commits = (session: pg.Client): Promise<boolean> => commitsInto(session, 'hang_writes');
 
 async function stateOf(n: AgentNode): Promise<string | null> {
   const res = await fetch(`http://127.0.0.1:${n.apiPort}/patroni`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
