@@ -6,7 +6,13 @@
 export const FENCE_KILL_AFTER_MS = 300;
 
 export interface ArmingInput {
+  /** The operator holds the fence (SPEC 5.8): as etcd says, or, until etcd is read, as the previous run last saw it. */
   readonly paused: boolean;
+  /**
+   * What this run has read of the cluster: 'read' (a view from etcd), 'pending' (its first read has
+   * not ended yet), 'unreadable' (a read failed and none succeeded). Absent: 'read'.
+   */
+  readonly etcd?: 'read' | 'pending' | 'unreadable';
   /** A live postmaster whose data dir has no standby.signal: it may accept writes. */
   readonly postmasterMayBeWritable: boolean;
   /** A live postmaster at all (a replica being promoted counts while we lead). */
@@ -50,6 +56,10 @@ export function fenceArming(i: ArmingInput): Arming {
   if (i.handedOverDeadlineMs !== null) {
     return { armed: true, deadlineMs: i.handedOverDeadlineMs, reason: 'deadline handed over by the previous agent run; leader key not yet re-attached' };
   }
+  // Before the first read ends, the key may well be ours (a restart whose guard died with it): the
+  // first tick proves it or not. A failed read proves nothing, and nothing else holds a deadline.
+  if (i.etcd === 'pending') return { armed: false, deadlineMs: -Infinity, reason: 'waiting for the first etcd read' };
+  if (i.etcd === 'unreadable') return { armed: true, deadlineMs: -Infinity, reason: 'postgresql may accept writes, etcd has not been read since start, and no deadline was handed over' };
   return { armed: true, deadlineMs: -Infinity, reason: 'postgresql may accept writes but no leader key is proven ours' };
 }
 

@@ -15,15 +15,20 @@ export interface Handover {
   readonly deadlineMonoMs: number | null;
   /** The lease it last proved the leader key under: the only foreign lease we may re-attach from. */
   readonly leaseId: string | null;
+  /** It last saw pause (SPEC 5.8): until etcd is read, the operator still holds the fence. */
+  readonly paused: boolean;
   /** Set when the record could not be read (another format version): nothing above is trusted. */
   readonly refused: string | null;
 }
 
-export const NO_HANDOVER: Handover = { deadlineMonoMs: null, leaseId: null, refused: null };
+export const NO_HANDOVER: Handover = { deadlineMonoMs: null, leaseId: null, paused: false, refused: null };
 
 export interface FenceGuard {
-  /** leaseId: the lease the leader key is proven under (or the handed-over one, until re-attached). */
-  update(armed: boolean, deadlineMonoMs: number, leaseId: string | null): void;
+  /**
+   * leaseId: the lease the leader key is proven under (or the handed-over one, until re-attached);
+   * paused: disarmed because the operator holds the fence (kept in the record for the next run).
+   */
+  update(armed: boolean, deadlineMonoMs: number, leaseId: string | null, paused?: boolean): void;
   /**
    * The deadline a previous agent run's guard still held when this run started (restart in place),
    * which the new guard took over; null when there was none or it was disarmed.
@@ -48,7 +53,7 @@ export function startFenceGuard(deps: GuardDeps): FenceGuard {
   launch(g);
 
   return {
-    update: (armed, deadlineMonoMs, leaseId) => update(g, armed, deadlineMonoMs, leaseId),
+    update: (armed, deadlineMonoMs, leaseId, paused) => update(g, armed, deadlineMonoMs, leaseId, paused === true),
     close: () => close(g),
     pid: () => g.child?.pid ?? null,
     handedOverDeadline: () => handover.deadlineMonoMs,
@@ -98,6 +103,7 @@ function logHandover(logger: Logger, handover: Handover): void {
   } else if (handover.leaseId !== null) {
     logger.info({ leaseId: handover.leaseId }, 'a previous agent run held the leader key under this lease; it may be re-attached');
   }
+  if (handover.paused) logger.info('the previous agent run last saw pause: until etcd is read, the operator holds the fence (SPEC 5.8)');
 }
 
 /** The fence guard process on dataDir, its stdin our pipe. */
@@ -143,9 +149,9 @@ function launch(g: GuardState): void {
   send(g, g.last);
 }
 
-function update(g: GuardState, armed: boolean, deadlineMonoMs: number, leaseId: string | null): void {
+function update(g: GuardState, armed: boolean, deadlineMonoMs: number, leaseId: string | null, paused: boolean): void {
   // JSON has no -Infinity: an armed guard without a lease gets a deadline in the past.
-  const msg: GuardMessage = armed ? { type: 'arm', deadlineMonoMs: Number.isFinite(deadlineMonoMs) ? deadlineMonoMs : 0, leaseId } : { type: 'disarm', leaseId };
+  const msg: GuardMessage = armed ? { type: 'arm', deadlineMonoMs: Number.isFinite(deadlineMonoMs) ? deadlineMonoMs : 0, leaseId } : { type: 'disarm', leaseId, paused };
   if (JSON.stringify(msg) === JSON.stringify(g.last)) return;
   g.last = msg;
   send(g, msg);
@@ -186,7 +192,7 @@ export function handoverFrom(text: string | null, isGuard: (pid: number) => bool
   const parsed = parseHandover(text);
   if (!parsed.ok) return { ...NO_HANDOVER, refused: parsed.reason };
   const rec = parsed.record;
-  return { deadlineMonoMs: rec.armed && isGuard(rec.pid) ? rec.deadlineMonoMs : null, leaseId: rec.leaseId, refused: null };
+  return { deadlineMonoMs: rec.armed && isGuard(rec.pid) ? rec.deadlineMonoMs : null, leaseId: rec.leaseId, paused: rec.paused, refused: null };
 }
 
 function isGuardOf(pid: number, dataDir: string): boolean {

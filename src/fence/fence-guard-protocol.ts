@@ -13,7 +13,8 @@ export type GuardMessage =
    * processes). leaseId: the lease the leader key is proven attached to (null: not proven).
    */
   | { readonly type: 'arm'; readonly deadlineMonoMs: number; readonly leaseId: string | null }
-  | { readonly type: 'disarm'; readonly leaseId: string | null }
+  /** paused: disarmed because the operator holds the fence (SPEC 5.8), kept for the next run. */
+  | { readonly type: 'disarm'; readonly leaseId: string | null; readonly paused?: boolean }
   /** The agent exits cleanly: the guard exits without fencing (or keeps guarding while armed). */
   | { readonly type: 'exit' };
 
@@ -27,7 +28,7 @@ export function parseGuardMessage(line: string): GuardMessage | null {
     if (typeof v !== 'object' || v === null) return null;
     const o = v as Record<string, unknown>;
     if (o['type'] === 'arm' && typeof o['deadlineMonoMs'] === 'number') return { type: 'arm', deadlineMonoMs: o['deadlineMonoMs'], leaseId: leaseIdOf(o['leaseId']) };
-    if (o['type'] === 'disarm') return { type: 'disarm', leaseId: leaseIdOf(o['leaseId']) };
+    if (o['type'] === 'disarm') return { type: 'disarm', leaseId: leaseIdOf(o['leaseId']), paused: o['paused'] === true };
     if (o['type'] === 'exit') return { type: 'exit' };
     return null;
   } catch {
@@ -55,12 +56,18 @@ export interface HandoverRecord {
    * only foreign lease a later run may re-attach the key from (it proves the key is its own).
    */
   readonly leaseId: string | null;
+  /**
+   * The agent run last saw pause (SPEC 5.8). A later run that cannot read etcd keeps its hands off
+   * such a PostgreSQL; any other writable PostgreSQL it cannot prove a lease for, it fences. Added
+   * within version 1: a record without it reads as not paused (the safe side).
+   */
+  readonly paused: boolean;
 }
 
 export function encodeHandover(r: HandoverRecord): string {
   return JSON.stringify({
     format: HANDOVER_FORMAT, version: HANDOVER_VERSION, pid: r.pid, armed: r.armed,
-    deadlineMonoMs: Number.isFinite(r.deadlineMonoMs) ? r.deadlineMonoMs : 0, leaseId: r.leaseId,
+    deadlineMonoMs: Number.isFinite(r.deadlineMonoMs) ? r.deadlineMonoMs : 0, leaseId: r.leaseId, paused: r.paused,
   });
 }
 
@@ -88,5 +95,5 @@ export function parseHandover(text: string): HandoverParse {
   if (pid === null || typeof o['armed'] !== 'boolean' || typeof o['deadlineMonoMs'] !== 'number' || (o['leaseId'] !== null && typeof o['leaseId'] !== 'string')) {
     return { ok: false, reason: 'version 1 record with missing or mistyped fields', pid };
   }
-  return { ok: true, record: { pid, armed: o['armed'], deadlineMonoMs: o['deadlineMonoMs'], leaseId: leaseIdOf(o['leaseId']) } };
+  return { ok: true, record: { pid, armed: o['armed'], deadlineMonoMs: o['deadlineMonoMs'], leaseId: leaseIdOf(o['leaseId']), paused: o['paused'] === true } };
 }

@@ -18,18 +18,15 @@ export interface FencingDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly dataDir: string;
+  /** Until this run reads etcd: as the previous run last saw it (ViewStore). */
   readonly paused: () => boolean;
-  /**
-   * This run has read the cluster from etcd at least once. Before that, `paused` is only the
-   * bootstrap default: a PostgreSQL left running by an agent stopped in pause must not be fenced
-   * for want of a proven key (a handed-over deadline is still enforced).
-   */
-  readonly viewKnown: () => boolean;
+  /** What this run has read from etcd (ArmingInput.etcd). */
+  readonly etcdRead: () => 'read' | 'pending' | 'unreadable';
   /** A job that starts PostgreSQL writable is running (see ArmingInput.startingWritable). */
   readonly startingWritable?: () => boolean;
   readonly fenceTimer: FenceTimer;
   readonly guard: {
-    update(armed: boolean, deadlineMonoMs: number, leaseId: string | null): void;
+    update(armed: boolean, deadlineMonoMs: number, leaseId: string | null, paused?: boolean): void;
     handedOverDeadline(): number | null;
     /** The lease the previous agent run proved the leader key under (null: none, or its record was refused). */
     handedOverLeaseId(): string | null;
@@ -71,8 +68,10 @@ export class Fencing {
     }
     if (this.handedOver !== null && this.handedOver <= clock.monoMs()) this.handedOver = null;
     const pm = this.postmaster();
+    const paused = this.deps.paused();
     const arming = fenceArming({
-      paused: this.deps.paused(),
+      paused,
+      etcd: this.deps.etcdRead(),
       postmasterAlive: pm.alive,
       postmasterMayBeWritable: pm.mayBeWritable,
       leadershipDeadlineMs: leadership?.validUntilMs ?? null,
@@ -82,15 +81,12 @@ export class Fencing {
     // While an early loss is being answered, the old deadline stays: the retake is bounded and
     // ends in a proven lease or a fence.
     if (this.retaking) return this.last ?? arming;
-    if (!this.deps.viewKnown() && arming.armed && arming.deadlineMs === -Infinity) {
-      return { armed: false, deadlineMs: -Infinity, reason: 'waiting for the first etcd read (pause unknown)' };
-    }
     if (this.last?.armed !== arming.armed || this.last.deadlineMs !== arming.deadlineMs) {
       if (this.last?.armed !== arming.armed) this.deps.logger.info({ armed: arming.armed, reason: arming.reason }, arming.armed ? 'fence armed' : 'fence disarmed');
       this.last = arming;
     }
     this.deps.fenceTimer.update(arming.armed, arming.deadlineMs);
-    this.deps.guard.update(arming.armed, arming.deadlineMs, leadership?.leaseId ?? this.handedOverLease);
+    this.deps.guard.update(arming.armed, arming.deadlineMs, leadership?.leaseId ?? this.handedOverLease, paused);
     return arming;
   }
 

@@ -13,6 +13,8 @@ export interface GuardState {
   readonly deadlineMonoMs: number;
   /** The lease the leader key was last proven under (hand-over proof for the next agent run). */
   readonly leaseId: string | null;
+  /** The agent last disarmed us for pause (HandoverRecord.paused). */
+  readonly paused: boolean;
 }
 
 export interface GuardPorts {
@@ -36,6 +38,7 @@ export class GuardLogic {
   private armed = false;
   private deadline = -Infinity;
   private leaseId: string | null = null;
+  private paused = false;
   private agentGone = false;
   private timer: TimerHandle | null = null;
   private idleTimer: TimerHandle | null = null;
@@ -45,7 +48,7 @@ export class GuardLogic {
   constructor(private readonly ports: GuardPorts) {}
 
   state(): GuardState {
-    return { armed: this.armed, deadlineMonoMs: this.deadline, leaseId: this.leaseId };
+    return { armed: this.armed, deadlineMonoMs: this.deadline, leaseId: this.leaseId, paused: this.paused };
   }
 
   /**
@@ -65,6 +68,7 @@ export class GuardLogic {
     }
     const rec = prev.record;
     this.leaseId = rec.leaseId;
+    this.paused = rec.paused;
     if (rec.pid === selfPid || !isGuard(rec.pid)) return null;
     if (rec.armed) {
       this.armed = true;
@@ -85,9 +89,11 @@ export class GuardLogic {
       this.armed = true;
       this.deadline = msg.deadlineMonoMs;
       this.leaseId = msg.leaseId;
+      this.paused = false;
     } else if (msg.type === 'disarm') {
       this.armed = false;
       this.leaseId = msg.leaseId;
+      this.paused = msg.paused === true;
     } else {
       // The agent exits. If it still leaves a PostgreSQL we guard (its lease neither released nor
       // proven lost), keep that deadline: leaving now would leave a writable primary unguarded.

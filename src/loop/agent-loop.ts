@@ -94,8 +94,9 @@ export class AgentLoop {
     return true;
   }
 
-  hasSeenCluster(): boolean {
-    return this.views.latest() !== null;
+  /** What this run has read from etcd (the fence's rule for a run that never read it). */
+  etcdRead(): 'read' | 'pending' | 'unreadable' {
+    return this.views.readState();
   }
 
   isJoined(): boolean {

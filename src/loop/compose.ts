@@ -64,7 +64,7 @@ export async function composeAgent(opts: { readonly config: Config; readonly log
   // Built before the loop and handed to it, so nothing needs to call back into the loop: the last
   // cluster view (the dynamic config's readers), the scheduler (whoever has news wakes it), the
   // fence count (every fencer adds to it).
-  const views = new ViewStore(loopLog);
+  const views = new ViewStore(loopLog, handover.paused);
   const scheduler = new Scheduler({ clock, logger: loopLog });
   const wake = (): void => scheduler.wake();
   const fences = new FenceCount();
@@ -110,7 +110,7 @@ function startFence(args: {
   const fenceTimer = createFenceTimer({ clock, logger: fenceLog, fence });
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: fenceLog, handover });
   const fencing = new Fencing({
-    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => args.dynamic().pause, viewKnown: () => args.views.latest() !== null, fenceTimer, guard,
+    dcs, clock, logger: fenceLog, dataDir: config.postgresql.data_dir, paused: () => args.dynamic().pause, etcdRead: () => args.views.readState(), fenceTimer, guard,
     startingWritable: () => startsAs(args.jobs.running()?.spec ?? null) === 'primary',
     fence,
     wake: args.wake,

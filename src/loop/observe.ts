@@ -25,7 +25,10 @@ export async function readCluster(ports: TickPorts, state: TickState, config: Co
     (c) => [ports.views.validate(c), null] as const,
     (err: unknown) => [null, errorMessage(err)] as const,
   );
-  if (cluster === null) return { state, cluster, dcsError };
+  if (cluster === null) {
+    ports.views.readFailed();
+    return { state, cluster, dcsError };
+  }
   ports.views.remember(cluster);
   const next = { ...state, dcsLastSeenWallMs: ports.clock.wallNowMs() };
   return { state: { ...next, reported: reportStrangers(ports, next, cluster, config) }, cluster, dcsError };

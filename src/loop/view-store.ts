@@ -10,9 +10,16 @@ import { effectiveDynamicConfig } from './dynamic-config.js';
 
 export class ViewStore {
   private last: ClusterView | null = null;
+  private failedReads = 0;
   private readonly validConfig: LastValidConfig;
 
-  constructor(logger: Logger) {
+  /**
+   * pausedBeforeRead: the previous agent run on this data dir last saw pause (its hand-over
+   * record). Until this run reads etcd, that pause stays in force for everyone who reads the
+   * dynamic config (the decision, the fence, the REST status): the operator's hold on a
+   * PostgreSQL is not dropped for want of an etcd answer (SPEC 5.8).
+   */
+  constructor(logger: Logger, private readonly pausedBeforeRead = false) {
     this.validConfig = new LastValidConfig(logger);
   }
 
@@ -30,8 +37,20 @@ export class ViewStore {
     return this.last;
   }
 
+  /** A tick's read of etcd failed (the fence judges a run that never read etcd by it). */
+  readFailed(): void {
+    this.failedReads += 1;
+  }
+
+  /** Has this run read the cluster: yes, not yet, or tried and failed. */
+  readState(): 'read' | 'pending' | 'unreadable' {
+    if (this.last !== null) return 'read';
+    return this.failedReads > 0 ? 'unreadable' : 'pending';
+  }
+
   /** The dynamic configuration in force: etcd's, over the local file's bootstrap section. */
   dynamic(config: Config): DynamicConfig {
-    return effectiveDynamicConfig(config, this.last);
+    const d = effectiveDynamicConfig(config, this.last);
+    return this.last === null && this.pausedBeforeRead ? { ...d, pause: true } : d;
   }
 }

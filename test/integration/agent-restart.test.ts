@@ -4,7 +4,7 @@
 // (RestartForceExitStatus=75). Without the change each test fails: SIGUSR2 ended the agent by
 // Node's default action (no exit 75, no restart), agentctl had no restart-agent, and a hand-over
 // record of another format was taken over and its key re-attached.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,18 +36,6 @@ async function healthy(timeoutMs = 120_000): Promise<AgentNode> {
   const leader = await cluster.waitForLeader(timeoutMs);
   await cluster.waitForStreaming(cluster.others(leader).map((n) => n.name), timeoutMs);
   return leader;
-}
-
-/** Live fence guard processes of a node's data dir. */
-function guardPids(node: AgentNode): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmd.includes('fence-guard') && cmd.includes(node.dataDir);
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** SIGUSR2 to the node's agent: it exits 75 and the supervisor starts it again; resolves when the new process leads (/primary 200). */
@@ -116,7 +104,7 @@ describe('restart in place', () => {
       expect((await leader.status())?.timeline).toBe(timeline);
       for (const o of cluster.others(leader)) expect(await o.health('/primary')).toBe(503);
       // Each new guard retired the one before it: one guard per data dir.
-      expect(guardPids(leader)).toHaveLength(1);
+      expect(leader.guardPids()).toHaveLength(1);
       expect(leader.logTail()).toContain('leader key re-attached');
     } catch (err) {
       printFacts(err);

@@ -249,6 +249,35 @@ describe('exits, stalls and early lease ends', () => {
     await healthy();
   });
 
+  it('the leader\'s agent and guard killed (-9) together, etcd stopped, its postmaster unresponsive: the restarted agent fences once it cannot read etcd (sim seed 945)', async () => {
+    const leader = await healthy();
+    const postmaster = leader.postmasterPid() as number;
+    expect(postmaster).not.toBeNull();
+    const guards = leader.guardPids();
+    expect(guards.length).toBeGreaterThan(0);
+    // Nothing is left to hold the deadline: no agent and no guard (a host's OOM killer, say).
+    await leader.agent?.kill();
+    for (const pid of guards) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await waitFor('the guards to be gone', () => guards.every((pid) => !isAlive(pid)) || null, { timeoutMs: 5_000, intervalMs: 10 });
+    await cluster.etcd.stopAll();
+    // Unresponsive: the new agent cannot tell its role, so only the fence's arming can act.
+    process.kill(postmaster, 'SIGSTOP');
+    try {
+      const t0 = performance.now();
+      leader.start();
+      // The previous run was not paused, so nothing but an etcd answer could let this PostgreSQL
+      // stay writable; before the fix the agent waited for that answer as long as etcd was down.
+      await waitFor('the restarted agent to fence its postgresql', () => (isAlive(postmaster) ? null : true), { timeoutMs: TTL * 1000 + 20_000, intervalMs: 50 });
+      figures['etcdDownRestartFencedAfterMs'] = Math.round(performance.now() - t0);
+      expect(leader.agent?.output(1_000_000)).toContain('etcd has not been read since start');
+    } finally {
+      if (isAlive(postmaster)) process.kill(postmaster, 'SIGCONT');
+      await cluster.etcd.startAll();
+      await cluster.etcd.waitHealthy();
+    }
+    await healthy();
+  });
+
   it('a leader that halts (its data no longer matches the cluster\'s initialize key) stops its PostgreSQL before it exits', async () => {
     const leader = await healthy();
     await etcdctl(cluster.etcd, ['put', key('initialize'), '1234567890123456789']);

@@ -1,7 +1,7 @@
 // A real cluster for integration tests: etcd from the harness, N agents (dist/bin/pg-ha-agent.js)
 // as the postgres user, each owning a PostgreSQL instance it bootstraps or clones itself.
 import { spawn } from 'node:child_process';
-import { writeFileSync, chownSync } from 'node:fs';
+import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -95,6 +95,18 @@ export class AgentNode {
   postmasterPid(): number | null {
     const pid = readPostmasterPid(this.dataDir);
     return pid !== null && isAlive(pid) ? pid : null;
+  }
+
+  /** Live fence guard processes of this node's data dir. */
+  guardPids(): number[] {
+    return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmd.includes('fence-guard') && cmd.includes(this.dataDir);
+      } catch {
+        return false;
+      }
+    });
   }
 
   client(): pg.Client {

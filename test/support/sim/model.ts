@@ -32,6 +32,8 @@ export interface AgentRuntime {
   readonly owner: Owner;
   /** The lease keeper's state: the lease this run keeps alive and its deadline. */
   lease(): { readonly leaseId: string | null; readonly validUntilMs: number };
+  /** What this run has read from etcd: until it reads, the pause its previous run saw holds. */
+  etcdRead(): 'read' | 'pending' | 'unreadable';
   /** The dynamic config this agent last saw (pause, maximum_lag_on_failover). */
   dynamic(): DynamicConfig;
   /** The supervisor's sticky fence flag (in-process: a restarted agent starts unfenced). */
@@ -188,9 +190,10 @@ export function paused(n: SimNode): boolean {
 }
 
 /**
- * An agent started where the previous run was killed in pause, before its first tick ended: it
- * finds a writable PostgreSQL no guard holds, and its first tick takes the key or fences.
+ * An agent started where the previous run was killed in pause, before it has read etcd: it finds
+ * a writable PostgreSQL no guard holds and keeps the previous run's pause (its hand-over record)
+ * until etcd answers; then it takes the key or fences (seed 945 of set 6: etcd was down).
  */
 export function startingAfterPauseKill(n: SimNode): boolean {
-  return n.killedInPause && n.agent !== null && n.agent.status === null;
+  return n.killedInPause && n.agent !== null && n.agent.etcdRead() !== 'read';
 }

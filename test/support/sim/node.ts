@@ -12,6 +12,7 @@ import { followChanges } from '../../../src/loop/watch-hints.js';
 import { createLeaseDcs } from '../../../src/dcs/lease-dcs.js';
 import type { Dcs } from '../../../src/dcs/port.js';
 import { AgentLoop } from '../../../src/loop/agent-loop.js';
+import { ViewStore } from '../../../src/loop/view-store.js';
 import { createFenceTimer } from '../../../src/fence/fence-timer.js';
 import { handoverFrom, startFenceGuard } from '../../../src/fence/fence-guard-client.js';
 import { FenceCount } from '../../../src/fence/fence-count.js';
@@ -94,7 +95,10 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const pg = new SimPg(w, n, owner);
   const stop = new AbortController();
   let loop: AgentLoop | null = null;
-  const dynamic = () => loop?.dynamic() ?? w.bootstrapDcs;
+  // As compose.ts: the hand-over is read before our guard starts, and its pause holds until etcd is read.
+  const handover = handoverFrom(n.guardFile, (pid) => isLiveGuard(n, pid));
+  const views = new ViewStore(silent, handover.paused);
+  const dynamic = () => views.dynamic(config);
   const fences = new FenceCount();
   const fenceNow = (reason: string): void => {
     fences.add();
@@ -103,12 +107,11 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const fenceTimer = createFenceTimer({ clock, logger: silent, fence: fenceNow, timers });
   // The real guard client, as compose.ts starts it: the hand-over first, then our guard.
   const spawner = guardSpawner(w, n);
-  const handover = handoverFrom(n.guardFile, (pid) => isLiveGuard(n, pid));
   const guard = startFenceGuard({ dataDir: config.postgresql.data_dir, logger: silent, handover, spawn: spawner.spawn, timers });
   // Bound once the job runner exists; Fencing reads it when it arms (as in src/daemon.ts).
   let jobsRef: JobRunner | null = null;
   const fencing = new Fencing({
-    dcs, clock, logger: silent, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, viewKnown: () => loop?.hasSeenCluster() ?? false,
+    dcs, clock, logger: silent, dataDir: config.postgresql.data_dir, paused: () => dynamic().pause, etcdRead: () => views.readState(),
     fenceTimer, guard, fence: fenceNow, wake: () => loop?.wake(), timers, postmaster: () => pg.postmasterState(),
     // As src/daemon.ts: a job that starts PostgreSQL writable is fenced by the lease while it runs.
     startingWritable: () => startsAs(jobsRef?.running()?.spec ?? null) === 'primary',
@@ -128,6 +131,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   const agent: AgentRuntime = {
     owner, fenced: false, status: null, lastReason: '', haltReason: null,
     lease: () => dcs.lease(),
+    etcdRead: () => views.readState(),
     startingAs: () => startsAs(jobs.running()?.spec ?? null),
     dynamic,
     wake: () => loop?.wake(),
@@ -145,7 +149,7 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
     },
   };
   loop = new AgentLoop({
-    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, fences, decide: (input) => noteHalt(agent, w.decide(input)),
+    config: () => config, dcs, pg, jobs, clock, logger: silent, agentVersion: AGENT, fencing, peerHttp, timers, fences, views, decide: (input) => noteHalt(agent, w.decide(input)),
     publish: (snap) => publish(w, n, agent, snap),
   });
   // The daemon's watch handling, the same function: an own leader key touched is checked at once.
@@ -160,8 +164,8 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
 /** The status snapshot a tick publishes (what GET /patroni serves); a changed reason goes to the trace. */
 function publish(w: WorldState, n: SimNode, agent: AgentRuntime, snap: StatusSnapshot): void {
   agent.status = snap;
-  // Its first tick has decided on the PostgreSQL a run killed in pause left behind.
-  if (n.agent === agent) n.killedInPause = false;
+  // Having read etcd, it has decided on the PostgreSQL a run killed in pause left behind.
+  if (n.agent === agent && agent.etcdRead() === 'read') n.killedInPause = false;
   w.stats.ticks++;
   const reason = snap.lastDecision?.reason ?? '';
   if (reason !== agent.lastReason || (process.env["SIM_TRACE_EVERY"] !== undefined && (snap.lastDecision?.actions.length ?? 0) > 0)) log(w, `${n.name} [${snap.lastDecision?.actions.join(',') ?? ''}] ${reason}`);

@@ -16,6 +16,19 @@ describe('fenceArming', () => {
     expect(a.reason).toBe('postgresql may accept writes but no leader key is proven ours');
   });
 
+  it('a run that has not read etcd: waits for its first read, then fences unless the previous run saw pause (sim seed 945)', () => {
+    const unproven = { ...base, leadershipDeadlineMs: null };
+    expect(fenceArming({ ...unproven, etcd: 'pending' })).toMatchObject({ armed: false, reason: 'waiting for the first etcd read' });
+    const failed = fenceArming({ ...unproven, etcd: 'unreadable' });
+    expect(failed).toMatchObject({ armed: true, deadlineMs: -Infinity });
+    expect(failed.reason).toContain('etcd has not been read since start');
+    // The previous run's pause (its hand-over record) stands until etcd says otherwise.
+    expect(fenceArming({ ...unproven, etcd: 'unreadable', paused: true }).armed).toBe(false);
+    // A deadline handed over is kept, read or not.
+    expect(fenceArming({ ...unproven, etcd: 'pending', handedOverDeadlineMs: 7_000 })).toMatchObject({ armed: true, deadlineMs: 7_000 });
+    expect(fenceArming({ ...unproven, etcd: 'read' }).deadlineMs).toBe(-Infinity);
+  });
+
   it('keeps a deadline handed over by the previous agent run until the key is re-attached', () => {
     expect(fenceArming({ ...base, leadershipDeadlineMs: null, handedOverDeadlineMs: 7_000 })).toMatchObject({ armed: true, deadlineMs: 7_000 });
     // Proven for ourselves: the new lease counts, whichever is later or earlier.

@@ -21,7 +21,7 @@ function historyText(n: SimNode, timeline: number): string | null {
 function standIn(w: WorldState, n: SimNode): AgentRuntime {
   return {
     owner: w.vt.owner(`contract-${n.name}`), fenced: false, status: null, lastReason: '', haltReason: null,
-    lease: () => ({ leaseId: null, validUntilMs: 0 }),
+    lease: () => ({ leaseId: null, validUntilMs: 0 }), etcdRead: () => 'read',
     dynamic: () => w.bootstrapDcs,
     wake: () => undefined,
     startingAs: () => null,

@@ -81,7 +81,7 @@ function handBuiltWorld(): WorldState {
 function agentOf(w: WorldState, n: SimNode, lease: { leaseId: string | null; validUntilMs: number }, pause = false): AgentRuntime {
   const a: AgentRuntime = {
     owner: w.vt.owner(n.name), fenced: false, lastReason: '', haltReason: null, status: null, startingAs: () => null, terminate: () => undefined,
-    lease: () => lease, dynamic: () => ({ ...w.bootstrapDcs, pause }), wake: () => undefined, stop: () => undefined,
+    lease: () => lease, etcdRead: () => 'read', dynamic: () => ({ ...w.bootstrapDcs, pause }), wake: () => undefined, stop: () => undefined,
   };
   n.agent = a;
   return a;

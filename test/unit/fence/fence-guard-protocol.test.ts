@@ -5,13 +5,21 @@ import { encodeHandover, HANDOVER_VERSION, parseGuardMessage, parseHandover } fr
 
 describe('hand-over record', () => {
   it('round-trips, with the lease the leader key was proven under', () => {
-    const text = encodeHandover({ pid: 42, armed: true, deadlineMonoMs: 1234.5, leaseId: '7587' });
+    const text = encodeHandover({ pid: 42, armed: true, deadlineMonoMs: 1234.5, leaseId: '7587', paused: false });
     expect(JSON.parse(text)).toMatchObject({ format: 'pg-ha-agent/fence-guard-state', version: HANDOVER_VERSION });
-    expect(parseHandover(text)).toEqual({ ok: true, record: { pid: 42, armed: true, deadlineMonoMs: 1234.5, leaseId: '7587' } });
+    expect(parseHandover(text)).toEqual({ ok: true, record: { pid: 42, armed: true, deadlineMonoMs: 1234.5, leaseId: '7587', paused: false } });
+  });
+
+  it('keeps the pause the run last saw; a record written before that field reads as not paused', () => {
+    const paused = parseHandover(encodeHandover({ pid: 3, armed: false, deadlineMonoMs: 0, leaseId: 'L', paused: true }));
+    expect(paused).toMatchObject({ ok: true, record: { paused: true } });
+    const older = JSON.stringify({ format: 'pg-ha-agent/fence-guard-state', version: HANDOVER_VERSION, pid: 3, armed: false, deadlineMonoMs: 0, leaseId: null });
+    expect(parseHandover(older)).toMatchObject({ ok: true, record: { paused: false } });
+    expect(parseGuardMessage(JSON.stringify({ type: 'disarm', leaseId: null, paused: true }))).toEqual({ type: 'disarm', leaseId: null, paused: true });
   });
 
   it('writes a deadline of -Infinity (no lease) as 0: already passed', () => {
-    const r = parseHandover(encodeHandover({ pid: 1, armed: true, deadlineMonoMs: -Infinity, leaseId: null }));
+    const r = parseHandover(encodeHandover({ pid: 1, armed: true, deadlineMonoMs: -Infinity, leaseId: null, paused: false }));
     expect(r).toMatchObject({ ok: true, record: { deadlineMonoMs: 0, leaseId: null } });
   });
 
@@ -37,8 +45,8 @@ describe('hand-over record', () => {
 describe('guard messages', () => {
   it('carry the proven lease id on arm and disarm', () => {
     expect(parseGuardMessage('{"type":"arm","deadlineMonoMs":10,"leaseId":"ab"}')).toEqual({ type: 'arm', deadlineMonoMs: 10, leaseId: 'ab' });
-    expect(parseGuardMessage('{"type":"disarm","leaseId":"ab"}')).toEqual({ type: 'disarm', leaseId: 'ab' });
-    expect(parseGuardMessage('{"type":"disarm"}')).toEqual({ type: 'disarm', leaseId: null });
+    expect(parseGuardMessage('{"type":"disarm","leaseId":"ab"}')).toEqual({ type: 'disarm', leaseId: 'ab', paused: false });
+    expect(parseGuardMessage('{"type":"disarm"}')).toEqual({ type: 'disarm', leaseId: null, paused: false });
     expect(parseGuardMessage('{"type":"exit"}')).toEqual({ type: 'exit' });
   });
 });

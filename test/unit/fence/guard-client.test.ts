@@ -33,7 +33,7 @@ describe('fence guard client', () => {
     client.update(true, 5_000, 'L1');
     client.update(true, 5_000, 'L1');
     client.update(false, 5_000, 'L1');
-    expect(guards[0]?.got).toEqual([{ type: 'arm', deadlineMonoMs: 5_000, leaseId: 'L1' }, { type: 'disarm', leaseId: 'L1' }]);
+    expect(guards[0]?.got).toEqual([{ type: 'arm', deadlineMonoMs: 5_000, leaseId: 'L1' }, { type: 'disarm', leaseId: 'L1', paused: false }]);
   });
 
   it('an armed guard without a lease gets a deadline in the past (JSON has no -Infinity)', () => {
@@ -77,10 +77,10 @@ describe('fence guard client', () => {
   });
 
   it('a hand-over record counts its deadline only while its guard lives', () => {
-    const text = encodeHandover({ pid: 41, armed: true, deadlineMonoMs: 7_000, leaseId: 'L0' });
-    expect(handoverFrom(text, () => true)).toEqual({ deadlineMonoMs: 7_000, leaseId: 'L0', refused: null });
-    expect(handoverFrom(text, () => false)).toEqual({ deadlineMonoMs: null, leaseId: 'L0', refused: null });
-    expect(handoverFrom(null, () => true)).toEqual({ deadlineMonoMs: null, leaseId: null, refused: null });
+    const text = encodeHandover({ pid: 41, armed: true, deadlineMonoMs: 7_000, leaseId: 'L0', paused: false });
+    expect(handoverFrom(text, () => true)).toEqual({ deadlineMonoMs: 7_000, leaseId: 'L0', paused: false, refused: null });
+    expect(handoverFrom(text, () => false)).toEqual({ deadlineMonoMs: null, leaseId: 'L0', paused: false, refused: null });
+    expect(handoverFrom(null, () => true)).toEqual({ deadlineMonoMs: null, leaseId: null, paused: false, refused: null });
     expect(handoverFrom('{"pid":41}', () => true).refused).toMatch(/no format version/);
   });
 });

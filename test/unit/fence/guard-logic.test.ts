@@ -63,17 +63,30 @@ describe('fence guard logic', () => {
 
   it('takes a live previous guard\'s armed deadline over and names it for retirement', async () => {
     const h = harness();
-    const prev = parseHandover(encodeHandover({ pid: 41, armed: true, deadlineMonoMs: 7_000, leaseId: 'L0' }));
+    const prev = parseHandover(encodeHandover({ pid: 41, armed: true, deadlineMonoMs: 7_000, leaseId: 'L0', paused: false }));
     expect(h.logic.takeOver(prev, 42, (pid) => pid === 41)).toBe(41);
     h.logic.start();
-    expect(h.logic.state()).toEqual({ armed: true, deadlineMonoMs: 7_000, leaseId: 'L0' });
+    expect(h.logic.state()).toEqual({ armed: true, deadlineMonoMs: 7_000, leaseId: 'L0', paused: false });
     await h.at(10_000);
     expect(h.fencedAt).toEqual([7_000]);
   });
 
+  it('saves the pause its agent disarmed it for, and carries it over from a dead guard\'s record until the next arm', () => {
+    const h = harness();
+    h.logic.start();
+    h.logic.message({ type: 'disarm', leaseId: 'L1', paused: true });
+    expect(h.saved.at(-1)).toMatchObject({ armed: false, paused: true });
+    const next = harness();
+    expect(next.logic.takeOver(parseHandover(encodeHandover({ pid: 41, ...h.logic.state() })), 42, () => false)).toBeNull();
+    next.logic.start();
+    expect(next.saved.at(-1)).toMatchObject({ paused: true, leaseId: 'L1' });
+    next.logic.message({ type: 'arm', deadlineMonoMs: 5_000, leaseId: 'L2' });
+    expect(next.saved.at(-1)).toMatchObject({ armed: true, paused: false });
+  });
+
   it('from a dead previous guard it keeps only the lease; an unreadable record leaves that guard in charge', () => {
     const dead = harness();
-    const rec = parseHandover(encodeHandover({ pid: 41, armed: true, deadlineMonoMs: 7_000, leaseId: 'L0' }));
+    const rec = parseHandover(encodeHandover({ pid: 41, armed: true, deadlineMonoMs: 7_000, leaseId: 'L0', paused: false }));
     expect(dead.logic.takeOver(rec, 42, () => false)).toBeNull();
     expect(dead.logic.state()).toMatchObject({ armed: false, leaseId: 'L0' });
     const refused = harness();
