@@ -116,6 +116,13 @@ export interface LeaderStatus {
    * the status key has no lease.
    */
   readonly stopped?: string;
+  /**
+   * pg-ha-agent's extension `"leader": "<name>"`: the key holder that put this status (every
+   * status put and heartbeat of a leader carries it; the clean release's put does not). The status
+   * key has no lease, so a revoke cannot erase it: an agent that never saw that leader (restarted
+   * since) learns from it which member may still be writable after the leader key is gone.
+   */
+  readonly leader?: string;
   readonly slots?: Readonly<Record<string, Lsn>>;
   readonly retainSlots?: readonly string[];
 }

@@ -31,7 +31,7 @@ export function trackLeader(input: DecideInput): Memory {
   if (leader?.name === input.self.name) return memory.leaderSeen === null ? memory : { ...memory, leaderSeen: null };
   const prev = memory.leaderSeen;
   const promoted = promotedSince(input, prev);
-  const name = leader?.name ?? promoted?.name ?? prev?.name ?? claimedPrimary(input);
+  const name = leader?.name ?? promoted?.name ?? prev?.name ?? claimedPrimary(input) ?? statusLeader(input);
   if (name === undefined) return memory;
   const same = prev !== null && prev.name === name;
   const statusRev = cluster.statusModRevision ?? 0;
@@ -138,6 +138,17 @@ function leaseTtlOf(published: number | undefined, prev: LeaderSeen | null): { l
  */
 function claimedPrimary(input: DecideInput): string | undefined {
   return input.cluster?.members.find((m) => m.name !== input.self.name && m.role === 'primary')?.name;
+}
+
+/**
+ * Nor does a leader whose lease was revoked early: its leader key and member key went in one
+ * revision. The lease-less status key still names the last key holder that put it (seeds 774
+ * and 939 of set 6: a replica's agent restarted just then, with no memory of that frozen leader,
+ * raced and promoted beside it). A clean release's put names nobody.
+ */
+function statusLeader(input: DecideInput): string | undefined {
+  const name = input.cluster?.status?.leader;
+  return name !== undefined && name !== input.self.name ? name : undefined;
 }
 
 /** The monotonic ms until which the former leader may still run writable, or null when none is known. */

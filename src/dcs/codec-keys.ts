@@ -144,6 +144,7 @@ export function decodeStatus(text: string): Decoded<LeaderStatus> {
     retainSlots: (retain ?? undefined) as readonly string[] | undefined,
     pause: v['pause'] === true ? true : undefined,
     stopped: typeof v['stopped'] === 'string' && v['stopped'] !== '' ? v['stopped'] : undefined,
+    leader: typeof v['leader'] === 'string' && v['leader'] !== '' ? v['leader'] : undefined,
   }));
 }
 export function encodeStatus(status: LeaderStatus): string {
@@ -153,5 +154,6 @@ export function encodeStatus(status: LeaderStatus): string {
   if (status.retainSlots !== undefined) out['retain_slots'] = status.retainSlots;
   if (status.pause === true) out['pause'] = true;
   if (status.stopped !== undefined) out['stopped'] = status.stopped;
+  if (status.leader !== undefined) out['leader'] = status.leader;
   return compactJson(out);
 }

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { LeaderStatus, MemberStatus } from '../core/cluster.js';
 import { LeaseNotFoundError, type Compare, type KvBackend, type Op } from './backend.js';
 import { ClusterStore } from './cluster-store.js';
-import { encodeLeader, encodeStatus } from './codec-keys.js';
+import { decodeStatus, encodeLeader, encodeStatus } from './codec-keys.js';
 import { encodeMember } from './codec-member.js';
 import { clusterPrefix, validateMemberName } from './keys.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -189,12 +189,12 @@ class LeaseDcs extends ClusterStore implements Dcs {
       if (beat) this.lastMember = { ...last, atMs: sentMs };
     }
     // Before our first status put (a leader whose PostgreSQL has not run yet) the status key's
-    // value is put again unchanged: the optime in it stays what it was.
-    const value = this.lastStatus !== null ? encodeStatus(this.lastStatus) : await this.statusText(signal).catch(quiet);
+    // value is put again with our name: the optime in it stays what it was.
+    const value = this.lastStatus !== null ? encodeStatus(this.lastStatus) : await this.statusText(signal).then((t) => this.ownStatus(t), quiet);
     if (value === false) return;
     const put = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
-      [{ op: 'put', key: this.key({ kind: 'status' }), value: value ?? encodeStatus({ optime: null }) }],
+      [{ op: 'put', key: this.key({ kind: 'status' }), value }],
       [], signal,
     ).then((r) => r.succeeded, quiet);
     if (put) this.lead.sawVisible(sentMs);
@@ -202,6 +202,13 @@ class LeaseDcs extends ClusterStore implements Dcs {
 
   private async statusText(signal?: AbortSignal): Promise<string | null> {
     return (await this.txn([], [{ op: 'get', key: this.key({ kind: 'status' }) }], [], signal)).gets[0]?.value ?? null;
+  }
+
+  /** The status as it is, put by us: our name in it (LeaderStatus.leader), no one's stopped mark. */
+  private ownStatus(text: string | null): string {
+    const cur = text === null ? null : decodeStatus(text);
+    const { stopped: _stopped, ...rest } = cur?.ok === true ? cur.value : { optime: null };
+    return encodeStatus({ ...rest, leader: this.name });
   }
 
   /**
@@ -270,8 +277,9 @@ class LeaseDcs extends ClusterStore implements Dcs {
 
   async setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void> {
     const sentMs = this.clock.monoMs();
-    await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(status) }], [], signal);
-    this.lastStatus = status;
+    const own = { ...status, leader: this.name };
+    await this.txn([], [{ op: 'put', key: this.key({ kind: 'status' }), value: encodeStatus(own) }], [], signal);
+    this.lastStatus = own;
     this.lead.sawVisible(sentMs);
   }
 

@@ -171,7 +171,22 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       const h = (await a.snapshot()).history?.value ?? [];
       expect(h.map((e) => [e.timeline, e.switchLsn])).toEqual([[1, 100], [2, 250]]);
       await a.setStatus({ optime: 4242, slots: { b: 4000 }, retainSlots: ['a', 'b'] });
-      expect((await a.snapshot()).status).toEqual({ optime: 4242, slots: { b: 4000 }, retainSlots: ['a', 'b'] });
+      // Every status put names its writer (src/core/former-leader.ts: a revoke cannot erase it).
+      expect((await a.snapshot()).status).toEqual({ optime: 4242, slots: { b: 4000 }, retainSlots: ['a', 'b'], leader: 'a' });
+    });
+
+    it('the leader\'s heartbeat names it in the status key, keeping the optime, before its first status put too', async () => {
+      const c = (await getEnv()).cluster();
+      const [a, b] = [c.node('a'), c.node('b')];
+      await b.touchMember(memberStatus('b'));
+      expect(await b.acquireLeader()).toBe(true);
+      await b.setStatus({ optime: 700 });
+      expect(await b.releaseLeader(undefined, { lastLsn: 800 })).toBe(true);
+      await a.touchMember(memberStatus('a'));
+      expect(await a.acquireLeader()).toBe(true);
+      expect(await a.renewLeader()).toBe(true);
+      // b's stopped mark is gone, its optime kept, and a named.
+      expect((await b.snapshot()).status).toEqual({ optime: 800, leader: 'a' });
     });
 
     it('a release with the last LSN puts it into the status key in the same transaction, only while the key is ours', async () => {
@@ -189,6 +204,7 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect(after.leader).toBeNull();
       // The clean release's mark, which a lease revoked early cannot leave (src/core/former-leader.ts).
       expect(after.status).toEqual({ optime: 4096, stopped: 'a' });
+      expect(after.status?.leader).toBeUndefined();
       expect(after.statusModRevision ?? 0).toBeGreaterThan(before);
     });
 

@@ -25,6 +25,42 @@ afterAll(async () => {
 
 const commits = (session: pg.Client): Promise<boolean> => commitsInto(session, 'cut_off_writes');
 
+// Seeds 774 and 939 of set 6: first in this file, while the leader is the one that bootstrapped
+// (no promotion in the history key names it). Its agent is frozen, the replicas' agents are killed
+// and its lease is revoked: its leader key and member key go in one revision. Restarted replica
+// agents remember nothing; before the fix nothing in etcd named that leader and they raced at once,
+// beside its PostgreSQL writable until its guard's deadline. Now the lease-less status key names it.
+describe('replica agents restarted just as a frozen leader\'s lease is revoked', () => {
+  it('wait for that leader (named by the status key): no promotion while it still commits writes', async () => {
+    expect(await waitHealthy(c, 180_000)).not.toBeNull();
+    const leader = await c.leader();
+    const others = c.nodes.filter((n) => n !== leader);
+    await leader.query('CREATE TABLE IF NOT EXISTS revoked_writes (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
+    const session = leader.client();
+    session.on('error', () => undefined);
+    await session.connect();
+    const lease = await leaseHexOf(c.etcd, leaderKey());
+    const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };
+    try {
+      for (const n of others) {
+        c.expectExit(n);
+        await n.agent?.kill();
+      }
+      leader.agent?.pause();
+      await etcdctl(c.etcd, ['lease', 'revoke', lease]);
+      for (const n of others) n.start();
+      await watchHandover(() => commitsInto(session, 'revoked_writes'), others, h);
+    } finally {
+      leader.agent?.resume();
+      await session.end().catch(() => undefined);
+    }
+    console.log(`lease-revoked-restart figures: ${JSON.stringify(h)}`);
+    expect(h.overlapMs, 'two primaries committed writes').toBe(0);
+    expect(h.promotedMs).toBeGreaterThanOrEqual(h.leaderStoppedMs ?? Infinity);
+    expect(await waitHealthy(c, 120_000)).not.toBeNull();
+  }, 300_000);
+});
+
 describe('a leader cut off from everything whose lease etcd revokes early', () => {
   it('no replica promotes while the cut-off former primary still commits writes', async () => {
     expect(await waitHealthy(c, 180_000)).not.toBeNull();

@@ -190,10 +190,11 @@ export function paused(n: SimNode): boolean {
 }
 
 /**
- * An agent started where the previous run was killed in pause, before it has read etcd: it finds
- * a writable PostgreSQL no guard holds and keeps the previous run's pause (its hand-over record)
- * until etcd answers; then it takes the key or fences (seed 945 of set 6: etcd was down).
+ * An agent started where the previous run was killed in pause, before a tick that read etcd has
+ * ended: it finds a writable PostgreSQL no guard holds and keeps the previous run's pause (its
+ * hand-over record) until etcd answers; that tick takes the key or fences (seed 945 of set 6: etcd
+ * was down; `killedInPause` is cleared when such a tick publishes).
  */
 export function startingAfterPauseKill(n: SimNode): boolean {
-  return n.killedInPause && n.agent !== null && n.agent.etcdRead() !== 'read';
+  return n.killedInPause && n.agent !== null;
 }

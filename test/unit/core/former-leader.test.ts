@@ -176,6 +176,19 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(kinds(d)).toContain('promote');
   });
 
+  it('after a restart with both of the leader\'s keys revoked, the status key names the leader to judge (seeds 774 and 939 of set 6)', () => {
+    const revoked = cluster({ leader: null, members: [member('pg2'), member('pg3')], status: { optime: 5_000, leader: 'pg1' }, statusModRevision: 90 });
+    const d = decide(afterKeyLoss({ cluster: revoked }, { leaderSeen: null }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 10000 ms');
+    // Its own answer is evidence as before; a status naming ourselves or a clean release names nobody.
+    const answered = decide(afterKeyLoss({ cluster: revoked, peers: peers(peer('pg1', { role: 'replica', running: false }), peer('pg3', { walPosition: 4_000 })) }, { leaderSeen: null }));
+    expect(kinds(answered)).toContain('promote');
+    const ours = cluster({ leader: null, members: [member('pg2'), member('pg3')], status: { optime: 5_000, leader: 'pg2' }, statusModRevision: 90 });
+    expect(kinds(decide(afterKeyLoss({ cluster: ours }, { leaderSeen: null })))).toContain('promote');
+    expect(kinds(decide(afterKeyLoss({ cluster: released() }, { leaderSeen: null })))).toContain('promote');
+  });
+
   it('also waits for a member whose key still says primary when we remember another leader (missed a switchover)', () => {
     const c = cluster({ leader: null, members: [member('pg2'), member('pg3', { role: 'primary' })] });
     // pg1, the leader we remember, answers as a stopped replica; pg3 is unreachable.

@@ -116,6 +116,13 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // never fenced an unresponsive PostgreSQL while etcd was down (src/core/fencing.ts: fence once
   // the first read failed; the previous run's pause comes from its hand-over record).
   [945, 'S1: a restarted agent that cannot read etcd and a PostgreSQL its previous run left in pause', 6],
+  // the leader's agent frozen and its lease revoked early (its leader key and member key gone in
+  // one revision, no promotion in the history key since the bootstrap); a replica's agent
+  // restarted just then, with no memory of that leader and nothing in etcd naming it, raced and
+  // promoted beside it until its guard fenced (src/core/former-leader.ts: the lease-less status
+  // key names the leader that put it, and a fresh agent waits for that one's evidence or deadline).
+  [774, 'S2: a restarted agent promoted beside a frozen leader whose lease was revoked', 6],
+  [939, 'S2: a restarted agent promoted beside a frozen leader whose lease was revoked, on timeline 1', 6],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
@@ -125,17 +132,4 @@ describe('simulator seeds that found safety defects (fixed)', () => {
       expect(r.violations).toEqual([]);
     }, 180_000);
   }
-});
-
-// A known S2 gap, pinned until it is fixed (it.fails: the run still breaks S2; once fixed it
-// passes, this fails, and the seed moves into FOUND above). Seed 774 of set 6: the leader's agent
-// frozen and its lease revoked early (its leader key and member key gone at once, no promotion in
-// the history key since the bootstrap); a replica's agent restarted at that moment, with no memory
-// of that leader and nothing in etcd naming it, raced and promoted beside it until its guard
-// fenced. A fix needs etcd to name the last leader somewhere a revoke cannot erase (the status key).
-describe('simulator seeds of a known gap', () => {
-  it.fails('seed 774 of set 6: S2: a restarted agent promoted beside a frozen leader whose lease was revoked', async () => {
-    const r = await runSimulation({ seed: 774, steps: 10_000, faultSet: 6 });
-    expect(r.violations).toEqual([]);
-  }, 180_000);
 });
