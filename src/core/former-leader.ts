@@ -78,7 +78,10 @@ function pausedAtSign(input: DecideInput, prev: LeaderSeen | null, name: string,
   // restarted after the resume, with no memory of the leader killed in pause, promoted beside it).
   // Only for the leader that put it: the newest history entry's (a Patroni member claiming primary,
   // never the status key's writer, was held as paused for ever, seed 451 of set 5).
-  const statusPaused = input.cluster?.status?.pause === true && newestHistory(input)?.newLeader === name;
+  // The status names its writer since it carries `leader`; an older one's writer is the newest
+  // promotion's (a bootstrap leader frozen in pause has none: seeds 774/939 of set 6 in pause).
+  const status = input.cluster?.status;
+  const statusPaused = status?.pause === true && (status.leader ?? newestHistory(input)?.newLeader) === name;
   if (isPaused(input) || member?.pause === true || statusPaused) return true;
   const configRev = input.cluster?.config?.modRevision;
   if (prev?.paused !== true || configRev === undefined) return false;

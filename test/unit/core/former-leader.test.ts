@@ -255,6 +255,16 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(race(false).reason).toContain('former leader pg3 may still be writable until its lease deadline');
   });
 
+  it('a status put in pause that names its writer: that leader counts as paused without a history entry (a bootstrap leader)', () => {
+    const status = (leader: string) => cluster({ leader: null, status: { optime: 7_000, pause: true, leader }, members: [member('pg2'), member('pg3')] });
+    const d = decide(afterKeyLoss({ cluster: status('pg1') }, { leaderSeen: null }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 was paused when last seen alive');
+    // A status another member put in pause says nothing of pg1 (named by its member key here).
+    const other = cluster({ leader: null, status: { optime: 7_000, pause: true, leader: 'pg3' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
+    expect(decide(afterKeyLoss({ cluster: other }, { leaderSeen: null })).memory.leaderSeen).toMatchObject({ name: 'pg1', paused: false });
+  });
+
   it('a former leader that answers "starting as primary" is no evidence: stopped now, writable a moment later', () => {
     // Seed 455: the leader's start job was decided with the key held; it ran after the key was deleted.
     const starting = peer('pg1', { role: 'primary', running: false, walPosition: 4_000, startingAs: 'primary' });
