@@ -94,10 +94,6 @@ export class AgentLoop {
     return true;
   }
 
-  /** What this run has read from etcd (the fence's rule for a run that never read it). */
-  etcdRead(): 'read' | 'pending' | 'unreadable' {
-    return this.views.readState();
-  }
 
   isJoined(): boolean {
     return this.state.joined;
