@@ -94,7 +94,6 @@ export class AgentLoop {
     return true;
   }
 
-
   isJoined(): boolean {
     return this.state.joined;
   }
