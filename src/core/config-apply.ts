@@ -17,6 +17,7 @@ export function withConfigApply(input: DecideInput, d: Decision): Decision {
   if (applied === null) return { ...d, memory: { ...d.memory, appliedConfigRevision: rev } };
   if (d.actions.some((a) => URGENT.has(a.kind))) return { ...d, memory: { ...d.memory, appliedConfigRevision: applied } };
   return {
+    ...d,
     actions: [...d.actions, { kind: 'applyDynamicConfig', revision: rev }],
     reason: `${d.reason}; applying the dynamic configuration of revision ${rev} (reload)`,
     memory: { ...d.memory, appliedConfigRevision: rev },

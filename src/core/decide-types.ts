@@ -209,4 +209,9 @@ export interface Decision {
   readonly memory: Memory;
   /** One answer per request of the input: the job it started, or why not (the API returns it). */
   readonly answers?: readonly RequestAnswer[];
+  /**
+   * Monotonic ms (the input's clock): what this decision waits for ends then (a former leader's
+   * lease deadline), so the loop looks again at that moment rather than up to `loop_wait` later.
+   */
+  readonly lookAgainAtMs?: number;
 }

@@ -5,7 +5,7 @@ import type { Action, DecideInput, Decision } from './decide-types.js';
 import { decision, isPaused, isWritablePrimary, slotMembers, stoppedAsPrimary } from './decision.js';
 import { startingPeerWait } from './starting-peers.js';
 import { bestAmongPeers, mayBeRunningPrimary, newerTimelinePeer, peerCouldLead, promoteAction, runningPrimaryPeer, selfEligibility, type Verdict } from './eligibility.js';
-import { formerLeaderMayWrite, probedBeforeDeadline } from './former-leader.js';
+import { formerLeaderDeadline, formerLeaderMayWrite, probedBeforeDeadline } from './former-leader.js';
 import { prepromoteSync } from './sync.js';
 
 export function whenUnlocked(input: DecideInput): Decision {
@@ -95,7 +95,7 @@ function raceForLeader(input: DecideInput): Decision {
   // absence says nothing about whether it stopped (seed 541: killed in pause, never fenced).
   const operatorFailover = requested === input.self.name && failover?.leader === undefined;
   const former = formerLeaderMayWrite(input, !operatorFailover);
-  if (former !== null) return decision(input, [], `not promoting: ${former}`);
+  if (former !== null) return lookAgainAt(decision(input, [], `not promoting: ${former}`), input, formerLeaderDeadline(input));
   const early = probedBeforeDeadline(input);
   if (early !== null) return decision(input, [{ kind: 'probeAgain' }], `not promoting yet: ${early}`);
   return decision(input, takeKeyActions(input, requested, self.catchUp), `taking the leader key: ${self.detail}; ${rank.detail}`);
@@ -149,4 +149,9 @@ function clusterKeys(input: DecideInput): Action[] {
   if (cluster.initialize === '' || cluster.initialize === null) actions.push({ kind: 'setInitialize', systemId: local.systemIdentifier });
   if (cluster.config === null) actions.push({ kind: 'seedConfig' });
   return actions;
+}
+
+/** A wait that ends at a known moment: the loop ticks then (the race starts once the deadline passed). */
+function lookAgainAt(d: Decision, input: DecideInput, atMs: number | null): Decision {
+  return atMs !== null && atMs > input.nowMs ? { ...d, lookAgainAtMs: atMs } : d;
 }

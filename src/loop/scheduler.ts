@@ -14,7 +14,12 @@ export interface TickOutcome {
   readonly retickNow: boolean;
   /** Tick again within 500 ms (an action failed or did not run). */
   readonly retickSoon: boolean;
+  /** Monotonic ms: tick again then at the latest (Decision.lookAgainAtMs). */
+  readonly lookAgainAtMs?: number;
 }
+
+/** A look again is due just after the moment it names: the deadline compared is then past. */
+export const LOOK_AGAIN_SLACK_MS = 5;
 
 const RETICK_NOW_MS = 20;
 const RETICK_SOON_MS = 500;
@@ -59,7 +64,8 @@ export class Scheduler {
       if (outcome.halt !== null) return outcome.halt;
       if (outcome.retickNow && clock.monoMs() - t0 > RETICK_NOW_MS) continue;
       const elapsedMs = clock.monoMs() - t0;
-      const full = outcome.retickNow ? RETICK_NOW_MS : outcome.retickSoon ? Math.min(RETICK_SOON_MS, waitAfter(elapsedMs)) : waitAfter(elapsedMs);
+      const planned = outcome.retickNow ? RETICK_NOW_MS : outcome.retickSoon ? Math.min(RETICK_SOON_MS, waitAfter(elapsedMs)) : waitAfter(elapsedMs);
+      const full = outcome.lookAgainAtMs === undefined ? planned : Math.min(planned, outcome.lookAgainAtMs + LOOK_AGAIN_SLACK_MS - t0);
       await this.sleep(Math.max(0, full - elapsedMs), signal);
     }
     return 0;

@@ -67,7 +67,8 @@ async function tickOnce(ports: TickPorts, run: TickRun, requests: readonly Opera
     return { halt: result.halt, retickNow: false, retickSoon: false };
   }
   await afterActions(ports, run, { config, cluster, seen, decision, t0 }, signal);
-  return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon };
+  const lookAgain = decision.lookAgainAtMs === undefined ? {} : { lookAgainAtMs: decision.lookAgainAtMs };
+  return { halt: result.halt, retickNow: result.retickNow, retickSoon: result.retickSoon, ...lookAgain };
 }
 
 /**

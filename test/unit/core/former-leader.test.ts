@@ -168,6 +168,8 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(kinds(d)).toEqual([]);
     expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 10000 ms');
     expect(d.memory.leaderSeen).toMatchObject({ name: 'pg1', activityMs: NOW_MS });
+    // The wait ends at that deadline: the loop looks again then, not up to loop_wait later.
+    expect(d.lookAgainAtMs).toBe(NOW_MS + TTL_MS);
   });
 
   it('after a restart with no member claiming primary it races as before', () => {

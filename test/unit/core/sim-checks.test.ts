@@ -215,15 +215,15 @@ describe('a broken decide() run by the real loop is caught', () => {
 describe('promotion order of the real job (src/loop/promotion.ts: the history entry before pg_promote)', () => {
   // A promotion that completes while the node is cut off from etcd would leave no trace if the entry
   // were written after pg_promote, and a later promotion from the same timeline would reuse its
-  // number: PostgreSQL then streams the wrong branch (S4). Seed 4 (fault set 3) shows it with the broken order
+  // number: PostgreSQL then streams the wrong branch (S4). Seed 3 (fault set 3) shows it with the broken order
   // (`npm run sim -- --promote-first` finds more) and passes with the real one.
   it('the real order: no violation in a seed that breaks the other order', async () => {
-    const r = await runSimulation({ seed: 4, steps: 10_000, faultSet: 3 });
+    const r = await runSimulation({ seed: 3, steps: 10_000, faultSet: 3 });
     expect(r.violations).toEqual([]);
   }, 120_000);
 
   it('the simulator sees the collision the other order causes', async () => {
-    const r = await runSimulation({ seed: 4, steps: 10_000, historyFirst: false, faultSet: 3 });
+    const r = await runSimulation({ seed: 3, steps: 10_000, historyFirst: false, faultSet: 3 });
     expect(r.violations.join()).toMatch(/S4: /);
   }, 120_000);
 });

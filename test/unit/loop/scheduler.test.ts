@@ -5,7 +5,7 @@ import { ConfigError } from '../../../src/config/errors.js';
 import { AgentError, InvariantViolation } from '../../../src/errors.js';
 import { tickFailure } from '../../../src/loop/tick-policy.js';
 import { describe, expect, it } from 'vitest';
-import { Scheduler, nextWaitMs, type TickOutcome } from '../../../src/loop/scheduler.js';
+import { LOOK_AGAIN_SLACK_MS, Scheduler, nextWaitMs, type TickOutcome } from '../../../src/loop/scheduler.js';
 import type { Timers } from '../../../src/time/timers.js';
 import { FakeClock } from '../../support/fakes/fake-clock.js';
 
@@ -64,6 +64,23 @@ describe('Scheduler.run', () => {
     expect(code).toBe(3);
     expect(asked).toEqual([10_000 - 5, 500, 20 - 5]);
     expect(lines.some((l) => l.msg === 'tick failed' && l.level === 50)).toBe(true);
+  });
+
+  it('looks again just after the moment a decision waits for, when that comes before loop_wait', async () => {
+    const clock = new FakeClock({ monoMs: 1_000 });
+    const asked: number[] = [];
+    const s = new Scheduler({ clock, logger: logger([]), timers: recordingTimers(asked) });
+    const script: TickOutcome[] = [
+      { halt: null, retickNow: false, retickSoon: false, lookAgainAtMs: 1_000 + 3_000 },
+      // Beyond loop_wait: loop_wait it is.
+      { halt: null, retickNow: false, retickSoon: false, lookAgainAtMs: 60_000 },
+      { halt: 0, retickNow: false, retickSoon: false },
+    ];
+    await s.run(async () => {
+      clock.advance(5);
+      return script.shift() as TickOutcome;
+    }, () => 10_000, new AbortController().signal);
+    expect(asked).toEqual([3_000 + LOOK_AGAIN_SLACK_MS - 5, 10_000 - 5]);
   });
 
   it('tick policy: a retryable failure is a warning and tried again soon; a config error ends the agent with exit 2', async () => {
