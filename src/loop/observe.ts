@@ -111,5 +111,19 @@ export async function consistentView(ports: TickPorts, cluster: ClusterView | nu
     ports.logger.info({ snapshotLeader: key?.name ?? null, proven: proven !== null }, 'snapshot disagrees with the lease keeper; reading etcd again');
     view = await dcs.snapshot({ ...(signal ? { signal } : {}) }).then((v) => ports.views.validate(v), () => view);
   }
-  return view;
+  return confirmLeadership(ports, view, self, signal);
+}
+
+/**
+ * Still "proven" by the lease keeper while etcd shows the key gone or someone else's: the watch
+ * missed the change (a lossy link; seed 222 of set 6, where the keeper stayed "proven" under an
+ * expired deadline and the fence stopped every start of the node's replica). One read of the key
+ * settles it: if it is not ours, leadership ends now (retake or fence, as for any early loss).
+ */
+async function confirmLeadership(ports: TickPorts, view: ClusterView | null, self: string, signal?: AbortSignal): Promise<ClusterView | null> {
+  const { dcs, fencing } = ports;
+  if (view === null || dcs.leadership() === null || view.leader?.name === self) return view;
+  if (await dcs.checkLeadership(signal).catch(() => true)) return view;
+  await fencing.settled();
+  return dcs.snapshot({ ...(signal ? { signal } : {}) }).then((v) => ports.views.validate(v), () => view);
 }

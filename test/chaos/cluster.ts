@@ -221,6 +221,20 @@ export async function acceptsWrites(n: AgentNode): Promise<boolean> {
   }
 }
 
+/**
+ * A healthy cluster's leader, the other nodes, and a session on the leader opened before a fault,
+ * with `table` created for commitsInto: a client the fault does not separate from the old primary.
+ */
+export async function leaderSession(c: ChaosCluster, table: string): Promise<{ leader: AgentNode; others: AgentNode[]; session: pg.Client }> {
+  if ((await waitHealthy(c, 180_000)) === null) throw new Error('the cluster is not healthy before the fault');
+  const leader = await c.leader();
+  await leader.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())`);
+  const session = leader.client();
+  session.on('error', () => undefined);
+  await session.connect();
+  return { leader, others: c.nodes.filter((n) => n !== leader), session };
+}
+
 /** Whether a session opened before a fault still commits a write into `table` (a bigserial id and defaults). */
 export async function commitsInto(session: pg.Client, table: string): Promise<boolean> {
   try {

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, leaseHexOf } from '../harness/index.js';
-import { commitsInto, leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
+import { commitsInto, leaderKey, leaderSession, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
 
 let c: ChaosCluster;
 
@@ -32,13 +32,7 @@ const commits = (session: pg.Client): Promise<boolean> => commitsInto(session, '
 // beside its PostgreSQL writable until its guard's deadline. Now the lease-less status key names it.
 describe('replica agents restarted just as a frozen leader\'s lease is revoked', () => {
   it('wait for that leader (named by the status key): no promotion while it still commits writes', async () => {
-    expect(await waitHealthy(c, 180_000)).not.toBeNull();
-    const leader = await c.leader();
-    const others = c.nodes.filter((n) => n !== leader);
-    await leader.query('CREATE TABLE IF NOT EXISTS revoked_writes (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
-    const session = leader.client();
-    session.on('error', () => undefined);
-    await session.connect();
+    const { leader, others, session } = await leaderSession(c, 'revoked_writes');
     const lease = await leaseHexOf(c.etcd, leaderKey());
     const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };
     try {
@@ -63,13 +57,7 @@ describe('replica agents restarted just as a frozen leader\'s lease is revoked',
 
 describe('a leader cut off from everything whose lease etcd revokes early', () => {
   it('no replica promotes while the cut-off former primary still commits writes', async () => {
-    expect(await waitHealthy(c, 180_000)).not.toBeNull();
-    const leader = await c.leader();
-    const others = c.nodes.filter((n) => n !== leader);
-    await leader.query('CREATE TABLE IF NOT EXISTS cut_off_writes (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
-    const session = leader.client();
-    session.on('error', () => undefined);
-    await session.connect();
+    const { leader, others, session } = await leaderSession(c, 'cut_off_writes');
     const lease = await leaseHexOf(c.etcd, leaderKey());
     const links = c.linksOf(leader);
     const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, pausePid, resumePid, waitFor } from '../harness/index.js';
-import { commitsInto, leaderKey, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
+import { commitsInto, leaderKey, leaderSession, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
 import type { AgentNode } from '../support/agent-cluster.js';
 
 let c: ChaosCluster;
@@ -51,13 +51,7 @@ async function hang(leader: AgentNode, session: pg.Client): Promise<number[]> {
 
 describe('a leader whose postgresql does not answer its agent, cut from etcd, its key deleted', () => {
   it('no replica promotes while the former primary still commits writes', async () => {
-    expect(await waitHealthy(c, 180_000)).not.toBeNull();
-    const leader = await c.leader();
-    const others = c.nodes.filter((n) => n !== leader);
-    await leader.query('CREATE TABLE IF NOT EXISTS hang_writes (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
-    const session = leader.client();
-    session.on('error', () => undefined);
-    await session.connect();
+    const { leader, others, session } = await leaderSession(c, 'hang_writes');
     const etcdLinks = c.linksOf(leader).etcd;
     let stopped: number[] = [];
     const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };

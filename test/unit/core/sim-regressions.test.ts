@@ -123,6 +123,11 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // key names the leader that put it, and a fresh agent waits for that one's evidence or deadline).
   [774, 'S2: a restarted agent promoted beside a frozen leader whose lease was revoked', 6],
   [939, 'S2: a restarted agent promoted beside a frozen leader whose lease was revoked, on timeline 1', 6],
+  // progress, not safety: a leader whose key was deleted while its etcd link lost replies (the
+  // watch event with it) kept "proven" leadership under an expired deadline, so the fence stopped
+  // every start of its PostgreSQL as a replica (src/loop/observe.ts: a snapshot that still
+  // disagrees with the lease keeper after the re-reads is settled by one read of the key).
+  [222, 'progress: a lease keeper still "proven" after its key was deleted unseen fenced every replica start', 6],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {

@@ -140,6 +140,20 @@ describe('tick()', () => {
     expect(input.local).toMatchObject({ receiveLsn: 4_900 });
   });
 
+  it('a key deleted behind the lease keeper\'s back (no watch event): one read of the key ends leadership (seed 222 of set 6)', async () => {
+    const w = world();
+    await w.dcs.touchMember(memberStatus('a'));
+    expect(await w.dcs.acquireLeader()).toBe(true);
+    const causes: string[] = [];
+    w.dcs.onLeadershipLost((cause) => causes.push(cause));
+    w.store.txn([], [{ op: 'delete', key: `/service/${SCOPE}/leader` }], []);
+    expect(w.dcs.leadership()).not.toBeNull();
+    await tick(ports(w, { pg: stubPg([localPg.primary()]) }), initialTickState()).then(ok);
+    expect(w.dcs.leadership()).toBeNull();
+    expect(causes).toEqual(['leader key deleted']);
+    expect(only(w.inputs).cluster?.leader).toBeNull();
+  });
+
   it('does not probe while a leader holds the key, and observes PostgreSQL once', async () => {
     const w = world();
     await otherAgent(w, 'b', true);
