@@ -128,6 +128,10 @@ const FOUND: readonly (readonly [number, string] | readonly [number, string, Fau
   // every start of its PostgreSQL as a replica (src/loop/observe.ts: a snapshot that still
   // disagrees with the lease keeper after the re-reads is settled by one read of the key).
   [222, 'progress: a lease keeper still "proven" after its key was deleted unseen fenced every replica start', 6],
+  // model correction: a freeze injected 0.5 s after the leader's guard died, before the agent had
+  // started a new one (faults.ts: freezes only while a guard runs, as guard deaths only while the
+  // agent runs; a freeze with no guard is the watchdog's case, SPEC 5.9).
+  [242, 'model: no freeze while the node has no guard process (a double fault only a watchdog covers)', 6],
 ];
 
 describe('simulator seeds that found safety defects (fixed)', () => {
