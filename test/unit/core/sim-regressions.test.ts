@@ -142,3 +142,26 @@ describe('simulator seeds that found safety defects (fixed)', () => {
     }, 180_000);
   }
 });
+
+// Known gaps, pinned until fixed (it.fails: the run still breaks; once fixed it passes, this fails,
+// and the seed moves into FOUND above). Both were reachable before; the loop's look again at a
+// former leader's deadline (f3715fa) moved the trajectories onto them.
+// - 544 (S2): the leader's agent got SIGTERM while its promote job ran; pause was set 2 s later,
+//   so the way out read it fresh and left PostgreSQL and the key alone (SPEC 5.8); the promotion
+//   finished after the exit, writable and unguarded. Its last status put was older than the pause,
+//   so after the resume the replicas judged it by its deadline, not as paused, and one promoted
+//   beside it. Fix direction: the way out in pause puts a status naming it with "pause": true.
+// - 450 (progress): a foreign member key (no agent field) claimed primary while the cluster was
+//   paused; an agent with no other former leader judged that stranger paused at first sight and,
+//   once its key was removed, waited for its answer for ever (it cannot even be probed).
+describe('simulator seeds of known gaps', () => {
+  it.fails('seed 544 of set 6: S2: a promotion that finished after its agent left in pause, then the resume', async () => {
+    const r = await runSimulation({ seed: 544, steps: 10_000, faultSet: 6 });
+    expect(r.violations).toEqual([]);
+  }, 180_000);
+
+  it.fails('seed 450 of set 6: progress: a removed stranger that claimed primary in pause blocks the race', async () => {
+    const r = await runSimulation({ seed: 450, steps: 10_000, faultSet: 6 });
+    expect(r.violations).toEqual([]);
+  }, 180_000);
+});
