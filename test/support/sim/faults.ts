@@ -84,8 +84,9 @@ export function injectEvent(w: WorldState): void {
       n.faults.crashedUntilMs = until;
       break;
     case 'agentKill':
-      // kill -9 of the agent alone: PostgreSQL runs on, the guard holds the run's deadline.
-      if (!n.agent) return;
+      // kill -9 of the agent alone: PostgreSQL runs on, the guard holds the run's deadline. Not
+      // while the guard is dead and not yet restarted (seed 817 of set 6): as for a freeze.
+      if (!n.agent || !guarded(n)) return;
       n.prevLeases.push({ ...n.agent.lease() });
       n.killedInPause = paused(n);
       n.agent.stop();
