@@ -111,11 +111,13 @@ function peerBeats(input: DecideInput, p: Extract<PeerProbe, { reachable: true }
 }
 
 /**
- * A reachable member that says it is primary and whose PostgreSQL runs, or may run: its agent
- * cannot reach it (state "unknown"), so its backends may still commit.
+ * A reachable member that says it is primary and whose PostgreSQL runs, or one whose PostgreSQL
+ * may run in any role: its agent cannot reach it (state "unknown"), so its backends may still
+ * commit, and the role it reports is a guess (seed 867 of set 6: a hung primary reported as a
+ * replica by its restarted agent, which had lost the key, cleared a promotion beside it).
  */
 export function mayBeRunningPrimary(p: PeerProbe): boolean {
-  return p.reachable && p.role === 'primary' && (p.running || p.mayRun === true);
+  return p.reachable && ((p.role === 'primary' && p.running) || p.mayRun === true);
 }
 
 /**

@@ -55,8 +55,15 @@ export function trackLeader(input: DecideInput): Memory {
     paused: alive ? pausedAtSign(input, prev !== null && same ? prev : null, name, statusRev, memberRev) : prev.paused === true,
     ...leaseTtlOf(cluster.members.find((m) => m.name === name)?.leaseTtl, same ? prev : null),
     ...historyTlOf(input, same ? prev : null),
+    ...foreignOf(input, name, same ? prev : null),
   };
   return { ...memory, leaderSeen: seen };
+}
+
+function foreignOf(input: DecideInput, name: string, prev: LeaderSeen | null): { foreign?: true } {
+  const member = input.cluster?.members.find((m) => m.name === name);
+  const foreign = member === undefined ? prev?.foreign === true : member.agent === undefined;
+  return foreign ? { foreign: true } : {};
 }
 
 function keyRevOf(now: number | undefined, prev: LeaderSeen | null): { keyRev?: number } {
@@ -170,6 +177,7 @@ export function formerLeaderDeadline(input: DecideInput): number | null {
  */
 export function formerLeaderMayWrite(input: DecideInput, automatic = true): string | null {
   const seen = input.memory.leaderSeen;
+  if (seen !== null && withdrawnClaim(input, seen)) return null;
   if (automatic && seen !== null && seen.paused === true && seen.name !== input.self.name) return pausedLeaderMayWrite(input, seen);
   const deadline = formerLeaderDeadline(input);
   if (seen === null || deadline === null || input.nowMs >= deadline) return null;
@@ -180,6 +188,22 @@ export function formerLeaderMayWrite(input: DecideInput, automatic = true): stri
     if (why !== null) return `former leader ${name} may still be writable ${until} (${why}); waiting for evidence`;
   }
   return null;
+}
+
+/**
+ * A stranger (SPEC 5.12: reported, never a candidate) known only by its own member key's claim to
+ * be primary, never by the leader key, the history or the status key, whose member key is gone:
+ * the claim is withdrawn. Held as a paused former leader, it blocked every race for good once its
+ * key was removed, for without a key it cannot even be probed (sim seed 450 of set 6). Our own
+ * agents' keys lapse when they freeze or are cut off, so only a stranger's claim ends this way.
+ */
+function withdrawnClaim(input: DecideInput, seen: LeaderSeen): boolean {
+  if (seen.foreign !== true || seen.keyRev !== undefined || input.cluster === null) return false;
+  const named = input.cluster.members.some((m) => m.name === seen.name)
+    || input.cluster.leader?.name === seen.name
+    || input.cluster.status?.leader === seen.name
+    || (input.cluster.history?.value ?? []).some((e) => e.newLeader === seen.name);
+  return !named;
 }
 
 /**
@@ -203,9 +227,9 @@ function pausedLeaderMayWrite(input: DecideInput, seen: LeaderSeen): string | nu
  * primary whose state is neither running nor down.
  */
 function stillWrites(p: Extract<PeerProbe, { reachable: true }>): string | null {
-  // Also when its agent answers but cannot reach its PostgreSQL (seed 572 of set 5: a hung
-  // PostgreSQL whose backends may still commit, read as "not running", cleared a promotion).
-  if (mayBeRunningPrimary(p)) return p.running ? 'it still reports itself primary' : 'it reports itself primary with postgresql in an unknown state';
+  // Also when its agent answers but cannot reach its PostgreSQL, whatever role it reports (seeds
+  // 572 of set 5 and 867 of set 6): its backends may still commit.
+  if (mayBeRunningPrimary(p)) return p.running ? 'it still reports itself primary' : `it reports itself ${p.role} with postgresql in an unknown state`;
   return p.startingAs === 'primary' ? 'it is starting postgresql as primary' : null;
 }
 

@@ -106,6 +106,11 @@ export interface LeaderSeen {
    * names a leader promoted since, which we never saw holding the key (we were frozen or cut off).
    */
   readonly historyTl?: number;
+  /**
+   * Its member key, when we last saw one, had no `agent` field: a stranger (a Patroni member), not
+   * one of our agents, whose fencing we know nothing of (sticky for that name).
+   */
+  readonly foreign?: true;
 }
 
 export const EMPTY_MEMORY: Memory = {

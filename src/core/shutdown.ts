@@ -36,7 +36,9 @@ export type ShutdownStep =
   /** Close what nobody waits for (PostgreSQL connections) before the last keepalive. */
   | { readonly kind: 'closeConnections' }
   /** One last keepalive, so the next run gets the whole TTL (minus the margin) to re-attach. */
-  | { readonly kind: 'renewKey' };
+  | { readonly kind: 'renewKey' }
+  /** Pause: the status key put again, marked paused and ours (a sign of life in pause). */
+  | { readonly kind: 'markPaused' };
 
 export interface ShutdownPlan {
   readonly steps: readonly ShutdownStep[];
@@ -76,7 +78,7 @@ export function decideShutdown(i: ShutdownInput): ShutdownPlan {
   const why = whyWords(i.why);
   const exitCode = exitCodeOf(i.why);
   const pauseWord = i.pauseFresh ? 'paused' : 'paused (as last seen; etcd could not be read)';
-  if (i.paused) return { steps: [], exitCode, reason: `${pauseWord}: leaving postgresql running, the leader key and the member key as they are on shutdown (${why})` };
+  if (i.paused) return leaveInPause(i, `${pauseWord}: leaving postgresql running, the leader key and the member key as they are on shutdown (${why})`);
   const steps: ShutdownStep[] = [];
   const stopping = stopStep(i, why);
   if (stopping !== null) steps.push(stopping);
@@ -85,6 +87,18 @@ export function decideShutdown(i: ShutdownInput): ShutdownPlan {
   if (i.joined) steps.push({ kind: 'deleteMember' });
   if (i.keyMsLeft !== null) steps.push({ kind: 'releaseKey' });
   return { steps, exitCode, reason: leaveReason(i, stopping, why) };
+}
+
+/**
+ * A key holder marks the status key paused first: the pause may have been set after the last tick
+ * (a stop waits for a job, a promotion say, to end), and a replica that last saw this leader alive
+ * before the pause judges it by its lease deadline after a resume, while nothing fences the
+ * PostgreSQL left here (sim seed 544 of set 6). Marked, it waits for this leader's own answer.
+ */
+function leaveInPause(i: ShutdownInput, reason: string): ShutdownPlan {
+  const exitCode = exitCodeOf(i.why);
+  if (i.keyMsLeft === null) return { steps: [], exitCode, reason };
+  return { steps: [{ kind: 'markPaused' }], exitCode, reason: `${reason}; the status key marked paused first` };
 }
 
 /** A PostgreSQL that may be writable (or any live one while we hold the key: a promotion in flight) is stopped first. */

@@ -205,10 +205,20 @@ class LeaseDcs extends ClusterStore implements Dcs {
   }
 
   /** The status as it is, put by us: our name in it (LeaderStatus.leader), no one's stopped mark. */
-  private ownStatus(text: string | null): string {
+  private ownStatus(text: string | null, extra: { readonly pause?: true } = {}): string {
     const cur = text === null ? null : decodeStatus(text);
     const { stopped: _stopped, ...rest } = cur?.ok === true ? cur.value : { optime: null };
-    return encodeStatus({ ...rest, leader: this.name });
+    return encodeStatus({ ...rest, leader: this.name, ...extra });
+  }
+
+  async markStatusPaused(signal?: AbortSignal): Promise<boolean> {
+    const value = this.lastStatus !== null ? encodeStatus({ ...this.lastStatus, pause: true }) : this.ownStatus(await this.statusText(signal), { pause: true });
+    const res = await this.txn(
+      [{ key: this.leaderKey, target: 'value', equals: this.name }],
+      [{ op: 'put', key: this.key({ kind: 'status' }), value }],
+      [], signal,
+    );
+    return res.succeeded;
   }
 
   /**

@@ -94,6 +94,11 @@ export interface Dcs {
   deleteSync(expectedModRevision: number | null, signal?: AbortSignal): Promise<boolean>;
   appendHistory(entry: HistoryEntry, signal?: AbortSignal): Promise<void>;
   setStatus(status: LeaderStatus, signal?: AbortSignal): Promise<void>;
+  /**
+   * The way out in pause: the status as it is, put again marked `"pause": true` with our name, if
+   * the leader key still names us. Returns whether it was put.
+   */
+  markStatusPaused(signal?: AbortSignal): Promise<boolean>;
 
   /** Delete every key of the cluster (agentctl remove). */
   removeCluster(signal?: AbortSignal): Promise<void>;

@@ -13,7 +13,7 @@ import type { AgentApi } from './compose-api.js';
 import type { PgPort } from './pg-port.js';
 import { systemTimers, type Timers } from '../time/timers.js';
 import {
-  bounded, CLOSE_BOUND_MS, CONTROL_READ_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, PAUSE_READ_BOUND_MS, RESTART_CLOSE_BOUND_MS,
+  bounded, CLOSE_BOUND_MS, CONTROL_READ_BOUND_MS, HANDOVER_RENEW_BOUND_MS, JOB_ABORT_BOUND_MS, MARK_PAUSED_BOUND_MS, PAUSE_READ_BOUND_MS, RESTART_CLOSE_BOUND_MS,
 } from './way-out.js';
 
 /**
@@ -30,7 +30,7 @@ export interface LeavePorts {
   readonly loop: { refreshView(signal: AbortSignal): Promise<boolean>; isJoined(): boolean };
   /** Read now: is a postmaster running on the data dir, and may it be writable (no standby.signal)? */
   readonly postmaster: () => { readonly alive: boolean; readonly mayBeWritable: boolean };
-  readonly dcs: Pick<Dcs, 'leadership' | 'releaseLeader' | 'deleteMember' | 'renewLeader' | 'close'>;
+  readonly dcs: Pick<Dcs, 'leadership' | 'releaseLeader' | 'deleteMember' | 'renewLeader' | 'markStatusPaused' | 'close'>;
   readonly pg: Pick<PgPort, 'stop' | 'fence' | 'close' | 'controlData'>;
   readonly fencing: { apply(): unknown; close(): void };
   readonly guard: { close(): Promise<void> };
@@ -122,6 +122,7 @@ function stageName(step: ShutdownStep): string {
     case 'deleteMember': return 'deleting the member key';
     case 'closeConnections': return 'closing the postgresql connections';
     case 'renewKey': return 'renewing the leader key for the next run';
+    case 'markPaused': return 'marking the status key paused';
   }
 }
 
@@ -152,6 +153,14 @@ async function runStep(parts: LeavePorts, step: ShutdownStep, log: Logger): Prom
       await Promise.all([bounded(pg.close(), RESTART_CLOSE_BOUND_MS, parts.timers), bounded(parts.closeWalReader(), RESTART_CLOSE_BOUND_MS, parts.timers)]);
       return;
     case 'renewKey': await renewForNextRun(parts, log); return;
+    case 'markPaused': {
+      const marked = await dcs.markStatusPaused(timeoutSignal(parts.timers, MARK_PAUSED_BOUND_MS)).catch((err: unknown) => {
+        log.warn({ err: asError(err) }, 'could not mark the status key paused');
+        return false;
+      });
+      log.info({ marked }, 'status key marked paused: the replicas wait for this leader\'s answer after a resume');
+      return;
+    }
   }
 }
 

@@ -55,11 +55,24 @@ export function publishStatus(ports: TickPorts, state: TickState, f: StatusFacts
     cluster: f.cluster ?? ports.views.latest(), dcsOk: f.cluster !== null, dcsLastSeenWallMs: state.dcsLastSeenWallMs,
     holdsLeader: holds, leaseValidUntilMs: ports.dcs.leadership()?.validUntilMs ?? -Infinity, dynamic: f.dynamic, tags: config.tags,
     pgState: pgStateWord(local, ports.jobs.running()?.spec.kind ?? null),
-    ...(local.kind === 'running' ? {} : { pgRole: local.dataDir === 'empty' ? 'uninitialized' as const : holds ? 'primary' as const : 'replica' as const }),
+    ...pgRoleField(local, holds),
     lastDecision: { reason: decision.reason, actions: decision.actions.map((a) => a.kind), ...abortedField(decision) },
     tickMonoMs: ports.clock.monoMs(), counters, jobBackoff: decision.memory.jobBackoff, seenWal,
   }));
   return { ...state, counters, seenWal };
+}
+
+/**
+ * The role of a PostgreSQL the tick could not query. A stopped one is started in the role the key
+ * gives it. An unresponsive one runs in the role its data directory says (no standby.signal: a
+ * primary): a hung primary's open sessions may still commit, and reporting it as the replica of a
+ * key it lost cleared a promotion beside it (sim seed 867 of set 6); buildNodeStatus reads the disk.
+ */
+function pgRoleField(local: LocalPg, holds: boolean): { pgRole?: 'uninitialized' | 'primary' | 'replica' } {
+  if (local.kind === 'running') return {};
+  if (local.dataDir === 'empty') return { pgRole: 'uninitialized' };
+  if (local.kind === 'unresponsive') return holds ? { pgRole: 'primary' } : {};
+  return { pgRole: holds ? 'primary' : 'replica' };
 }
 
 /** The last aborted switchover, as /patroni shows it. */

@@ -21,6 +21,8 @@ export const PAUSE_READ_BOUND_MS = 1_000;
  */
 export { RESTART_IN_PLACE_EXIT_CODE } from '../core/shutdown.js';
 export const HANDOVER_RENEW_BOUND_MS = 1_000;
+/** Bound on marking the status key paused on a way out in pause. */
+export const MARK_PAUSED_BOUND_MS = 2_000;
 /** Bound on reading pg_control for the shutdown checkpoint released with the key. */
 export const CONTROL_READ_BOUND_MS = 2_000;
 /** Bound on each close on the way out of a restart in place. */

@@ -65,7 +65,10 @@ export interface StatusSnapshot {
    * out a member that holds more WAL only because it is stopped a moment (seed 301 of set 5).
    */
   readonly stoppedWal?: { readonly lsn: number; readonly timeline: number };
-  /** The postmaster runs but did not answer the tick's queries: its open sessions may still commit. */
+  /**
+   * The agent cannot vouch for its PostgreSQL: the postmaster did not answer the tick's queries
+   * (its open sessions may still commit), or no tick has observed it since the agent started.
+   */
   readonly pgUnresponsive?: true;
 }
 
@@ -165,11 +168,16 @@ export interface StartingInputs {
   readonly nowMonoMs: number;
 }
 
-/** What the API serves before the first tick completes: not a leader, PostgreSQL state unknown. */
+/**
+ * What the API serves before the first tick completes: not a leader, PostgreSQL state unknown.
+ * Unknown is not stopped: an agent restarted in place beside a hung primary answered "stopped" here
+ * for its first tick's 3 s, and a replica took that for evidence that the former leader no longer
+ * writes (sim seed 867 of set 6, on real processes in unresponsive-leader.test.ts).
+ */
 export function startingSnapshot(inputs: StartingInputs): StatusSnapshot {
   return buildStatusSnapshot({
     ...inputs,
-    local: { kind: 'down', dataDir: 'initialized', control: null, standbySignal: false },
+    local: { kind: 'unresponsive', pid: null, detail: 'not observed yet', dataDir: 'initialized', control: null, standbySignal: false },
     cluster: null,
     dcsOk: false,
     dcsLastSeenWallMs: null,

@@ -253,16 +253,19 @@ export interface Handover {
   overlapMs: number;
 }
 
-/** Polls until the old primary stopped accepting writes and another node accepts them. */
-export async function watchHandover(oldWrites: () => Promise<boolean>, others: readonly AgentNode[], h: Handover): Promise<void> {
+/**
+ * Polls until the old primary stopped accepting writes and another node accepts them; with
+ * `fencedOnly`, until the old primary stopped (it may win the next race itself, once restarted).
+ */
+export async function watchHandover(oldWrites: () => Promise<boolean>, others: readonly AgentNode[], h: Handover, fencedOnly = false): Promise<void> {
   const t0 = performance.now();
-  await waitFor('the former leader fenced and a replica promoted', async () => {
+  await waitFor(fencedOnly ? 'the former leader fenced' : 'the former leader fenced and a replica promoted', async () => {
     const [old, ...rest] = await Promise.all([h.leaderStoppedMs === null ? oldWrites() : false, ...others.map(acceptsWrites)]);
     const now = performance.now() - t0;
     const promoted = rest.some(Boolean);
     if (!old && h.leaderStoppedMs === null) h.leaderStoppedMs = now;
     if (promoted && h.promotedMs === null) h.promotedMs = now;
     if (old && promoted) h.overlapMs = now - (h.promotedMs ?? now);
-    return h.leaderStoppedMs !== null && h.promotedMs !== null ? true : null;
+    return h.leaderStoppedMs !== null && (fencedOnly || h.promotedMs !== null) ? true : null;
   }, { timeoutMs: 90_000, intervalMs: 100 });
 }

@@ -6,11 +6,20 @@
 // Such an answer is no evidence now; the replicas wait for that deadline, by which the leader has
 // fenced itself.
 //
+//
+// The same hang with the leader's agent restarted in place (sim seed 867 of set 6): the new run,
+// with no key to hold once it was deleted, published its PostgreSQL's role as "replica" (the role of
+// a stopped PostgreSQL it does not lead), unresponsive. A replica took that for a former primary
+// that no longer writes and promoted 5 s before the leader's guard fenced it at the handed-over
+// deadline. An unresponsive PostgreSQL's role is now read from its data directory, and an
+// unresponsive former leader is no evidence whatever role it reports.
+//
 // The hang: the postmaster is SIGSTOPped (no new connection is accepted) and so are the agent's
 // own backends (its open sessions hang); a client session opened before keeps committing.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdctl, pausePid, resumePid, waitFor } from '../harness/index.js';
+import { RESTART_IN_PLACE_EXIT_CODE } from '../support/restart-supervisor.js';
 import { commitsInto, leaderKey, leaderSession, startChaosCluster, waitHealthy, watchHandover, type ChaosCluster, type Handover } from '../chaos/cluster.js';
 import type { AgentNode } from '../support/agent-cluster.js';
 
@@ -77,6 +86,42 @@ describe('a leader whose postgresql does not answer its agent, cut from etcd, it
     console.log(`unresponsive-leader figures: ${JSON.stringify({ ...h, stoppedPids: stopped.length })}`);
     expect(h.overlapMs, 'two primaries committed writes').toBe(0);
     expect(h.promotedMs).toBeGreaterThanOrEqual(h.leaderStoppedMs ?? Infinity);
+    expect(await waitHealthy(c, 120_000)).not.toBeNull();
+  }, 300_000);
+
+  it('restarted in place while hung, then its key deleted: no replica promotes while it still commits', async () => {
+    const { leader, others, session } = await leaderSession(c, 'hang_writes');
+    let stopped: number[] = [];
+    const h: Handover = { leaderStoppedMs: null, promotedMs: null, overlapMs: 0 };
+    try {
+      stopped = await hang(leader, session);
+      await waitFor(`${leader.name} to report its postgresql unresponsive`, async () => (['starting', 'unknown'].includes(await stateOf(leader) ?? 'none') ? true : null), { timeoutMs: 60_000 });
+      expect(await commits(session), 'the session opened before the hang still commits').toBe(true);
+      const old = leader.agent;
+      if (!old) throw new Error(`${leader.name} has no agent`);
+      c.expectExit(leader);
+      old.signal('SIGUSR2');
+      expect((await old.waitExit(60_000)).code, 'restart in place').toBe(RESTART_IN_PLACE_EXIT_CODE);
+      // The key goes before the new run's first tick (its observation waits out the hung
+      // PostgreSQL), so that run never re-attaches it.
+      leader.start();
+      await etcdctl(c.etcd, ['del', leaderKey()]);
+      // Fenced at the handed-over deadline, the former leader may win the next race itself.
+      await watchHandover(() => commits(session), others, h, true).catch((err: unknown) => {
+        const tails = c.nodes.map((n) => `--- ${n.name}\n${n.logTail().split('\n').slice(-10).map((l) => l.slice(0, 500)).join('\n')}`);
+        throw new Error(`${String(err)}; ${JSON.stringify(h)}\n${tails.join('\n')}`);
+      });
+    } finally {
+      for (const pid of stopped) {
+        try { resumePid(pid); } catch { /* fenced: gone */ }
+      }
+      await session.end().catch(() => undefined);
+    }
+    console.log(`unresponsive-leader restarted figures: ${JSON.stringify({ ...h, stoppedPids: stopped.length })}`);
+    const decisions = c.nodes.map((n) => `--- ${n.name}\n${n.logTail().split('\n').filter((l) => /"tick"|fence|re-attach|hand-over/.test(l)).slice(-6).map((l) => l.slice(0, 400)).join('\n')}`);
+    expect(h.overlapMs, `two primaries committed writes; the agents said:\n${decisions.join('\n')}`).toBe(0);
+    expect(h.leaderStoppedMs).not.toBeNull();
+    if (h.promotedMs !== null) expect(h.promotedMs).toBeGreaterThanOrEqual(h.leaderStoppedMs ?? Infinity);
     expect(await waitHealthy(c, 120_000)).not.toBeNull();
   }, 300_000);
 });

@@ -19,7 +19,7 @@ import { FenceCount } from '../../../src/fence/fence-count.js';
 import { Fencing } from '../../../src/fence/fencing.js';
 import { createJobRunner, startsAs, type JobRunner } from '../../../src/loop/jobs.js';
 import type { PgPort } from '../../../src/loop/pg-port.js';
-import type { StatusSnapshot } from '../../../src/obs/status.js';
+import { startingSnapshot, type StatusSnapshot } from '../../../src/obs/status.js';
 import { guardSpawner, isLiveGuard } from './guard.js';
 import { AGENT, SCOPE, TTL_SEC, log, type AgentRuntime, type SimNode, type WorldState } from './model.js';
 import { simPeerHttp } from './rest.js';
@@ -129,7 +129,9 @@ export function startAgent(w: WorldState, n: SimNode): AgentRuntime {
   jobsRef = jobs;
   let termination: Termination | null = null;
   const agent: AgentRuntime = {
-    owner, fenced: false, status: null, lastReason: '', haltReason: null,
+    // As compose.ts: the API serves the starting snapshot until the first tick publishes.
+    owner, fenced: false, status: startingSnapshot({ name: n.name, scope: SCOPE, agentVersion: AGENT, dynamic: dynamic(), tags: config.tags, nowMonoMs: clock.monoMs() }),
+    lastReason: '', haltReason: null,
     lease: () => dcs.lease(),
     etcdRead: () => views.readState(),
     startingAs: () => startsAs(jobs.running()?.spec ?? null),

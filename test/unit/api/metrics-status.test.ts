@@ -6,6 +6,8 @@ import {
   METRICS_CONTENT_TYPE, emptyCounters, escapeLabel, paddedSemver, recordFenceEvents, recordTick, renderMetrics,
 } from '../../../src/obs/metrics.js';
 import { isValidLeaderNow, leaseSecondsLeft, startingSnapshot } from '../../../src/obs/status.js';
+import { renderStatusBody } from '../../../src/api/health.js';
+import { parsePatroniStatus } from '../../../src/loop/peers.js';
 import { DYNAMIC, LEADER_OPTIME, SCOPE, clusterView, primaryPg, replicaPg, scenario, snapshot, stoppedPg, testApi, testConfig } from './fixtures.js';
 
 const PATRONI_METRICS = [
@@ -145,5 +147,7 @@ describe('status snapshot', () => {
     expect(snap.node).toMatchObject({ state: 'starting', cluster_unlocked: true, dcs_last_seen: 0 });
     expect(isValidLeaderNow(snap, 5)).toBe(false);
     expect(snap.counters.ticksTotal).toBe(0);
+    // Nor does it vouch for PostgreSQL: to a peer it may still run (sim seed 867 of set 6).
+    expect(parsePatroniStatus('a', renderStatusBody(snap, 5))).toMatchObject({ reachable: true, running: false, mayRun: true });
   });
 });

@@ -289,6 +289,17 @@ describe('former leader: no promotion while it may still be writable', () => {
     expect(decide(afterKeyLoss({ peers: peers(stopped, peer('pg3', { walPosition: 4_000 })) })).reason).not.toContain('may still be writable');
   });
 
+  it('a former leader whose agent cannot reach its postgresql is no evidence whatever role it reports', () => {
+    // Seed 867 of set 6: the hung leader's agent restarted in place, its key deleted before the new
+    // run's first tick; the new run reported the role of a PostgreSQL it does not lead: replica.
+    const hung = peer('pg1', { role: 'replica', running: false, mayRun: true, walPosition: null });
+    const d = decide(afterKeyLoss({ peers: peers(hung, peer('pg3', { walPosition: 4_000 })) }));
+    expect(kinds(d)).toEqual([]);
+    expect(d.reason).toContain('former leader pg1 may still be writable until its lease deadline in 7000 ms (it reports itself replica with postgresql in an unknown state');
+    // Past its deadline its guard has fenced it: the race goes on.
+    expect(decide(afterKeyLoss({ peers: peers(hung, peer('pg3', { walPosition: 4_000 })), nowMs: NOW_MS + TTL_MS })).reason).not.toContain('may still be writable');
+  });
+
   it('a requested candidate (manual failover) waits too', () => {
     const c = cluster({ leader: null, failover: { member: 'pg2' }, members: [member('pg1', { role: 'primary' }), member('pg2'), member('pg3')] });
     const d = decide(afterKeyLoss({ cluster: c }));
@@ -357,6 +368,21 @@ describe('a former leader last seen in pause (it does not fence itself)', () => 
     expect(d.reason).toContain('former leader pg1 was paused when last seen alive');
     // A put after the resume is a sign of life outside pause.
     expect(trackLeader(raceInput({ memory: inPause, cluster: resumed(50) })).leaderSeen?.paused).toBe(false);
+  });
+
+  it('a stranger first seen claiming primary in pause, whose member key is gone since, holds back nothing (seed 450 of set 6)', () => {
+    // This node led (no memory of another leader), was cut off and fenced; in pause it saw no
+    // leader key and a Patroni member key (no agent field) claiming primary, then that key was removed.
+    const { agent: _agent, ...stranger } = member('patroni1', { role: 'primary' });
+    const claimed = trackLeader(raceInput({ config: dynamicConfig({ pause: true }), memory: memory({ leaderSeen: null }), cluster: cluster({ leader: null, members: [stranger, member('pg2'), member('pg3')] }) }));
+    expect(claimed.leaderSeen).toMatchObject({ name: 'patroni1', paused: true, foreign: true });
+    const removed = cluster({ leader: null, members: [member('pg2'), member('pg3')] });
+    const d = decide(raceInput({ memory: claimed, cluster: removed, peers: peers(peer('pg3', { walPosition: 4_000 })) }));
+    expect(d.reason).not.toContain('patroni1');
+    expect(kinds(d)).toContain('acquireLeader');
+    // One of our agents whose keys lapsed is still waited for.
+    const ours = decide(raceInput({ memory: memory({ leaderSeen: seen({ paused: true }) }), cluster: removed, peers: peers(peer('pg3', { walPosition: 4_000 })) }));
+    expect(ours.reason).toContain('former leader pg1 was paused when last seen alive');
   });
 
   it('after the resume, no automatic failover long past its deadline while it cannot be asked', () => {
