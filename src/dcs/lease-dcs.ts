@@ -188,9 +188,7 @@ class LeaseDcs extends ClusterStore implements Dcs {
       const beat = await this.txn([], [{ op: 'put', key: this.memberKey, value: last.value, lease: held }], [], signal).then(() => true, quiet);
       if (beat) this.lastMember = { ...last, atMs: sentMs };
     }
-    // Before our first status put (a leader whose PostgreSQL has not run yet) the status key's
-    // value is put again with our name: the optime in it stays what it was.
-    const value = this.lastStatus !== null ? encodeStatus(this.lastStatus) : await this.statusText(signal).then((t) => this.ownStatus(t), quiet);
+    const value = await this.ownStatus(signal).catch(quiet);
     if (value === false) return;
     const put = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
@@ -204,15 +202,20 @@ class LeaseDcs extends ClusterStore implements Dcs {
     return (await this.txn([], [{ op: 'get', key: this.key({ kind: 'status' }) }], [], signal)).gets[0]?.value ?? null;
   }
 
-  /** The status as it is, put by us: our name in it (LeaderStatus.leader), no one's stopped mark. */
-  private ownStatus(text: string | null, extra: { readonly pause?: true } = {}): string {
+  /**
+   * The status as it is, put by us: our last status put, or before it (a leader whose PostgreSQL
+   * has not run yet) the key's value with our name in it (LeaderStatus.leader), no one's stopped mark.
+   */
+  private async ownStatus(signal?: AbortSignal, extra: { readonly pause?: true } = {}): Promise<string> {
+    if (this.lastStatus !== null) return encodeStatus({ ...this.lastStatus, ...extra });
+    const text = await this.statusText(signal);
     const cur = text === null ? null : decodeStatus(text);
     const { stopped: _stopped, ...rest } = cur?.ok === true ? cur.value : { optime: null };
     return encodeStatus({ ...rest, leader: this.name, ...extra });
   }
 
   async markStatusPaused(signal?: AbortSignal): Promise<boolean> {
-    const value = this.lastStatus !== null ? encodeStatus({ ...this.lastStatus, pause: true }) : this.ownStatus(await this.statusText(signal), { pause: true });
+    const value = await this.ownStatus(signal, { pause: true });
     const res = await this.txn(
       [{ key: this.leaderKey, target: 'value', equals: this.name }],
       [{ op: 'put', key: this.key({ kind: 'status' }), value }],

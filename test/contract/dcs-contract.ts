@@ -189,6 +189,19 @@ export function dcsContract(label: string, makeEnv: () => Promise<ContractEnv>):
       expect((await b.snapshot()).status).toEqual({ optime: 800, leader: 'a' });
     });
 
+    it('a way out in pause marks the status key paused with our name, only while the leader key is ours', async () => {
+      const c = (await getEnv()).cluster();
+      const [a, b] = [c.node('a'), c.node('b')];
+      await a.touchMember(memberStatus('a'));
+      await b.touchMember(memberStatus('b'));
+      expect(await a.acquireLeader()).toBe(true);
+      await a.setStatus({ optime: 300 });
+      expect(await b.markStatusPaused()).toBe(false);
+      expect((await b.snapshot()).status).toEqual({ optime: 300, leader: 'a' });
+      expect(await a.markStatusPaused()).toBe(true);
+      expect((await b.snapshot()).status).toEqual({ optime: 300, leader: 'a', pause: true });
+    });
+
     it('a release with the last LSN puts it into the status key in the same transaction, only while the key is ours', async () => {
       const c = (await getEnv()).cluster();
       const [a, b] = [c.node('a'), c.node('b')];
